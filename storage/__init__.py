@@ -1,0 +1,17 @@
+"""Persistence for the concierge: SQLModel tables, keyword-only repository functions
+(``storage.repositories``), Alembic migrations, the engine/session factory and field crypto."""
+
+from storage.crypto import FieldCipher, InvalidSecretKey, generate_key, new_token, token_hash
+from storage.engine import Database, DatabaseUnavailable
+from storage.migrate import upgrade
+
+__all__ = [
+    "Database",
+    "DatabaseUnavailable",
+    "FieldCipher",
+    "InvalidSecretKey",
+    "generate_key",
+    "new_token",
+    "token_hash",
+    "upgrade",
+]

@@ -1,0 +1,97 @@
+"""The terminal front-end used by `concierge demo`.
+
+Interactive on a TTY (a prompt and a progress line updated in place); plain when stdin is
+piped: one message per line, no control characters, and work still running at end of input
+(a search, say) is finished and printed before the program exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+from bot.console.render import render_reply
+from conversations import (
+    ConversationAddress,
+    ConversationManager,
+    InboundMessage,
+    Sender,
+    WorkTracker,
+)
+from conversations.manager import new_event_id
+from conversations.replies import Progress, Reply
+
+ADDRESS = ConversationAddress(platform="console", workspace_id="local", chat_id="terminal")
+SENDER = Sender(user_id="local-user", display_name="You")
+
+
+class ConsoleReplier:
+    def __init__(self, out: TextIO, *, interactive: bool) -> None:
+        self._out = out
+        self._interactive = interactive
+        self._status: str | None = None
+        self._announced: set[str] = set()
+
+    def _clear_status(self) -> None:
+        if self._interactive and self._status is not None:
+            self._out.write("\r\x1b[2K")
+            self._status = None
+
+    async def send(self, reply: Reply) -> None:
+        self._clear_status()
+        self._out.write(render_reply(reply) + "\n\n")
+        self._out.flush()
+
+    async def progress(self, update: Progress) -> None:
+        if not self._interactive:
+            if update.key not in self._announced and not update.done:
+                self._announced.add(update.key)
+                self._out.write(f"… {update.text}\n")
+                self._out.flush()
+            return
+        self._clear_status()
+        if not update.done:
+            self._status = f"… {update.text} ({update.elapsed_s:.0f}s)"
+            self._out.write(self._status)
+        self._out.flush()
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines from stdin without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        yield line
+
+
+async def run_console(
+    manager: ConversationManager,
+    work: WorkTracker,
+    lines: AsyncIterator[str],
+    out: TextIO,
+    *,
+    interactive: bool,
+    banner: str,
+) -> None:
+    """Feed each line to the manager as its own tracked work; drain everything at the end."""
+    replier = ConsoleReplier(out, interactive=interactive)
+    out.write(banner + "\n\n")
+    if interactive:
+        out.write("you> ")
+    out.flush()
+    async for raw in lines:
+        text = raw.strip()
+        if text.lower() in {"quit", "exit"}:
+            break
+        if text:
+            message = InboundMessage(ADDRESS, SENDER, text, event_id=new_event_id())
+            # One line at a time, like a person reading each answer before typing again.
+            await work.spawn(manager.handle(message, replier), name="console-turn")
+        if interactive:
+            out.write("you> ")
+            out.flush()
+    await work.drain()

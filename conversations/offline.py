@@ -1,0 +1,120 @@
+"""The offline planner: a stand-in model for when no Anthropic key is configured.
+
+It implements the same `LLM` protocol, turning plain commands into the same tool calls a
+real model would make, so the whole loop (tools, actions, cards) runs without a key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from conversations.llm import (
+    LLMMessage,
+    LLMRequest,
+    LLMResponse,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+
+OFFLINE_NOTE = (
+    "I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only."
+)
+
+HELP = f"""{OFFLINE_NOTE}
+• search <what> [in <where>] — e.g. `search jazz in Brooklyn`
+• near <place or lat,lng> — ideas nearby, e.g. `near Williamsburg` or `near 40.71,-73.96`
+• details <n> — sessions, tickets and prices of result n
+• more — the next results
+• orders — your bookings
+• help — this list"""
+
+_SEARCH = re.compile(
+    r"^(?:search|find)\s+(?:for\s+)?(?P<what>.+?)(?:\s+(?:in|near)\s+(?P<where>[^,]+(?:,[^,]+)?))?$",
+    re.I,
+)
+_NEAR = re.compile(r"^(?:near|nearby|around)\s*(?P<where>.*)$", re.I)
+_DETAILS = re.compile(r"^(?:details?|info|show)\s+#?(?P<n>\d{1,3})$", re.I)
+
+
+class OfflinePlanner:
+    """Plain commands → tool calls; tool results → a short sentence (or nothing: cards speak)."""
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        last = request.messages[-1] if request.messages else None
+        if last is not None and any(isinstance(p, ToolResultPart) for p in last.parts):
+            return LLMResponse((TextPart(_after_tools(last)),))
+        text = _text_of(last)
+        available = {tool.name for tool in request.tools}
+        return _plan(text, available)
+
+
+def _text_of(message: LLMMessage | None) -> str:
+    if message is None:
+        return ""
+    return " ".join(p.text for p in message.parts if isinstance(p, TextPart)).strip()
+
+
+def _call(name: str, args: dict[str, Any], available: set[str]) -> LLMResponse:
+    if name not in available:
+        return _say("That service is not set up here, so I can't do that right now.")
+    return LLMResponse((ToolCallPart(f"offline_{uuid.uuid4().hex[:12]}", name, args),), "tool_use")
+
+
+def _say(text: str) -> LLMResponse:
+    return LLMResponse((TextPart(text),))
+
+
+def _plan(text: str, available: set[str]) -> LLMResponse:
+    shared = _shared_location(text)
+    if shared is not None:
+        return _call("nearby_activities", shared, available)
+    command = " ".join(text.split()).rstrip(".!?")
+    lowered = command.lower()
+    if lowered in {"", "help", "?", "hi", "hello", "start", "/start", "/help"}:
+        return _say(HELP)
+    if lowered in {"more", "next", "more results"}:
+        return _call("more_results", {}, available)
+    if lowered in {"orders", "my orders", "bookings", "my bookings"}:
+        return _call("list_orders", {}, available)
+    if match := _DETAILS.match(command):
+        return _call("get_activity", {"number": int(match["n"])}, available)
+    if match := _SEARCH.match(command):
+        args: dict[str, Any] = {"prompt": match["what"].strip()}
+        if match["where"]:
+            args["location"] = match["where"].strip()
+        return _call("search_activities", args, available)
+    if match := _NEAR.match(command):
+        where = match["where"].strip()
+        if not where:
+            return _say("Near where? Say `near <place>` or share a location.")
+        return _call("nearby_activities", {"place": where}, available)
+    return _say(f"Sorry, I didn't get that. {HELP}")
+
+
+def _shared_location(text: str) -> dict[str, Any] | None:
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            point = json.loads(line).get("shared_location")
+            return {"lat": float(point["lat"]), "lng": float(point["lng"])}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+    return None
+
+
+def _after_tools(message: LLMMessage) -> str:
+    """Errors are said in words; successful results already reached the chat as cards."""
+    sentences = []
+    for part in message.parts:
+        if isinstance(part, ToolResultPart) and part.is_error:
+            try:
+                sentences.append(str(json.loads(part.content)["error"]))
+            except (ValueError, KeyError, TypeError):
+                sentences.append("That didn't work.")
+    return " ".join(sentences)

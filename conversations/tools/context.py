@@ -1,0 +1,34 @@
+"""What every tool gets: the conversation it acts for and the services it may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversations.outgoing_access import OutgoingAccess
+from conversations.replies import Replier
+from conversations.state import ConversationState
+from conversations.types import ConversationAddress, Sender
+from storage import Database
+
+
+@dataclass(frozen=True)
+class ToolDeps:
+    """Long-lived services, shared by all conversations."""
+
+    db: Database
+    outgoing: OutgoingAccess
+    progress_interval_s: float = 5.0
+    page_size: int = 5
+    enrich_limit: int = 8
+
+
+@dataclass
+class ToolContext:
+    """One turn of one conversation. `state` is saved by the manager after the turn."""
+
+    deps: ToolDeps
+    address: ConversationAddress
+    sender: Sender
+    replier: Replier
+    state: ConversationState
+    conversation_id: str

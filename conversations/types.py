@@ -1,0 +1,48 @@
+"""Channel-agnostic inbound types: who said what, where.
+
+A front-end builds these once from its raw payload; everything after that is keyed
+by the `ConversationAddress` and never sees a Slack or Telegram id format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConversationAddress:
+    """Where a conversation lives: one Slack thread, one Telegram topic, one console session."""
+
+    platform: str
+    workspace_id: str
+    chat_id: str
+    thread_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.workspace_id}:{self.chat_id}:{self.thread_id}"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The person behind a message, as the chat platform identifies them."""
+
+    user_id: str
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message to the concierge. `event_id` is the platform's dedupe key."""
+
+    address: ConversationAddress
+    sender: Sender
+    text: str
+    event_id: str
+    location: GeoPoint | None = None

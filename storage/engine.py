@@ -1,0 +1,194 @@
+"""The async engine and session factory.
+
+URLs come in contract form and are translated to async drivers:
+
+* ``sqlite:///./.concierge/concierge.db`` → ``sqlite+aiosqlite`` (parent directory created;
+  WAL, ``busy_timeout``, foreign keys on, transactions begin with ``BEGIN IMMEDIATE``)
+* ``postgresql://user@host:port/db`` (or ``postgres://``) → ``postgresql+asyncpg``
+
+SQLite note: a deferred transaction that reads and then writes fails at once with
+"database is locked" when another connection wrote meanwhile; ``BEGIN IMMEDIATE`` takes the
+write lock up front, so concurrent writers queue on ``busy_timeout`` instead. Sessions opened
+with ``read_only=True`` use a plain deferred ``BEGIN`` and must not write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+__all__ = [
+    "Database",
+    "DatabaseUnavailable",
+    "async_url",
+    "build_engine",
+    "ensure_sqlite_dir",
+    "redact_url",
+    "sqlite_path",
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+_BEGIN_OPTION = "concierge_sqlite_begin"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached at start-up. The message has no password."""
+
+
+def async_url(url: str | URL) -> URL:
+    """Translate a contract URL to its async-driver form (idempotent)."""
+    parsed = make_url(url)
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "aiosqlite"):
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres") and driver in ("", "asyncpg"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(
+        f"unsupported database URL {redact_url(parsed)}: use sqlite:///path or postgresql://..."
+    )
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with its password hidden, for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable database URL>"
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL, or None for PostgreSQL and in-memory databases."""
+    parsed = make_url(url)
+    if parsed.drivername.partition("+")[0] != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def build_engine(
+    url: str | URL,
+    *,
+    schema: str | None = None,
+    null_pool: bool = False,
+    echo: bool = False,
+) -> AsyncEngine:
+    """Create (without connecting) an async engine with this project's connection settings.
+
+    ``schema`` (PostgreSQL only) puts it first and alone on the ``search_path``, which is how
+    tests give each run its own tables. Does no I/O; see ``Database.create``.
+    """
+    target = async_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if null_pool:
+        kwargs["poolclass"] = NullPool
+    if target.get_backend_name() == "sqlite":
+        if schema is not None:
+            raise ValueError("schema is only supported for PostgreSQL")
+        engine = create_async_engine(target, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "concierge"}}
+    if schema is not None:
+        connect_args["server_settings"]["search_path"] = schema
+    if not null_pool:
+        kwargs["pool_pre_ping"] = True
+    return create_async_engine(target, connect_args=connect_args, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver; the "begin" hook below emits our own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def ensure_sqlite_dir(url: str | URL) -> None:
+    """Create the directory of a SQLite database file (blocking; run it in a thread)."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """An async engine plus a session factory. Build with ``await Database.create(url)``."""
+
+    def __init__(self, engine: AsyncEngine, *, url: str, schema: str | None = None) -> None:
+        self.engine = engine
+        self.url = url
+        self.schema = schema
+        self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._read_engine = (
+            engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+            if engine.dialect.name == "sqlite"
+            else engine
+        )
+
+    @classmethod
+    async def create(
+        cls, url: str, *, schema: str | None = None, echo: bool = False, check: bool = True
+    ) -> Database:
+        """Create the engine (and the SQLite file's directory); with ``check`` run ``SELECT 1``
+        so an unreachable server fails here with ``DatabaseUnavailable``."""
+        if sqlite_path(url) is not None:
+            await asyncio.to_thread(ensure_sqlite_dir, url)
+        engine = build_engine(url, schema=schema, echo=echo)
+        db = cls(engine, url=url, schema=schema)
+        if check:
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            except Exception as exc:
+                await engine.dispose()
+                raise DatabaseUnavailable(
+                    f"cannot connect to {redact_url(url)}: {type(exc).__name__}: {exc}"
+                ) from exc
+        return db
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed when the block succeeds, rolled back when it
+        raises. ``read_only`` (SQLite) begins a deferred transaction that must not write."""
+        bind = self._read_engine if read_only else self.engine
+        async with self._sessions(bind=bind) as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({redact_url(self.url)!r}, schema={self.schema!r})"

@@ -1,0 +1,313 @@
+"""SQLModel tables.
+
+Conventions:
+
+* Entity ids (workspace, installation, person, conversation, action, approval) are uuid4 hex
+  strings: they travel in button values, URLs and logs and must not be guessable or ordered.
+  Append-only logs (message, processed_event, outbox_message) use integer autoincrement ids
+  (BIGINT on PostgreSQL), whose order is the insertion order.
+* Every timestamp is timezone-aware UTC (``UTCDateTime``; naive datetimes are refused).
+* JSON columns are ``jsonb`` on PostgreSQL and JSON text on SQLite; ``None`` is SQL NULL.
+* "No thread" is ``""``, never NULL, so unique indexes behave the same on both databases.
+* Constraint and index names come from ``NAMING_CONVENTION`` so migrations are deterministic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Action",
+    "Approval",
+    "Conversation",
+    "Installation",
+    "Message",
+    "OutboxMessage",
+    "Person",
+    "ProcessedEvent",
+    "StorageModel",
+    "UTCDateTime",
+    "Workspace",
+    "metadata",
+    "new_id",
+    "utc_now",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``timestamp with time zone``; binds aware datetimes as UTC, returns aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        # SQLite keeps text without an offset: store the UTC wall time.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> JSON:
+    return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _created(*, index: bool = False) -> Any:
+    return Field(
+        default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False, index=index)
+    )
+
+
+def _json_col(*, nullable: bool, default_factory: Any = None) -> Any:
+    if default_factory is None:
+        return Field(default=None, sa_column=Column(_json(), nullable=nullable))
+    return Field(default_factory=default_factory, sa_column=Column(_json(), nullable=nullable))
+
+
+def _log_id() -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+
+
+class StorageModel(SQLModel, registry=registry(metadata=metadata)):
+    """Base of every table of the concierge (its own MetaData, with a naming convention)."""
+
+
+class Workspace(StorageModel, table=True):
+    """A Slack team, a Telegram chat or the console; may hold a bound Outgoing key."""
+
+    __tablename__ = "workspace"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    external_id: str = Field(max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    outgoing_key_ciphertext: bytes | None = None
+    outgoing_key_kind: str | None = Field(default=None, max_length=16)
+    bound_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+
+
+class Installation(StorageModel, table=True):
+    """The bot's installation in a workspace (one per workspace; reinstalling replaces it)."""
+
+    __tablename__ = "installation"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    workspace_id: str = Field(
+        sa_column=Column(
+            String(32),
+            ForeignKey("workspace.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    bot_user_id: str | None = Field(default=None, max_length=64)
+    bot_token_ciphertext: bytes
+    installer_user_id: str | None = Field(default=None, max_length=64)
+    installed_at: datetime = _created()
+    refresh_token_ciphertext: bytes | None = None
+    expires_at: datetime | None = _ts(nullable=True)
+
+
+class Person(StorageModel, table=True):
+    """A chat identity and the stable id the concierge uses for it with partners."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("platform", "workspace_external_id", "user_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    workspace_external_id: str = Field(max_length=255)
+    user_id: str = Field(max_length=255)
+    external_user_id: str = Field(default_factory=new_id, unique=True, max_length=64)
+    display_name: str | None = Field(default=None, max_length=255)
+    profile_ciphertext: bytes | None = None
+    profile_hash: str | None = Field(default=None, max_length=64)
+    provisioned_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Conversation(StorageModel, table=True):
+    """One chat thread (or a whole chat when ``thread_id == ""``) and its working state."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (UniqueConstraint("platform", "workspace_id", "chat_id", "thread_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    thread_id: str = Field(default="", max_length=255)
+    state: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Message(StorageModel, table=True):
+    """One transcript entry; ``content`` is a list of neutral parts storage does not read."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index(None, "conversation_id", "id"),)
+
+    id: int | None = _log_id()
+    conversation_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("conversation.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    role: str = Field(max_length=16)
+    sender_id: str | None = Field(default=None, max_length=255)
+    content: list[Any] = _json_col(nullable=False, default_factory=list)
+    created_at: datetime = _created()
+
+
+class Action(StorageModel, table=True):
+    """A partner operation that outlives one request (search, booking, call, job)."""
+
+    __tablename__ = "action"
+    __table_args__ = (
+        Index(None, "status", "kind"),
+        Index(None, "kind", "partner_ref"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    kind: str = Field(max_length=64)
+    status: str = Field(max_length=32)
+    conversation_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("conversation.id"), nullable=False, index=True)
+    )
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    thread_id: str = Field(default="", max_length=255)
+    requested_by: str = Field(max_length=255)
+    partner_ref: str | None = Field(default=None, max_length=255)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=255)
+    webhook_token_hash: str | None = Field(default=None, unique=True, max_length=64)
+    payload: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    result: dict[str, Any] | None = _json_col(nullable=True)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=255)
+    lease_until: datetime | None = _ts(nullable=True)
+    attempts: int = 0
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Approval(StorageModel, table=True):
+    """A human gate: pending → granted | rejected | expired, resolved exactly once."""
+
+    __tablename__ = "approval"
+    __table_args__ = (
+        Index(None, "conversation_id", "status"),
+        Index(None, "status", "expires_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    action_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("action.id"), nullable=True, index=True),
+    )
+    conversation_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("conversation.id"), nullable=False)
+    )
+    workspace_id: str = Field(max_length=255)
+    requested_by: str = Field(max_length=255)
+    status: str = Field(default="pending", max_length=16)
+    snapshot: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    resolved_at: datetime | None = _ts(nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=255)
+
+
+class ProcessedEvent(StorageModel, table=True):
+    """An inbound event id claimed before work starts (dedupe that survives restarts)."""
+
+    __tablename__ = "processed_event"
+
+    id: int | None = _log_id()
+    key: str = Field(unique=True, max_length=255)
+    source: str = Field(max_length=32)
+    created_at: datetime = _created(index=True)
+
+
+class OutboxMessage(StorageModel, table=True):
+    """A reply that must reach a chat; delivered (and retried) by the outbox sender."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: int | None = _log_id()
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    thread_id: str = Field(default="", max_length=255)
+    dedupe_key: str | None = Field(default=None, unique=True, max_length=255)
+    payload: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _created()
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _created()
+    sent_at: datetime | None = _ts(nullable=True)

@@ -1,0 +1,124 @@
+"""Conversations (one per chat thread) and their transcript."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Conversation, Message, new_id, utc_now
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
+
+__all__ = [
+    "append_message",
+    "get_conversation",
+    "get_or_create_conversation",
+    "recent_messages",
+    "update_conversation_state",
+]
+
+
+async def get_or_create_conversation(
+    session: AsyncSession,
+    *,
+    platform: str,
+    workspace_id: str,
+    chat_id: str,
+    thread_id: str = "",
+    now: datetime | None = None,
+) -> Conversation:
+    """The conversation at this address, created if missing. Race-safe: concurrent callers
+    all get the same row (INSERT … ON CONFLICT DO NOTHING, then SELECT)."""
+    now = now or utc_now()
+    await session.exec(
+        dialect_insert(session, Conversation)
+        .values(
+            id=new_id(),
+            platform=platform,
+            workspace_id=workspace_id,
+            chat_id=chat_id,
+            thread_id=thread_id,
+            state={},
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "workspace_id", "chat_id", "thread_id"])
+    )
+    result = await session.exec(
+        select(Conversation).where(
+            col(Conversation.platform) == platform,
+            col(Conversation.workspace_id) == workspace_id,
+            col(Conversation.chat_id) == chat_id,
+            col(Conversation.thread_id) == thread_id,
+        )
+    )
+    return result.one()
+
+
+async def get_conversation(
+    session: AsyncSession, *, conversation_id: str, workspace_id: str
+) -> Conversation | None:
+    """A conversation by id, only within ``workspace_id`` (None across tenants)."""
+    result = await session.exec(
+        select(Conversation).where(
+            col(Conversation.id) == conversation_id,
+            col(Conversation.workspace_id) == workspace_id,
+        )
+    )
+    return result.first()
+
+
+async def update_conversation_state(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    state: Mapping[str, Any],
+    now: datetime | None = None,
+) -> bool:
+    """Replace the conversation's ``state`` JSON. Returns False if there is no such row."""
+    result = await session.exec(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(state=dict(state), updated_at=now or utc_now())
+        .returning(Conversation)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.first() is not None
+
+
+async def append_message(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    role: str,
+    content: Sequence[Any],
+    sender_id: str | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Append one transcript entry (``content``: JSON-able neutral parts, stored as given)."""
+    message = Message(
+        conversation_id=conversation_id,
+        role=role,
+        sender_id=sender_id,
+        content=list(content),
+        created_at=now or utc_now(),
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def recent_messages(
+    session: AsyncSession, *, conversation_id: str, limit: int
+) -> list[Message]:
+    """The last ``limit`` messages of a conversation, oldest first."""
+    result = await session.exec(
+        select(Message)
+        .where(col(Message.conversation_id) == conversation_id)
+        .order_by(col(Message.id).desc())
+        .limit(limit)
+    )
+    return list(reversed(result.all()))

@@ -1,0 +1,132 @@
+"""People: chat identities, their stable partner id and their sealed profile."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, cast
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.crypto import FieldCipher, field_aad
+from storage.models import Person, new_id, utc_now
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
+
+__all__ = [
+    "get_or_create_person",
+    "get_person",
+    "mark_person_provisioned",
+    "read_person_profile",
+    "update_person_profile",
+]
+
+
+async def get_or_create_person(
+    session: AsyncSession,
+    *,
+    platform: str,
+    workspace_external_id: str,
+    user_id: str,
+    display_name: str | None = None,
+    now: datetime | None = None,
+) -> Person:
+    """The person for this chat identity, created (with a new ``external_user_id``) if
+    missing; race-safe. A changed ``display_name`` is written through."""
+    now = now or utc_now()
+    await session.exec(
+        dialect_insert(session, Person)
+        .values(
+            id=new_id(),
+            platform=platform,
+            workspace_external_id=workspace_external_id,
+            user_id=user_id,
+            external_user_id=new_id(),
+            display_name=display_name,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "workspace_external_id", "user_id"])
+    )
+    result = await session.exec(
+        select(Person).where(
+            col(Person.platform) == platform,
+            col(Person.workspace_external_id) == workspace_external_id,
+            col(Person.user_id) == user_id,
+        )
+    )
+    person = result.one()
+    if display_name is not None and person.display_name != display_name:
+        person.display_name = display_name
+        person.updated_at = now
+        await session.flush()
+    return person
+
+
+async def get_person(
+    session: AsyncSession, *, person_id: str, workspace_external_id: str
+) -> Person | None:
+    """A person by id, only within ``workspace_external_id`` (None across tenants)."""
+    result = await session.exec(
+        select(Person).where(
+            col(Person.id) == person_id,
+            col(Person.workspace_external_id) == workspace_external_id,
+        )
+    )
+    return result.first()
+
+
+def _profile_aad(person_id: str) -> bytes:
+    return field_aad("person", "profile", person_id)
+
+
+async def update_person_profile(
+    session: AsyncSession,
+    *,
+    person_id: str,
+    profile: Mapping[str, Any],
+    cipher: FieldCipher,
+    now: datetime | None = None,
+) -> bool:
+    """Seal and store the person's profile (JSON). Returns True when it changed, i.e. when
+    its keyed fingerprint (``profile_hash``) differs from the stored one."""
+    plaintext = json.dumps(dict(profile), sort_keys=True, separators=(",", ":")).encode()
+    fingerprint = cipher.fingerprint(plaintext)
+    result = await session.exec(
+        update(Person)
+        .where(
+            col(Person.id) == person_id,
+            (col(Person.profile_hash).is_(None)) | (col(Person.profile_hash) != fingerprint),
+        )
+        .values(
+            profile_ciphertext=cipher.encrypt(plaintext, aad=_profile_aad(person_id)),
+            profile_hash=fingerprint,
+            updated_at=now or utc_now(),
+        )
+        .returning(Person)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.first() is not None
+
+
+def read_person_profile(person: Person, *, cipher: FieldCipher) -> dict[str, Any] | None:
+    """The person's profile in clear, or None if none is stored."""
+    if person.profile_ciphertext is None:
+        return None
+    plaintext = cipher.decrypt(person.profile_ciphertext, aad=_profile_aad(person.id))
+    return cast(dict[str, Any], json.loads(plaintext))
+
+
+async def mark_person_provisioned(
+    session: AsyncSession, *, person_id: str, now: datetime | None = None
+) -> bool:
+    """Record that the partners now know this person's current profile."""
+    result = await session.exec(
+        update(Person)
+        .where(col(Person.id) == person_id)
+        .values(provisioned_at=now or utc_now())
+        .returning(Person)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.first() is not None

@@ -1,0 +1,158 @@
+"""Workspaces, their bot installations and bound Outgoing keys (secrets sealed at rest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.crypto import FieldCipher, field_aad
+from storage.models import Installation, Workspace, new_id, utc_now
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
+
+__all__ = [
+    "OutgoingKeyKind",
+    "bind_outgoing_key",
+    "bot_token",
+    "get_installation",
+    "get_or_create_workspace",
+    "get_workspace",
+    "outgoing_key",
+    "refresh_token",
+    "save_installation",
+]
+
+OutgoingKeyKind = Literal["negotiated", "self_serve"]
+
+
+async def get_or_create_workspace(
+    session: AsyncSession,
+    *,
+    platform: str,
+    external_id: str,
+    name: str | None = None,
+    now: datetime | None = None,
+) -> Workspace:
+    """The workspace for (platform, external id), created if missing (race-safe)."""
+    await session.exec(
+        dialect_insert(session, Workspace)
+        .values(
+            id=new_id(),
+            platform=platform,
+            external_id=external_id,
+            name=name,
+            created_at=now or utc_now(),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+    )
+    result = await session.exec(
+        select(Workspace).where(
+            col(Workspace.platform) == platform, col(Workspace.external_id) == external_id
+        )
+    )
+    return result.one()
+
+
+async def get_workspace(
+    session: AsyncSession, *, platform: str, external_id: str
+) -> Workspace | None:
+    result = await session.exec(
+        select(Workspace).where(
+            col(Workspace.platform) == platform, col(Workspace.external_id) == external_id
+        )
+    )
+    return result.first()
+
+
+async def bind_outgoing_key(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    key: str,
+    kind: OutgoingKeyKind,
+    cipher: FieldCipher,
+    now: datetime | None = None,
+) -> bool:
+    """Seal and store an Outgoing API key for the workspace (replacing any previous one)."""
+    sealed = cipher.encrypt(key.encode(), aad=field_aad("workspace", "outgoing_key", workspace_id))
+    result = await session.exec(
+        update(Workspace)
+        .where(col(Workspace.id) == workspace_id)
+        .values(outgoing_key_ciphertext=sealed, outgoing_key_kind=kind, bound_at=now or utc_now())
+        .returning(Workspace)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.first() is not None
+
+
+def outgoing_key(workspace: Workspace, *, cipher: FieldCipher) -> str | None:
+    """The workspace's bound Outgoing key in clear, or None if none is bound."""
+    if workspace.outgoing_key_ciphertext is None:
+        return None
+    aad = field_aad("workspace", "outgoing_key", workspace.id)
+    return cipher.decrypt(workspace.outgoing_key_ciphertext, aad=aad).decode()
+
+
+async def save_installation(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    bot_token: str,
+    cipher: FieldCipher,
+    bot_user_id: str | None = None,
+    installer_user_id: str | None = None,
+    refresh_token: str | None = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Installation:
+    """Store (or replace, on reinstall) the workspace's installation; tokens sealed."""
+    bot_sealed = cipher.encrypt(
+        bot_token.encode(), aad=field_aad("installation", "bot_token", workspace_id)
+    )
+    refresh_sealed = (
+        None
+        if refresh_token is None
+        else cipher.encrypt(
+            refresh_token.encode(), aad=field_aad("installation", "refresh_token", workspace_id)
+        )
+    )
+    values = {
+        "bot_user_id": bot_user_id,
+        "bot_token_ciphertext": bot_sealed,
+        "installer_user_id": installer_user_id,
+        "installed_at": now or utc_now(),
+        "refresh_token_ciphertext": refresh_sealed,
+        "expires_at": expires_at,
+    }
+    stmt = dialect_insert(session, Installation).values(
+        id=new_id(), workspace_id=workspace_id, **values
+    )
+    await session.exec(stmt.on_conflict_do_update(index_elements=["workspace_id"], set_=values))
+    installation = await get_installation(session, workspace_id=workspace_id)
+    assert installation is not None
+    return installation
+
+
+async def get_installation(session: AsyncSession, *, workspace_id: str) -> Installation | None:
+    result = await session.exec(
+        select(Installation)
+        .where(col(Installation.workspace_id) == workspace_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.first()
+
+
+def bot_token(installation: Installation, *, cipher: FieldCipher) -> str:
+    """The installation's bot token in clear."""
+    aad = field_aad("installation", "bot_token", installation.workspace_id)
+    return cipher.decrypt(installation.bot_token_ciphertext, aad=aad).decode()
+
+
+def refresh_token(installation: Installation, *, cipher: FieldCipher) -> str | None:
+    """The installation's refresh token in clear, if it has one."""
+    if installation.refresh_token_ciphertext is None:
+        return None
+    aad = field_aad("installation", "refresh_token", installation.workspace_id)
+    return cipher.decrypt(installation.refresh_token_ciphertext, aad=aad).decode()

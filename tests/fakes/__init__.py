@@ -1,0 +1,1 @@
+"""Local fakes of third-party services, served over loopback HTTP in tests."""

@@ -1,0 +1,33 @@
+"""A replier that records what a person in the chat would see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.console.render import render_reply
+from conversations.replies import Progress, Reply
+
+
+@dataclass
+class RecordingReplier:
+    replies: list[Reply] = field(default_factory=list)
+    updates: list[Progress] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    async def send(self, reply: Reply) -> None:
+        self.replies.append(reply)
+        self.events.append(render_reply(reply))
+
+    async def progress(self, update: Progress) -> None:
+        self.updates.append(update)
+        kind = update.key.split(":")[0]
+        if update.done or not any(u.key == update.key for u in self.updates[:-1]):
+            self.events.append(f"[{kind} {'done' if update.done else 'started'}] {update.text}")
+
+    @property
+    def texts(self) -> list[str]:
+        return [r.text for r in self.replies if r.text]
+
+    @property
+    def transcript(self) -> str:
+        return "\n".join(self.events)
