@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import sys
 
@@ -16,11 +17,10 @@ from bot.services import running_services
 from bot.settings import DATA_DIR, Settings, secret
 from conversations.offline import OFFLINE_NOTE
 from integrations.sandbox import (
-    SANDBOX_NEGOTIATED_KEY,
+    DEFAULT_NEGOTIATED_KEY,
     SandboxConfig,
-    create_outgoing_app,
     run_sandbox,
-    serve_in_background,
+    running_outgoing_sandbox,
 )
 from storage.crypto import FieldCipher, InvalidSecretKey, generate_key
 from storage.migrate import upgrade
@@ -67,12 +67,11 @@ def _demo_secret_key() -> str:
 async def _demo(settings: Settings) -> None:
     if settings.secret_key is None:
         settings = settings.model_copy(update={"secret_key": SecretStr(_demo_secret_key())})
-    sandbox = create_outgoing_app(SandboxConfig())
-    async with serve_in_background(sandbox) as sandbox_url:
+    async with running_outgoing_sandbox(SandboxConfig()) as sandbox:
         settings = settings.model_copy(
             update={
-                "outgoing_api_url": sandbox_url,
-                "outgoing_api_key": SecretStr(SANDBOX_NEGOTIATED_KEY),
+                "outgoing_api_url": sandbox.base_url,
+                "outgoing_api_key": SecretStr(DEFAULT_NEGOTIATED_KEY),
             }
         )
         async with running_services(settings) as services:
@@ -147,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "sandbox":
         config = SandboxConfig()
         if args.search_latency is not None:
-            config = SandboxConfig(search_latency_s=args.search_latency)
+            config = dataclasses.replace(config, search_latency_s=args.search_latency)
         print(f"Sandbox Outgoing API on http://{args.host}:{args.port}/partner/v1", file=sys.stderr)
-        print(f"Negotiated key: {SANDBOX_NEGOTIATED_KEY}", file=sys.stderr)
+        print(f"Negotiated key: {DEFAULT_NEGOTIATED_KEY}", file=sys.stderr)
         run_sandbox(args.host, args.port, config)
     elif args.command == "db":
         asyncio.run(upgrade(settings.database_url))

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from integrations.anthropic_llm import DEPRECATED_MODELS
+
 DEFAULT_MODEL = "claude-sonnet-5"
 DATA_DIR = Path(".concierge")
 
@@ -99,8 +101,6 @@ class Settings(BaseSettings):
     @field_validator("llm_model")
     @classmethod
     def _supported_model(cls, value: str) -> str:
-        from anthropic._data import DEPRECATED_MODELS
-
         if value in DEPRECATED_MODELS:
             raise ValueError(
                 f"{value} is deprecated (end of life {DEPRECATED_MODELS[value]}); "

@@ -13,13 +13,42 @@ from typing import Any
 from conversations.llm import LLMMessage, Part, TextPart, ToolCallPart, ToolResultPart
 
 COMPACT_LIMIT = 1500
+_KEPT_ITEM_KEYS = ("n", "activity_id", "name", "id", "status", "when", "error")
 
 
 def compact(content: str, limit: int = COMPACT_LIMIT) -> str:
-    """Keep a tool result readable for later turns without its full bulk."""
+    """Keep a tool result's gist (ids, names, errors) for later turns without its bulk.
+
+    The result is valid JSON of at most `limit` characters.
+    """
     if len(content) <= limit:
         return content
-    return json.dumps({"compacted": True, "excerpt": content[:limit]}, ensure_ascii=False)
+    try:
+        data = json.loads(content)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        slim = {k: _slim(v) for k, v in data.items() if k != "note"}
+        slim["compacted"] = True
+        text = json.dumps(slim, ensure_ascii=False)
+        if len(text) <= limit:
+            return text
+    excerpt = content[:limit]
+    while True:
+        text = json.dumps({"compacted": True, "excerpt": excerpt}, ensure_ascii=False)
+        if len(text) <= limit:
+            return text
+        excerpt = excerpt[: len(excerpt) - (len(text) - limit) - 1]
+
+
+def _slim(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= 160 else value[:159] + "…"
+    if isinstance(value, list):
+        return [_slim(item) for item in value[:8]]
+    if isinstance(value, dict):
+        return {k: _slim(v) for k, v in value.items() if k in _KEPT_ITEM_KEYS}
+    return value
 
 
 def part_to_json(part: Part) -> dict[str, Any]:

@@ -309,11 +309,14 @@ def error_from_response(
     if code is not None:
         code = _redact(code, secrets)
 
+    retry_after_header = next(
+        (value for name, value in headers.items() if name.lower() == "retry-after"), None
+    )
     if status == 429:
-        retry_after = parse_retry_after(headers.get("retry-after"), now=now)
+        retry_after = parse_retry_after(retry_after_header, now=now)
         return RateLimited(status, code, message, partner=partner, retry_after=retry_after)
     if status == 503:
-        retry_after = parse_retry_after(headers.get("retry-after"), now=now)
+        retry_after = parse_retry_after(retry_after_header, now=now)
         return ServiceUnavailable(status, code, message, partner=partner, retry_after=retry_after)
     if status == 422:
         if detail is not None and secrets:

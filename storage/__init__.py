@@ -1,5 +1,6 @@
-"""Persistence for the concierge: SQLModel tables, keyword-only repository functions
-(``storage.repositories``), Alembic migrations, the engine/session factory and field crypto."""
+"""Persistence for the concierge: SQLModel tables (``storage.models``), keyword-only
+repository functions (``storage.repositories``), Alembic migrations
+(``storage.migrate.upgrade``), the engine/session factory and field crypto."""
 
 from storage.crypto import FieldCipher, InvalidSecretKey, generate_key, new_token, token_hash
 from storage.engine import Database, DatabaseUnavailable

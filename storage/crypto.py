@@ -79,6 +79,8 @@ def _decode_key(key: str, *, name: str) -> bytes:
     if not isinstance(key, str):
         raise InvalidSecretKey(f"{name} must be a string")
     stripped = key.strip()
+    if not stripped:
+        raise InvalidSecretKey(f"{name} is empty")
     if not _KEY_RE.fullmatch(stripped):
         raise InvalidSecretKey(f"{name} is not URL-safe base64")
     padded = stripped.rstrip("=")

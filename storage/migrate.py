@@ -4,9 +4,9 @@
 in a worker thread (with its own event loop and a short-lived engine), so it never blocks the
 caller's event loop. For other Alembic commands during development::
 
-    uv run python -m storage.migrate upgrade [URL]
-    uv run python -m storage.migrate revision -m "add things" [URL]   # autogenerates
-    uv run python -m storage.migrate current|history [URL]
+    uv run python -m storage upgrade [URL]
+    uv run python -m storage revision -m "add things" [URL]   # autogenerates
+    uv run python -m storage current|history [URL]
 
 URL defaults to ``$CONCIERGE_DATABASE_URL`` or ``sqlite:///./.concierge/concierge.db``.
 """
@@ -48,7 +48,7 @@ async def upgrade(url: str, *, schema: str | None = None, revision: str = "head"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m storage.migrate")
+    parser = argparse.ArgumentParser(prog="python -m storage")
     parser.add_argument("command", choices=["upgrade", "revision", "current", "history"])
     parser.add_argument("url", nargs="?", default=None)
     parser.add_argument("-m", "--message", default="change")
@@ -63,7 +63,3 @@ def main(argv: list[str] | None = None) -> None:
         command.current(config)
     else:
         command.history(config)
-
-
-if __name__ == "__main__":
-    main()

@@ -80,9 +80,7 @@ def tool(*, partner: str | None = None) -> Callable[[ToolFunction], Tool]:
         for name, param in list(inspect.signature(function).parameters.items())[1:]:
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[name] = (hints[name], default)
-        args_model = create_model(
-            f"{function.__name__}_args", __base__=_StrictArgs, **fields
-        )
+        args_model = create_model(f"{function.__name__}_args", __base__=_StrictArgs, **fields)
         description = inspect.cleandoc(function.__doc__ or "")
         return Tool(function.__name__, description, args_model, function, partner)
 

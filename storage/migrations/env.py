@@ -9,13 +9,16 @@ advisory lock, so processes starting together migrate one after the other.
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlmodel.sql.sqltypes import AutoString
 
 from storage.engine import build_engine, ensure_sqlite_dir
-from storage.models import metadata
+from storage.models import UTCDateTime, metadata
 
 # Any constant shared by every process that migrates this database.
 _ADVISORY_LOCK_KEY = 0x636F6E63  # "conc"
@@ -26,8 +29,17 @@ config = context.config
 def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("no database URL: use storage.migrate, which sets it")
+        raise RuntimeError("no database URL: run through storage.migrate or python -m storage")
     return str(url)
+
+
+def _render_item(type_: str, obj: Any, autogen: AutogenContext) -> str | Literal[False]:
+    """Autogenerate plain SQLAlchemy types, so revisions never import sqlmodel or models."""
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String({obj.length})" if obj.length else "sa.String()"
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection: Connection) -> None:
@@ -35,6 +47,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        render_item=_render_item,
         transactional_ddl=True,
         render_as_batch=connection.dialect.name == "sqlite",
     )

@@ -10,7 +10,7 @@ from sqlalchemy import or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Action, Conversation, new_id, utc_now
+from storage.models import Action, new_id, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
@@ -33,8 +33,12 @@ class IdempotencyKeyConflict(Exception):
 async def create_action(
     session: AsyncSession,
     *,
-    conversation: Conversation,
     kind: str,
+    conversation_id: str,
+    platform: str,
+    workspace_id: str,
+    chat_id: str,
+    thread_id: str = "",
     requested_by: str,
     payload: Mapping[str, Any],
     status: str = "pending",
@@ -43,7 +47,7 @@ async def create_action(
     partner_ref: str | None = None,
     now: datetime | None = None,
 ) -> Action:
-    """Record an action that reports back to ``conversation``'s address.
+    """Record an action that reports back to the conversation's address.
 
     Write it (with its idempotency key) *before* calling the partner. Creating an action
     with an ``idempotency_key`` already used by this workspace for the same kind returns the
@@ -57,11 +61,11 @@ async def create_action(
             id=action_id,
             kind=kind,
             status=status,
-            conversation_id=conversation.id,
-            platform=conversation.platform,
-            workspace_id=conversation.workspace_id,
-            chat_id=conversation.chat_id,
-            thread_id=conversation.thread_id,
+            conversation_id=conversation_id,
+            platform=platform,
+            workspace_id=workspace_id,
+            chat_id=chat_id,
+            thread_id=thread_id,
             requested_by=requested_by,
             partner_ref=partner_ref,
             idempotency_key=idempotency_key,
@@ -80,11 +84,7 @@ async def create_action(
     else:
         query = select(Action).where(col(Action.idempotency_key) == idempotency_key)
     action = (await session.exec(query)).one()
-    if (action.platform, action.workspace_id, action.kind) != (
-        conversation.platform,
-        conversation.workspace_id,
-        kind,
-    ):
+    if (action.platform, action.workspace_id, action.kind) != (platform, workspace_id, kind):
         raise IdempotencyKeyConflict("idempotency key is already used by another action")
     return action
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Approval, Conversation, utc_now
+from storage.models import Approval, utc_now
 from storage.repositories._common import RETURNING_OPTIONS
 
 __all__ = ["create_approval", "expire_approvals", "get_approval", "resolve_approval"]
@@ -18,7 +18,8 @@ __all__ = ["create_approval", "expire_approvals", "get_approval", "resolve_appro
 async def create_approval(
     session: AsyncSession,
     *,
-    conversation: Conversation,
+    conversation_id: str,
+    workspace_id: str,
     requested_by: str,
     snapshot: Mapping[str, Any],
     expires_at: datetime,
@@ -28,8 +29,8 @@ async def create_approval(
     """A pending approval of the frozen ``snapshot``, answerable only by ``requested_by``."""
     approval = Approval(
         action_id=action_id,
-        conversation_id=conversation.id,
-        workspace_id=conversation.workspace_id,
+        conversation_id=conversation_id,
+        workspace_id=workspace_id,
         requested_by=requested_by,
         status="pending",
         snapshot=dict(snapshot),

@@ -39,6 +39,7 @@ from starlette.routing import Route
 __all__ = [
     "ErrorReply",
     "FakeMessagesAPI",
+    "FakeResponse",
     "FakeUsage",
     "RecordedRequest",
     "Reply",
@@ -46,7 +47,6 @@ __all__ = [
     "Text",
     "ToolUse",
     "error_reply",
-    "serve_in_background",
     "text_reply",
     "tool_reply",
 ]
@@ -226,7 +226,7 @@ class FakeMessagesAPI:
         return len(self._script)
 
     def serve(self) -> contextlib.AbstractAsyncContextManager[str]:
-        return serve_in_background(self.app)
+        return _serve_in_background(self.app)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -240,20 +240,19 @@ class FakeMessagesAPI:
         if not isinstance(body, dict):
             return self._reject(index, {}, headers, 400, "request body must be a JSON object")
 
-        problem = _check_headers(headers) if self._validate else None
-        if problem is not None:
-            status, message = problem
-            return self._reject(index, body, headers, status, message)
-        if self._validate and (message := _check_body(body)) is not None:
-            return self._reject(index, body, headers, 400, message)
+        if self._validate:
+            if (header_problem := _check_headers(headers)) is not None:
+                return self._reject(index, body, headers, *header_problem)
+            if (body_problem := _check_body(body)) is not None:
+                return self._reject(index, body, headers, 400, body_problem)
 
         recorded = RecordedRequest(index=index, body=body, headers=headers)
         self.requests.append(recorded)
         try:
             answer = await self._next(recorded)
-        except _FakeProblem as problem_:
-            self.errors.append(str(problem_))
-            return _error_response(ErrorReply(400, message=str(problem_)), _request_id(index))
+        except _FakeProblem as problem:
+            self.errors.append(str(problem))
+            return _error_response(ErrorReply(400, message=str(problem)), _request_id(index))
 
         if answer.delay:
             await asyncio.sleep(answer.delay)
@@ -599,10 +598,12 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_in_background(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def _serve_in_background(
+    app: Any, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
     """Run an ASGI app with uvicorn on a pre-bound loopback socket; yield its base URL.
 
-    A stand-in for `integrations.sandbox.server.serve_in_background` (same signature).
+    A private stand-in for `integrations.sandbox`'s `serve_in_background` (same signature).
     """
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -66,11 +66,11 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def adapter(
-    fake: FakeMessagesAPI, *, max_retries: int = 2, timeout: float = 5.0
+    fake: FakeMessagesAPI, *, max_retries: int = 2, timeout_s: float = 5.0
 ) -> AsyncIterator[AnthropicLLM]:
     async with fake.serve() as base_url:
         llm = AnthropicLLM.from_settings(
-            API_KEY, base_url, MODEL, timeout=timeout, max_retries=max_retries
+            API_KEY, base_url, MODEL, timeout=timeout_s, max_retries=max_retries
         )
         try:
             yield llm
@@ -184,7 +184,12 @@ async def test_tool_call_round_trip_with_cache_breakpoints() -> None:
                     "name": "search_events",
                     "input": {"query": "jazz", "limit": 2},
                 },
-                {"type": "tool_use", "id": "toolu_b", "name": "book_event", "input": {"event_id": "ev_9"}},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_b",
+                    "name": "book_event",
+                    "input": {"event_id": "ev_9"},
+                },
             ],
         },
         {
@@ -211,7 +216,10 @@ async def test_tool_call_round_trip_with_cache_breakpoints() -> None:
 
 async def test_usage_including_cache_tokens_is_mapped() -> None:
     usage = FakeUsage(
-        input_tokens=321, output_tokens=45, cache_read_input_tokens=1000, cache_creation_input_tokens=200
+        input_tokens=321,
+        output_tokens=45,
+        cache_read_input_tokens=1000,
+        cache_creation_input_tokens=200,
     )
     fake = FakeMessagesAPI([text_reply("ok", usage=usage)])
     async with adapter(fake) as llm:
@@ -262,7 +270,10 @@ async def test_streaming_delivers_deltas_in_order_and_matches_the_plain_reply() 
             ToolUse("search_events", {"query": "jazz", "limit": 3}, id="toolu_s"),
         ),
         usage=FakeUsage(
-            input_tokens=120, output_tokens=40, cache_read_input_tokens=100, cache_creation_input_tokens=20
+            input_tokens=120,
+            output_tokens=40,
+            cache_read_input_tokens=100,
+            cache_creation_input_tokens=20,
         ),
     )
     fake = FakeMessagesAPI([reply, reply])
@@ -369,8 +380,8 @@ async def test_bad_credentials_become_llm_error_without_the_key() -> None:
 
 
 async def test_timeout_becomes_llm_error() -> None:
-    fake = FakeMessagesAPI([Reply((Text("too late"),), delay=1.0)])
-    async with adapter(fake, max_retries=0, timeout=0.2) as llm:
+    fake = FakeMessagesAPI([Reply((Text("too late"),), delay=0.5)])
+    async with adapter(fake, max_retries=0, timeout_s=0.1) as llm:
         with pytest.raises(LLMError, match="timed out"):
             await llm.complete(ask("hi"))
 
@@ -432,9 +443,35 @@ def test_loopback_hosts(host: str, allowed: bool) -> None:
 
 
 @pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-3-5-haiku-20241022", "claude-2.1"])
-def test_deprecated_models_are_refused(model: str) -> None:
+async def test_deprecated_models_are_refused(model: str) -> None:
     with pytest.raises(ValueError, match="deprecated"):
         AnthropicLLM.from_settings(API_KEY, "http://127.0.0.1:9", model)
+
     client = anthropic.AsyncAnthropic(api_key=API_KEY, base_url="http://127.0.0.1:9")
-    with pytest.raises(ValueError, match="deprecated"):
-        AnthropicLLM(client, model)
+    try:
+        with pytest.raises(ValueError, match="deprecated"):
+            AnthropicLLM(client, model)
+    finally:
+        await client.close()
+
+
+async def test_the_fake_rejects_an_orphan_tool_result_like_the_api() -> None:
+    fake = FakeMessagesAPI([text_reply("unused")])
+    orphan = LLMMessage("user", (ToolResultPart("toolu_nowhere", "{}"),))
+    async with adapter(fake) as llm:
+        with pytest.raises(LLMError, match="400, invalid_request_error"):
+            await llm.complete(LLMRequest(system=SYSTEM, messages=(orphan,)))
+    assert len(fake.errors) == 1
+    assert "unexpected `tool_use_id`" in fake.errors[0]
+    assert fake.remaining == 1
+
+
+async def test_errors_raised_by_on_text_are_not_disguised() -> None:
+    fake = FakeMessagesAPI([text_reply("hello there")])
+
+    async def on_text(delta: str) -> None:
+        raise RuntimeError("chat front-end went away")
+
+    async with adapter(fake) as llm:
+        with pytest.raises(RuntimeError, match="front-end went away"):
+            await llm.complete(ask("hi", on_text=on_text))

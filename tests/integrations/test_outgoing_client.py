@@ -234,12 +234,14 @@ async def test_key_echoed_by_server_is_redacted(
     client: OutgoingClient, server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    server.responses = [error(401, {"error": f"Key {KEY} is unknown.", "code": "key_invalid"})]
+    server.responses = [
+        error(401, {"error": f"Key {KEY} is unknown for {USER}.", "code": "key_invalid"})
+    ]
     with pytest.raises(Unauthorized) as caught:
         await client.list_orders(user=USER)
     assert KEY not in str(caught.value)
     assert KEY not in repr(caught.value)
-    assert caught.value.message == "Key [REDACTED] is unknown."
+    assert caught.value.message == "Key [REDACTED] is unknown for [REDACTED]."
     assert KEY not in caplog.text
     assert USER not in caplog.text
 

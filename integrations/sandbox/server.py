@@ -1,0 +1,151 @@
+"""Serve an ASGI app on loopback: in the background (demo, tests) or in the foreground.
+
+``serve_in_background`` binds the socket itself (port 0 = an ephemeral port), so the URL is
+known before uvicorn starts, and it never installs signal handlers or touches logging
+configuration: the host process keeps its Ctrl-C and its log setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from integrations.sandbox.config import SandboxConfig
+from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
+from integrations.sandbox.state import SandboxState
+
+__all__ = ["RunningSandbox", "run_sandbox", "running_outgoing_sandbox", "serve_in_background"]
+
+
+class _BackgroundServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.startup_done = asyncio.Event()
+        self._exit_requested = asyncio.Event()
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+        self._exit_requested.set()
+
+    async def main_loop(self) -> None:
+        """uvicorn's tick loop, but woken at once by :meth:`request_exit` (faster teardown)."""
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await self._exit_requested.wait()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # signals belong to the host process
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.startup_done.set()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve_in_background(
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout_s: float = 10.0,
+    shutdown_timeout_s: int = 5,
+) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on the current event loop; yields its base URL.
+
+    The app's lifespan runs (startup before the URL is yielded, shutdown on exit).
+    """
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=shutdown_timeout_s,
+    )
+    server = _BackgroundServer(config)
+    where = f"{host}:{bound_port}"
+
+    async def serve() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit as exc:  # uvicorn exits the process when the app fails to start
+            raise RuntimeError(f"server on {where} failed to start (exit {exc.code})") from None
+
+    task = asyncio.create_task(serve(), name=f"uvicorn-{where}")
+    try:
+        async with asyncio.timeout(startup_timeout_s):
+            await server.startup_done.wait()
+        if not server.started:
+            await asyncio.wait([task], timeout=shutdown_timeout_s)
+            task.result()  # raises the startup failure
+            raise RuntimeError(f"server on {where} stopped during startup")
+        url_host = f"[{host}]" if ":" in host else host
+        yield f"http://{url_host}:{bound_port}"
+    finally:
+        server.request_exit()
+        try:
+            if not task.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), timeout=shutdown_timeout_s + 1)
+                except TimeoutError:
+                    server.force_exit = True
+                    await task
+            elif not task.cancelled():
+                task.exception()  # already raised above, or logged by uvicorn
+        finally:
+            sock.close()
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSandbox:
+    """An Outgoing sandbox served on loopback."""
+
+    base_url: str
+    """Root URL, the value for ``OUTGOING_API_URL`` (paths start with ``/partner/v1``)."""
+    app: Starlette
+    state: SandboxState
+
+
+@contextlib.asynccontextmanager
+async def running_outgoing_sandbox(
+    config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningSandbox]:
+    """``create_outgoing_app`` + ``serve_in_background`` in one step (demo, tests)."""
+    app = create_outgoing_app(config)
+    async with serve_in_background(app, host=host, port=port) as url:
+        yield RunningSandbox(base_url=url, app=app, state=sandbox_state(app))
+
+
+def run_sandbox(
+    host: str = "127.0.0.1", port: int = 8765, config: SandboxConfig | None = None
+) -> None:
+    """Serve the Outgoing sandbox in the foreground until Ctrl-C (``concierge sandbox``)."""
+    uvicorn.run(create_outgoing_app(config), host=host, port=port, ws="none")

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.exc import StatementError
+from sqlmodel import func, select
+
+from storage import Database
+from storage.models import Conversation, ProcessedEvent
+from storage.repositories import (
+    append_message,
+    claim_event,
+    get_conversation,
+    get_or_create_conversation,
+    prune_events,
+    recent_messages,
+    update_conversation_state,
+)
+from tests.storage.databases import second_database
+from tests.storage.helpers import make_conversation
+
+
+async def test_claim_event_first_wins_among_20_concurrent_claimers(database: Database) -> None:
+    other = await second_database(database)  # half the claimers come from "another process"
+    try:
+
+        async def claim(db: Database) -> bool:
+            async with db.session() as session:
+                return await claim_event(session, key="slack:Ev123", source="slack")
+
+        wins = await asyncio.gather(*(claim(database if i % 2 else other) for i in range(20)))
+    finally:
+        await other.dispose()
+    assert sum(wins) == 1
+    async with database.session() as session:
+        assert await claim_event(session, key="slack:Ev124", source="slack")
+        assert not await claim_event(session, key="slack:Ev124", source="slack")
+        count = await session.exec(select(func.count()).select_from(ProcessedEvent))
+        assert count.one() == 2
+
+
+async def test_prune_events(database: Database) -> None:
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    async with database.session() as session:
+        await claim_event(session, key="a", source="console", now=old)
+        await claim_event(session, key="b", source="console")
+        assert await prune_events(session, before=old + timedelta(days=1)) == 1
+        assert await claim_event(session, key="a", source="console")
+        assert not await claim_event(session, key="b", source="console")
+
+
+async def test_get_or_create_conversation_race_yields_one_row(database: Database) -> None:
+    async def get(thread: str) -> str:
+        async with database.session() as session:
+            conversation = await get_or_create_conversation(
+                session, platform="slack", workspace_id="T1", chat_id="C1", thread_id=thread
+            )
+            return conversation.id
+
+    ids = await asyncio.gather(*(get("171.1") for _ in range(20)))
+    assert len(set(ids)) == 1
+    other = await get("")
+    assert other != ids[0]
+    async with database.session() as session:
+        rows = await session.exec(select(Conversation))
+        assert {(c.thread_id, c.id) for c in rows.all()} == {("171.1", ids[0]), ("", other)}
+
+
+async def test_conversation_state_and_tenant_scope(database: Database) -> None:
+    conversation = await make_conversation(database)
+    assert conversation.state == {}
+    assert conversation.created_at.tzinfo is UTC
+    async with database.session() as session:
+        assert await update_conversation_state(
+            session, conversation_id=conversation.id, state={"last_results": [{"id": "a1"}]}
+        )
+        assert not await update_conversation_state(session, conversation_id="nope", state={})
+    async with database.session() as session:
+        again = await get_conversation(session, conversation_id=conversation.id, workspace_id="T1")
+        assert again is not None
+        assert again.state == {"last_results": [{"id": "a1"}]}
+        assert again.updated_at >= conversation.updated_at
+        assert (
+            await get_conversation(session, conversation_id=conversation.id, workspace_id="T2")
+            is None
+        )
+
+
+async def test_messages_are_returned_oldest_first(database: Database) -> None:
+    conversation = await make_conversation(database)
+    other = await make_conversation(database, chat_id="C2")
+    async with database.session() as session:
+        for i in range(5):
+            await append_message(
+                session,
+                conversation_id=conversation.id,
+                role="user" if i % 2 == 0 else "assistant",
+                content=[{"type": "text", "text": f"m{i}"}],
+                sender_id="U1" if i % 2 == 0 else None,
+            )
+        await append_message(session, conversation_id=other.id, role="user", content=[])
+    async with database.session() as session:
+        last3 = await recent_messages(session, conversation_id=conversation.id, limit=3)
+    assert [m.content[0]["text"] for m in last3] == ["m2", "m3", "m4"]
+    assert [m.role for m in last3] == ["user", "assistant", "user"]
+    assert [m.sender_id for m in last3] == ["U1", None, "U1"]
+    assert all(m.created_at.tzinfo is UTC for m in last3)
+    ids = [m.id for m in last3]
+    assert ids == sorted(i for i in ids if i is not None)
+
+
+async def test_naive_datetimes_are_refused(database: Database) -> None:
+    conversation = await make_conversation(database)
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with database.session() as session:
+            await append_message(
+                session,
+                conversation_id=conversation.id,
+                role="user",
+                content=[],
+                now=datetime(2030, 1, 1),  # naive: the point of the test
+            )
+
+
+async def test_timestamps_round_trip_as_utc(database: Database) -> None:
+    conversation = await make_conversation(database)
+    when = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    async with database.session() as session:
+        message = await append_message(
+            session,
+            conversation_id=conversation.id,
+            role="user",
+            content=[],
+            now=when.astimezone(ZoneInfo("Europe/Paris")),
+        )
+        message_id = message.id
+    async with database.session() as session:
+        stored = await recent_messages(session, conversation_id=conversation.id, limit=1)
+    assert stored[0].id == message_id
+    assert stored[0].created_at == when
+    assert stored[0].created_at.tzinfo is UTC

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import select
+
+from storage import Database, FieldCipher, generate_key
+from storage.crypto import DecryptionError
+from storage.models import Installation, Person, Workspace
+from storage.repositories import (
+    bind_outgoing_key,
+    bot_token,
+    get_installation,
+    get_or_create_person,
+    get_or_create_workspace,
+    get_person,
+    get_workspace,
+    mark_person_provisioned,
+    outgoing_key,
+    read_person_profile,
+    refresh_token,
+    save_installation,
+    update_person_profile,
+)
+
+CIPHER = FieldCipher(generate_key())
+
+
+async def test_person_get_or_create_is_race_safe(database: Database) -> None:
+    async def get(name: str | None) -> Person:
+        async with database.session() as session:
+            return await get_or_create_person(
+                session,
+                platform="slack",
+                workspace_external_id="T1",
+                user_id="U1",
+                display_name=name,
+            )
+
+    people = await asyncio.gather(*(get(None) for _ in range(10)))
+    assert len({p.id for p in people}) == 1
+    assert len({p.external_user_id for p in people}) == 1
+    renamed = await get("Ada")
+    assert renamed.id == people[0].id and renamed.display_name == "Ada"
+    assert renamed.external_user_id == people[0].external_user_id
+    async with database.session() as session:
+        assert await get_person(session, person_id=renamed.id, workspace_external_id="T2") is None
+
+
+async def test_profile_is_sealed_and_bound_to_its_row(database: Database) -> None:
+    async with database.session() as session:
+        alice = await get_or_create_person(
+            session, platform="slack", workspace_external_id="T1", user_id="U1"
+        )
+        bob = await get_or_create_person(
+            session, platform="slack", workspace_external_id="T1", user_id="U2"
+        )
+        profile = {"email": "alice@example.com", "phone": "+33600000000"}
+        assert await update_person_profile(
+            session, person_id=alice.id, profile=profile, cipher=CIPHER
+        )
+        assert not await update_person_profile(
+            session, person_id=alice.id, profile=dict(reversed(profile.items())), cipher=CIPHER
+        )
+        assert await mark_person_provisioned(session, person_id=alice.id)
+    async with database.session() as session:
+        stored = (await session.exec(select(Person).where(Person.id == alice.id))).one()
+        assert stored.profile_ciphertext is not None
+        assert b"alice@example.com" not in stored.profile_ciphertext
+        assert stored.profile_hash is not None and len(stored.profile_hash) == 64
+        assert stored.provisioned_at is not None
+        assert read_person_profile(stored, cipher=CIPHER) == profile
+        # the same ciphertext copied to Bob's row does not open
+        bob_row = (await session.exec(select(Person).where(Person.id == bob.id))).one()
+        assert read_person_profile(bob_row, cipher=CIPHER) is None
+        bob_row.profile_ciphertext = stored.profile_ciphertext
+        with pytest.raises(DecryptionError):
+            read_person_profile(bob_row, cipher=CIPHER)
+        await session.rollback()
+
+
+async def test_workspace_outgoing_key(database: Database) -> None:
+    async with database.session() as session:
+        ws = await get_or_create_workspace(session, platform="slack", external_id="T1", name="Acme")
+        same = await get_or_create_workspace(session, platform="slack", external_id="T1")
+        assert same.id == ws.id and same.name == "Acme"
+        assert outgoing_key(ws, cipher=CIPHER) is None
+        assert await bind_outgoing_key(
+            session, workspace_id=ws.id, key="og_api_secret", kind="self_serve", cipher=CIPHER
+        )
+    async with database.session() as session:
+        found = await get_workspace(session, platform="slack", external_id="T1")
+        assert found is not None
+        assert found.outgoing_key_kind == "self_serve" and found.bound_at is not None
+        assert found.outgoing_key_ciphertext is not None
+        assert b"og_api_secret" not in found.outgoing_key_ciphertext
+        assert outgoing_key(found, cipher=CIPHER) == "og_api_secret"
+        assert await get_workspace(session, platform="telegram", external_id="T1") is None
+
+
+async def test_installation_upsert(database: Database) -> None:
+    async with database.session() as session:
+        ws = await get_or_create_workspace(session, platform="slack", external_id="T1")
+        first = await save_installation(
+            session, workspace_id=ws.id, bot_token="xoxb-1", bot_user_id="B1", cipher=CIPHER
+        )
+        assert bot_token(first, cipher=CIPHER) == "xoxb-1"
+        assert refresh_token(first, cipher=CIPHER) is None
+    async with database.session() as session:
+        second = await save_installation(
+            session,
+            workspace_id=ws.id,
+            bot_token="xoxb-2",
+            refresh_token="xoxe-1",
+            installer_user_id="U9",
+            cipher=CIPHER,
+        )
+        assert second.id == first.id
+        rows = (await session.exec(select(Installation))).all()
+        assert len(rows) == 1
+        assert b"xoxb-2" not in rows[0].bot_token_ciphertext
+    async with database.session() as session:
+        stored = await get_installation(session, workspace_id=ws.id)
+        assert stored is not None
+        assert bot_token(stored, cipher=CIPHER) == "xoxb-2"
+        assert refresh_token(stored, cipher=CIPHER) == "xoxe-1"
+        assert (stored.bot_user_id, stored.installer_user_id) == (None, "U9")
+        assert (await session.exec(select(Workspace))).one().id == ws.id
