@@ -50,7 +50,9 @@ def _check_secret_key(settings: Settings) -> None:
     try:
         FieldCipher(secret(settings.secret_key) or "", secret(settings.secret_key_previous))
     except InvalidSecretKey as error:
-        raise SystemExit(f"concierge: {error}") from None
+        raise SystemExit(
+            f"concierge: CONCIERGE_SECRET_KEY (or CONCIERGE_SECRET_KEY_PREVIOUS) is malformed: {error}"
+        ) from None
 
 
 def _demo_secret_key() -> str:

@@ -47,6 +47,26 @@ class _BackgroundServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield  # signals belong to the host process
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's shutdown minus its fixed 100 ms pause: idle keep-alive connections close
+        within a loop turn or two, so a test's server stops in milliseconds."""
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        for _ in range(20):  # in-flight responses get up to ~100 ms, as in uvicorn
+            if not self.server_state.connections:
+                break
+            await asyncio.sleep(0.005)
+        try:
+            async with asyncio.timeout(self.config.timeout_graceful_shutdown):
+                await self._wait_tasks_to_complete()
+        except TimeoutError:
+            for task in self.server_state.tasks:
+                task.cancel()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         try:
             await super().startup(sockets=sockets)

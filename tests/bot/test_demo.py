@@ -1,0 +1,74 @@
+"""`concierge demo` as a person runs it: piped stdin, sandbox partners, with and without a key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import sys
+from pathlib import Path
+
+from tests.fakes.messages_api import FakeMessagesAPI, ToolUse, text_reply, tool_reply
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_demo(cwd: Path, stdin: str, **env: str) -> str:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "OUTGOING_", "CONCIERGE_"))
+    }
+    environment.update(env, PYTHONPATH=str(ROOT))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "demo",
+        cwd=cwd,
+        env=environment,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=90)
+    assert process.returncode == 0, err.decode()[-3000:]
+    return out.decode()
+
+
+async def test_demo_answers_a_search_offline_with_sandbox_cards(tmp_path: Path) -> None:
+    out = await run_demo(tmp_path, "search jazz in Brooklyn\ndetails 2\n")
+    assert "offline mode" in out
+    assert "… Searching for “jazz” in Brooklyn…" in out
+    assert "ideas for “jazz” in Brooklyn:" in out
+    assert " 2. Late Set: Brooklyn Jazz Quartet" in out
+    assert "Sessions and tickets" in out  # details 2 answered after the search finished
+    assert "\x1b" not in out  # piped output is plain
+    key = tmp_path / ".concierge" / "secret.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert (tmp_path / ".concierge" / "concierge.db").exists()
+
+
+async def test_demo_uses_claude_when_a_key_is_set(tmp_path: Path) -> None:
+    fake = FakeMessagesAPI(
+        [
+            tool_reply(ToolUse("search_activities", {"prompt": "jazz", "location": "Brooklyn"})),
+            text_reply("The late set in Bed-Stuy is my pick."),
+        ]
+    )
+    async with fake.serve() as base_url:
+        out = await run_demo(
+            tmp_path,
+            "find jazz concerts in Brooklyn this weekend\n",
+            ANTHROPIC_API_KEY="sk-ant-test",
+            ANTHROPIC_BASE_URL=base_url,
+        )
+    assert "Using claude-sonnet-5." in out and "offline" not in out
+    assert "Late Set: Brooklyn Jazz Quartet" in out
+    assert out.rstrip().endswith("The late set in Bed-Stuy is my pick.")
+    first, second = fake.requests
+    assert [t["name"] for t in first.tools][:2] == ["search_activities", "nearby_activities"]
+    assert first.tools[-1]["cache_control"] == {"type": "ephemeral"}
+    assert first.system[-1]["cache_control"] == {"type": "ephemeral"}
+    (result,) = second.tool_results
+    assert '"source": "outgoing_search"' in str(result["content"])
