@@ -51,7 +51,8 @@ def _check_secret_key(settings: Settings) -> None:
         FieldCipher(secret(settings.secret_key) or "", secret(settings.secret_key_previous))
     except InvalidSecretKey as error:
         raise SystemExit(
-            f"concierge: CONCIERGE_SECRET_KEY (or CONCIERGE_SECRET_KEY_PREVIOUS) is malformed: {error}"
+            "concierge: CONCIERGE_SECRET_KEY (or CONCIERGE_SECRET_KEY_PREVIOUS) is malformed: "
+            f"{error}"
         ) from None
 
 

@@ -22,6 +22,7 @@ from integrations.outgoing.models import (
     OrderEmail,
     OrdersResponse,
     PartnerSession,
+    PartnerSessionTicket,
     PaymentMode,
     TicketDetails,
 )
@@ -86,7 +87,7 @@ def _total_cents(activity: Activity, request: CreateBookingRequest) -> int:
     sessions = activity.ticket_price.sessions
     details: list[dict[str, Any]] = []
     counts: dict[tuple[int, str], int] = {}
-    first_item: dict[tuple[int, str], int] = {}
+    picked: dict[tuple[int, str], tuple[PartnerSessionTicket, int]] = {}  # ticket, first item
     total = 0
     has_admission = False
     for i, item in enumerate(request.tickets):
@@ -117,12 +118,13 @@ def _total_cents(activity: Activity, request: CreateBookingRequest) -> int:
         else:
             key = (index, ticket.name)
             counts[key] = counts.get(key, 0) + item.num_tickets
-            first_item.setdefault(key, i)
+            picked.setdefault(key, (ticket, i))
             total += round(ticket.total * 100) * item.num_tickets
             has_admission = has_admission or ticket.category != "add_on"
-    for (index, name), count in counts.items():
-        ticket = next(t for t in sessions[index].tickets if t.name == name)
-        loc = ["body", "tickets", first_item[(index, name)], "num_tickets"]
+    for key, count in counts.items():
+        ticket, first = picked[key]
+        name = ticket.name
+        loc = ["body", "tickets", first, "num_tickets"]
         if count < ticket.min_quantity:
             details.append(
                 validation_detail(

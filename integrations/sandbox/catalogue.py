@@ -27,7 +27,7 @@ from integrations.outgoing.models import (
     PartnerTicketPrice,
 )
 
-__all__ = ["H3_RESOLUTION", "Activity", "Catalogue", "City", "format_money"]
+__all__ = ["H3_RESOLUTION", "Activity", "Catalogue", "City", "format_money", "format_start"]
 
 H3_RESOLUTION = 7
 _CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
@@ -106,9 +106,7 @@ class Activity:
     def display_label(self) -> str:
         start = self.next_start
         if start is not None:
-            hour = start.hour % 12 or 12
-            suffix = "AM" if start.hour < 12 else "PM"
-            first = f"{start:%a}, {start:%b} {start.day} · {hour}:{start.minute:02d} {suffix}"
+            first = format_start(start)
         else:
             first = f"{self.categories[0].capitalize()} · {self.semantic_location}"
         return f"{first} · {self.price_label()}"
@@ -144,6 +142,13 @@ class Activity:
             is_open_now=self.is_open(now),
             search_category=list(self.categories),
         )
+
+
+def format_start(start: datetime, separator: str = " · ") -> str:
+    """``Thu, Nov 26 · 8:00 PM`` in the start's own time zone."""
+    hour = start.hour % 12 or 12
+    suffix = "AM" if start.hour < 12 else "PM"
+    return f"{start:%a}, {start:%b} {start.day}{separator}{hour}:{start.minute:02d} {suffix}"
 
 
 def format_money(amount: float, currency: str) -> str:

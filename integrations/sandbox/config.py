@@ -119,7 +119,3 @@ class SandboxConfig:
             webhook_retry_backoff_s=0.0,
         )
         return dataclasses.replace(base, **overrides)
-
-    @property
-    def all_keys(self) -> frozenset[str]:
-        return self.negotiated_keys | self.self_serve_keys | self.trial_exhausted_keys

@@ -24,7 +24,7 @@ from integrations.outgoing.models import (
     SearchResponse,
     ShelvesResponse,
 )
-from integrations.sandbox.catalogue import Activity, Catalogue, City
+from integrations.sandbox.catalogue import Activity, Catalogue, City, format_start
 
 __all__ = ["Place", "homescreen", "resolve_place", "search"]
 
@@ -161,19 +161,13 @@ def resolve_place(catalogue: Catalogue, text: str) -> tuple[Place | None, frozen
 # --------------------------------------------------------------------------- search
 
 
-def _when(start: datetime) -> str:
-    hour = start.hour % 12 or 12
-    suffix = "AM" if start.hour < 12 else "PM"
-    return f"{start:%a}, {start:%b} {start.day} at {hour}:{start.minute:02d} {suffix}"
-
-
 def _why(a: Activity, matched: Sequence[str]) -> str:
     parts = []
     if matched:
         parts.append("Matches " + ", ".join(f"“{word}”" for word in matched))
     parts.append(f"{a.categories[0]} at {a.venue} ({a.semantic_location})")
     if a.next_start is not None:
-        parts.append(f"next on {_when(a.next_start)}")
+        parts.append(f"next on {format_start(a.next_start, ' at ')}")
     if a.ticket_price is None:
         parts.append("free to walk in")
     else:

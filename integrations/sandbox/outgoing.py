@@ -10,6 +10,7 @@ challenge, the AAuth upgrade page, and ticket downloads.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -118,7 +119,8 @@ def _debug(request: Request) -> bool:
 
 
 def _h3_res7(value: str) -> str:
-    if not h3.is_valid_cell(value) or h3.get_resolution(value) != H3_RESOLUTION:
+    shaped = re.fullmatch(r"[0-9a-fA-F]{15}", value) is not None
+    if not shaped or not h3.is_valid_cell(value) or h3.get_resolution(value) != H3_RESOLUTION:
         raise ValueError(f"h3_cell must be a valid H3 resolution-{H3_RESOLUTION} cell index")
     return value.lower()
 

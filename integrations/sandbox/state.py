@@ -180,7 +180,7 @@ class SandboxState:
 
     def take_forced(self, method: str, path: str) -> ForcedResponse | None:
         for index, (forced, pattern) in enumerate(self._forced):
-            if forced.method not in (None, method.upper()):
+            if forced.method is not None and forced.method.upper() != method.upper():
                 continue
             if pattern.match(path):
                 del self._forced[index]

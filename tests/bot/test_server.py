@@ -40,7 +40,7 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
 def run_serve(**env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONCIERGE_")}
     environment.update(env, PYTHONPATH=str(ROOT), CONCIERGE_PORT="0")
-    return subprocess.run(  # noqa: S603 - our own CLI
+    return subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve"],
         env=environment,
         capture_output=True,

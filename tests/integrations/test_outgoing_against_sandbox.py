@@ -67,6 +67,7 @@ class World:
     http: httpx.AsyncClient
     sleeps: Sleeps
     registry: CollectorRegistry
+    metrics: PartnerMetrics
     receiver: WebhookReceiver
     webhook_url: str
 
@@ -77,7 +78,7 @@ class World:
             key_kind=kind,
             base_url=self.sandbox.base_url,
             retrier=Retrier(sleep=self.sleeps, random=lambda: 0.5),
-            metrics=PartnerMetrics(self.registry),
+            metrics=self.metrics,
         )
 
     @property
@@ -133,11 +134,13 @@ async def world() -> AsyncIterator[World]:
         serve_in_background(receiver.app) as hooks,
         httpx.AsyncClient() as http,  # no base_url: OutgoingClient gets it explicitly
     ):
+        registry = CollectorRegistry()
         yield World(
             sandbox=sandbox,
             http=http,
             sleeps=Sleeps(),
-            registry=CollectorRegistry(),
+            registry=registry,
+            metrics=PartnerMetrics(registry),
             receiver=receiver,
             webhook_url=f"{hooks}/webhooks/outgoing/tok",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -104,7 +105,7 @@ def test_state_rebuilds_the_catalogue_when_the_day_changes() -> None:
     first = state.catalogue
 
     assert state.catalogue is first
-    object.__setattr__(state, "config", SandboxConfig.fast(now=NOW + timedelta(days=2)))
+    state.config = SandboxConfig.fast(now=NOW + timedelta(days=2))
     assert state.catalogue is not first
     assert state.catalogue.activities[0].starts[0] > NOW + timedelta(days=2)
 
@@ -150,3 +151,16 @@ async def test_serve_in_background_runs_the_lifespan_and_reports_startup_failure
     with pytest.raises(RuntimeError, match="failed to start"):
         async with serve_in_background(Starlette(lifespan=broken)):
             pass
+
+
+async def test_loopback_round_trips_take_milliseconds() -> None:
+    """Guards the TCP_NODELAY detail of the pre-bound socket (a 40 ms delayed-ACK stall)."""
+    app = Starlette(routes=[Route("/", _hello)])
+    async with serve_in_background(app) as url, httpx.AsyncClient() as client:
+        await client.get(url)
+        started = time.perf_counter()
+        for _ in range(20):
+            await client.get(url)
+        elapsed = time.perf_counter() - started
+
+    assert elapsed < 0.5  # ~0.9 s with the stall

@@ -353,6 +353,8 @@ async def test_homescreen_far_from_any_activity_uses_the_nearest_city(
     ("params", "loc", "type_"),
     [
         ({"h3_cell": "not-a-cell"}, ["query", "h3_cell"], "value_error"),
+        ({"h3_cell": "8" * 40}, ["query", "h3_cell"], "value_error"),
+        ({"h3_cell": f"0x{BROOKLYN_CELL}"}, ["query", "h3_cell"], "value_error"),
         ({"h3_cell": str(h3.latlng_to_cell(40.7, -73.95, 8))}, ["query", "h3_cell"], "value_error"),
         ({}, ["query", "h3_cell"], "missing"),
         ({"h3_cell": BROOKLYN_CELL, "limit": "0"}, ["query", "limit"], "greater_than_equal"),
