@@ -36,6 +36,7 @@ from conversations.tools.failures import partner_failure
 from conversations.types import InboundMessage
 from integrations.errors import PartnerError
 from storage import repositories
+from storage.models import Conversation, Message
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +82,45 @@ class ConversationManager:
         conversation are handled in arrival order; other conversations never wait.
         """
         platform = message.address.platform
-        async with self._locks.hold(message.address.key):
+        address = message.address
+        async with self._locks.hold(address.key):
             async with self._deps.db.session() as session:
                 fresh = await repositories.claim_event(
                     session, key=f"{platform}:{message.event_id}", source=platform
                 )
+                if fresh:
+                    conversation = await repositories.get_or_create_conversation(
+                        session,
+                        platform=address.platform,
+                        workspace_id=address.workspace_id,
+                        chat_id=address.chat_id,
+                        thread_id=address.thread_id,
+                    )
+                    rows = await repositories.recent_messages(
+                        session,
+                        conversation_id=conversation.id,
+                        limit=self._config.history_messages,
+                    )
             if not fresh:
                 metrics.DUPLICATES.labels(platform).inc()
                 return False
             started = time.monotonic()
-            outcome = await self._guarded_turn(message, replier)
+            outcome = await self._guarded_turn(message, replier, conversation, rows)
         metrics.TURNS.labels(platform, outcome).inc()
         metrics.TURN_SECONDS.labels(platform).observe(time.monotonic() - started)
         return True
 
-    async def _guarded_turn(self, message: InboundMessage, replier: Replier) -> str:
+    async def _guarded_turn(
+        self,
+        message: InboundMessage,
+        replier: Replier,
+        conversation: Conversation,
+        rows: Sequence[Message],
+    ) -> str:
         """Run a turn; whatever fails, the person gets a short answer and the log the details."""
         try:
             async with asyncio.timeout(self._config.turn_timeout_s):
-                return await self._turn(message, replier)
+                return await self._turn(message, replier, conversation, rows)
         except TimeoutError:
             await self._say(replier, SORRY_SLOW)
             return "timeout"
@@ -112,19 +133,14 @@ class ConversationManager:
             await self._say(replier, SORRY_BROKEN)
             return "error"
 
-    async def _turn(self, message: InboundMessage, replier: Replier) -> str:
+    async def _turn(
+        self,
+        message: InboundMessage,
+        replier: Replier,
+        conversation: Conversation,
+        rows: Sequence[Message],
+    ) -> str:
         address = message.address
-        async with self._deps.db.session() as session:
-            conversation = await repositories.get_or_create_conversation(
-                session,
-                platform=address.platform,
-                workspace_id=address.workspace_id,
-                chat_id=address.chat_id,
-                thread_id=address.thread_id,
-            )
-            rows = await repositories.recent_messages(
-                session, conversation_id=conversation.id, limit=self._config.history_messages
-            )
         state = ConversationState.from_json(conversation.state)
         history = messages_from_rows((row.role, row.content) for row in rows)
         user = LLMMessage("user", (TextPart(_user_text(message)),))
@@ -150,14 +166,18 @@ class ConversationManager:
         else:
             await self._say(replier, SORRY_STUCK)
         async with self._deps.db.session() as session:
-            for item in new:
-                await repositories.append_message(
-                    session,
-                    conversation_id=conversation.id,
-                    role=item.role,
-                    content=message_to_json(item),
-                    sender_id=message.sender.user_id if item is user else None,
-                )
+            await repositories.append_messages(
+                session,
+                conversation_id=conversation.id,
+                messages=[
+                    repositories.NewMessage(
+                        item.role,
+                        message_to_json(item),
+                        message.sender.user_id if item is user else None,
+                    )
+                    for item in new
+                ],
+            )
             await repositories.update_conversation_state(
                 session, conversation_id=conversation.id, state=state.to_json()
             )

@@ -15,6 +15,7 @@ with ``read_only=True`` use a plain deferred ``BEGIN`` and must not write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,6 +142,10 @@ class Database:
         self.url = url
         self.schema = schema
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite has one writer at a time. Queue this process's writers on an asyncio lock
+        # rather than on SQLite's busy handler, whose sleeps (up to 100 ms each) make long
+        # tails under load; other processes still wait on busy_timeout.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._read_engine = (
             engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
             if engine.dialect.name == "sqlite"
@@ -178,7 +183,10 @@ class Database:
         """A session in one transaction: committed when the block succeeds, rolled back when it
         raises. ``read_only`` (SQLite) begins a deferred transaction that must not write."""
         bind = self._read_engine if read_only else self.engine
-        async with self._sessions(bind=bind) as session:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None and not read_only:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self._sessions(bind=bind))
             try:
                 yield session
             except BaseException:

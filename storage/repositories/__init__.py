@@ -19,7 +19,9 @@ from storage.repositories.approvals import (
     resolve_approval,
 )
 from storage.repositories.conversations import (
+    NewMessage,
     append_message,
+    append_messages,
     get_conversation,
     get_or_create_conversation,
     recent_messages,
@@ -54,7 +56,9 @@ from storage.repositories.workspaces import (
 __all__ = [
     "IdempotencyKeyConflict",
     "OutgoingKeyKind",
+    "NewMessage",
     "append_message",
+    "append_messages",
     "bind_outgoing_key",
     "bot_token",
     "claim_action_lease",

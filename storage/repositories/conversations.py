@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select, update
+from sqlmodel import col, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation, Message, new_id, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
+    "NewMessage",
     "append_message",
+    "append_messages",
     "get_conversation",
     "get_or_create_conversation",
     "recent_messages",
@@ -109,6 +112,40 @@ async def append_message(
     session.add(message)
     await session.flush()
     return message
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    role: str
+    content: Sequence[Any]
+    sender_id: str | None = None
+
+
+async def append_messages(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    messages: Sequence[NewMessage],
+    now: datetime | None = None,
+) -> None:
+    """Append a turn's entries in one INSERT (one round trip however long the turn was)."""
+    if not messages:
+        return
+    created = now or utc_now()
+    await session.exec(
+        insert(Message).values(
+            [
+                {
+                    "conversation_id": conversation_id,
+                    "role": m.role,
+                    "sender_id": m.sender_id,
+                    "content": list(m.content),
+                    "created_at": created,
+                }
+                for m in messages
+            ]
+        )
+    )
 
 
 async def recent_messages(

@@ -11,7 +11,9 @@ from sqlmodel import func, select
 from storage import Database
 from storage.models import Conversation, ProcessedEvent
 from storage.repositories import (
+    NewMessage,
     append_message,
+    append_messages,
     claim_event,
     get_conversation,
     get_or_create_conversation,
@@ -110,6 +112,23 @@ async def test_messages_are_returned_oldest_first(database: Database) -> None:
     assert all(m.created_at.tzinfo is UTC for m in last3)
     ids = [m.id for m in last3]
     assert ids == sorted(i for i in ids if i is not None)
+
+
+async def test_a_turn_is_appended_in_order_in_one_statement(database: Database) -> None:
+    conversation = await make_conversation(database)
+    turn = [
+        NewMessage("user", [{"type": "text", "text": "jazz?"}], "U1"),
+        NewMessage("assistant", [{"type": "tool_call", "id": "c1", "name": "x", "args": {}}]),
+        NewMessage("user", [{"type": "tool_result", "tool_call_id": "c1", "content": "{}"}]),
+    ]
+    async with database.session() as session:
+        await append_messages(session, conversation_id=conversation.id, messages=turn)
+        await append_messages(session, conversation_id=conversation.id, messages=[])
+    async with database.session() as session:
+        stored = await recent_messages(session, conversation_id=conversation.id, limit=10)
+    assert [(m.role, m.content, m.sender_id) for m in stored] == [
+        (m.role, list(m.content), m.sender_id) for m in turn
+    ]
 
 
 async def test_naive_datetimes_are_refused(database: Database) -> None:
