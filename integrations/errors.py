@@ -84,10 +84,20 @@ class PartnerHTTPError(PartnerError):
     #: statuses for which a retry (same request, later) is reasonable
     RETRYABLE_STATUSES: ClassVar[frozenset[int]] = frozenset({429, 502, 503, 504})
 
-    def __init__(self, status: int, code: str | None, message: str, *, partner: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        partner: str,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, partner=partner)
         self.status = status
         self.code = code
+        #: seconds from ``Retry-After`` (429 and 503 carry it), when the partner said
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
@@ -147,18 +157,6 @@ class ValidationFailed(PartnerHTTPError):
 class RateLimited(PartnerHTTPError):
     """429: slow down; ``retry_after`` seconds (from ``Retry-After``) when the partner said."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str | None,
-        message: str,
-        *,
-        partner: str,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(status, code, message, partner=partner)
-        self.retry_after = retry_after
-
 
 class ServerError(PartnerHTTPError):
     """5xx: the partner failed. Retryable for gateway-ish 502/503/504, not for a 500 bug."""
@@ -166,18 +164,6 @@ class ServerError(PartnerHTTPError):
 
 class ServiceUnavailable(ServerError):
     """503: temporarily unavailable; ``retry_after`` seconds when the partner said."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None,
-        message: str,
-        *,
-        partner: str,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(status, code, message, partner=partner)
-        self.retry_after = retry_after
 
 
 class PartnerUnavailable(PartnerError):

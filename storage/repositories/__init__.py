@@ -55,8 +55,8 @@ from storage.repositories.workspaces import (
 
 __all__ = [
     "IdempotencyKeyConflict",
-    "OutgoingKeyKind",
     "NewMessage",
+    "OutgoingKeyKind",
     "append_message",
     "append_messages",
     "bind_outgoing_key",
