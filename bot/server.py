@@ -1,18 +1,23 @@
-"""The `serve` Starlette app: health, metrics, and (in later steps) the front-ends."""
+"""The `serve` Starlette app: health, metrics, every configured front-end, and the outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from bot.frontend import FrontEnd
 from bot.services import Services, running_services
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> Response:
@@ -26,14 +31,37 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(settings: Settings) -> Starlette:
+def configured_front_ends(settings: Settings) -> list[FrontEnd]:
+    """Every front-end whose settings are present."""
+    return []
+
+
+def create_app(settings: Settings, front_ends: Sequence[FrontEnd] | None = None) -> Starlette:
+    chosen = list(configured_front_ends(settings) if front_ends is None else front_ends)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings) as services:
             app.state.services = services
-            yield
+            for front_end in chosen:
+                services.outlets[front_end.platform] = front_end.outlet()
+                await front_end.start(services)
+            sender = asyncio.create_task(services.outbox.run(), name="outbox")
+            # Items accepted by an earlier process that died before finishing them.
+            services.work.spawn(
+                services.manager.resume_unfinished(services.replier_for, older_than_s=0.0),
+                name="resume-unfinished",
+            )
+            try:
+                yield
+            finally:
+                for front_end in chosen:
+                    await front_end.stop()
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
 
-    return Starlette(
-        routes=[Route("/healthz", healthz), Route("/metrics", metrics)],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    for front_end in chosen:
+        routes.extend(front_end.routes())
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
 from conversations.credentials import EnvironmentCredentials
+from conversations.delivery import OutboxSender, Outlet
 from conversations.offline import OfflinePlanner
 from conversations.outgoing_access import OutgoingAccess
 from conversations.prompt import SYSTEM_PROMPT
+from conversations.replies import Replier
 from conversations.tools import ALL_TOOLS, ToolDeps
+from conversations.types import ConversationAddress
 from integrations.anthropic_llm import AnthropicLLM
 from storage import Database
 from storage.migrate import upgrade
@@ -33,6 +36,16 @@ class Services:
     llm: LLM
     manager: ConversationManager
     work: WorkTracker
+    outlets: dict[str, Outlet] = field(default_factory=dict)
+    outbox: OutboxSender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = OutboxSender(self.db, self.outlets)
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        """A replier for any conversation whose platform has an outlet here."""
+        outlet = self.outlets.get(address.platform)
+        return outlet.replier_for(address) if outlet else None
 
     @property
     def offline(self) -> bool:

@@ -11,12 +11,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
 from conversations import metrics
+from conversations.buttons import ButtonRouter
 from conversations.history import message_to_json, messages_from_rows
 from conversations.llm import (
     LLM,
@@ -28,12 +30,13 @@ from conversations.llm import (
     ToolResultPart,
 )
 from conversations.locks import KeyedLocks
-from conversations.replies import Replier, Reply
+from conversations.replies import LazyStream, Replier, Reply
+from conversations.serialize import inbound_from_json, inbound_to_json
 from conversations.state import ConversationState
 from conversations.tools.base import Tool, ToolOutcome, describe_validation_error, tool_error
 from conversations.tools.context import ToolContext, ToolDeps
 from conversations.tools.failures import partner_failure
-from conversations.types import InboundMessage
+from conversations.types import ButtonPress, ConversationAddress, Inbound, InboundMessage
 from integrations.errors import PartnerError
 from storage import repositories
 from storage.models import Conversation, Message
@@ -66,99 +69,132 @@ class ConversationManager:
         deps: ToolDeps,
         tools: Sequence[Tool],
         system_prompt: str,
+        buttons: ButtonRouter | None = None,
         config: ManagerConfig | None = None,
     ) -> None:
         self._llm = llm
         self._deps = deps
         self._tools = {t.name: t for t in tools}
         self._system = system_prompt
+        self._buttons = buttons or ButtonRouter()
         self._config = config or ManagerConfig()
         self._locks = KeyedLocks()
 
-    async def handle(self, message: InboundMessage, replier: Replier) -> bool:
-        """Handle one inbound message once; False when it was a duplicate delivery.
+    async def accept(self, item: Inbound) -> bool:
+        """Claim the item's event id and keep the item, before the front-end acknowledges it.
 
-        The conversation's lock is taken before anything is awaited, so messages of one
-        conversation are handled in arrival order; other conversations never wait.
+        False for a duplicate delivery. An accepted item is never lost: if the process dies
+        before `run` finishes, `resume_unfinished` runs it at the next start.
         """
-        platform = message.address.platform
-        address = message.address
-        async with self._locks.hold(address.key):
-            async with self._deps.db.session() as session:
-                fresh = await repositories.claim_event(
-                    session, key=f"{platform}:{message.event_id}", source=platform
-                )
-                if fresh:
-                    conversation = await repositories.get_or_create_conversation(
-                        session,
-                        platform=address.platform,
-                        workspace_id=address.workspace_id,
-                        chat_id=address.chat_id,
-                        thread_id=address.thread_id,
-                    )
-                    rows = await repositories.recent_messages(
-                        session,
-                        conversation_id=conversation.id,
-                        limit=self._config.history_messages,
-                    )
-            if not fresh:
-                metrics.DUPLICATES.labels(platform).inc()
-                return False
+        platform = item.address.platform
+        async with self._deps.db.session() as session:
+            fresh = await repositories.claim_event(
+                session, key=_event_key(item), source=platform, payload=inbound_to_json(item)
+            )
+        if not fresh:
+            metrics.DUPLICATES.labels(platform).inc()
+        return fresh
+
+    async def run(self, item: Inbound, replier: Replier) -> None:
+        """Do the work of an accepted item. Items of one conversation run one at a time, in
+        order; other conversations never wait."""
+        async with self._locks.hold(item.address.key):
+            if isinstance(item, ButtonPress):
+                await self._press(item, replier)
+                return
             started = time.monotonic()
-            outcome = await self._guarded_turn(message, replier, conversation, rows)
+            outcome = await self._guarded_turn(item, replier)
+        platform = item.address.platform
         metrics.TURNS.labels(platform, outcome).inc()
         metrics.TURN_SECONDS.labels(platform).observe(time.monotonic() - started)
+
+    async def handle(self, item: Inbound, replier: Replier) -> bool:
+        """Accept and run in one go (console, tests); False when it was a duplicate."""
+        if not await self.accept(item):
+            return False
+        await self.run(item, replier)
         return True
 
-    async def _guarded_turn(
-        self,
-        message: InboundMessage,
-        replier: Replier,
-        conversation: Conversation,
-        rows: Sequence[Message],
-    ) -> str:
+    async def resume_unfinished(
+        self, replier_for: Callable[[ConversationAddress], Replier | None], *, older_than_s: float
+    ) -> int:
+        """Run items accepted before a crash whose work never finished; returns how many."""
+        before = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        async with self._deps.db.session(read_only=True) as session:
+            rows = await repositories.unfinished_events(session, before=before)
+        resumed = 0
+        for row in rows:
+            item = inbound_from_json(row.payload or {})
+            replier = replier_for(item.address)
+            if replier is None:
+                continue
+            log.info("resuming unfinished %s", row.key)
+            await self.run(item, replier)
+            resumed += 1
+        return resumed
+
+    async def _guarded_turn(self, message: InboundMessage, replier: Replier) -> str:
         """Run a turn; whatever fails, the person gets a short answer and the log the details."""
         try:
             async with asyncio.timeout(self._config.turn_timeout_s):
-                return await self._turn(message, replier, conversation, rows)
+                return await self._turn(message, replier)
         except TimeoutError:
             await self._say(replier, SORRY_SLOW)
-            return "timeout"
+            outcome = "timeout"
         except LLMError as error:
             log.warning("model unavailable: %s", error)
             await self._say(replier, SORRY_MODEL)
-            return "llm_error"
+            outcome = "llm_error"
         except Exception:
             log.exception("turn failed")
             await self._say(replier, SORRY_BROKEN)
-            return "error"
+            outcome = "error"
+        async with self._deps.db.session() as session:
+            await repositories.mark_event_done(session, key=_event_key(message))
+        return outcome
 
-    async def _turn(
-        self,
-        message: InboundMessage,
-        replier: Replier,
-        conversation: Conversation,
-        rows: Sequence[Message],
-    ) -> str:
-        address = message.address
+    async def _load(self, address: ConversationAddress) -> tuple[Conversation, list[Message]]:
+        async with self._deps.db.session() as session:
+            conversation = await repositories.get_or_create_conversation(
+                session,
+                platform=address.platform,
+                workspace_id=address.workspace_id,
+                chat_id=address.chat_id,
+                thread_id=address.thread_id,
+            )
+            rows = await repositories.recent_messages(
+                session, conversation_id=conversation.id, limit=self._config.history_messages
+            )
+        return conversation, rows
+
+    async def _turn(self, message: InboundMessage, replier: Replier) -> str:
+        conversation, rows = await self._load(message.address)
         state = ConversationState.from_json(conversation.state)
         history = messages_from_rows((row.role, row.content) for row in rows)
         user = LLMMessage("user", (TextPart(_user_text(message)),))
-        ctx = ToolContext(self._deps, address, message.sender, replier, state, conversation.id)
+        ctx = ToolContext(
+            self._deps, message.address, message.sender, replier, state, conversation.id
+        )
         tools = await self._available_tools(ctx)
         new: list[LLMMessage] = [user]
         outcome = "stuck"
         for _ in range(self._config.max_tool_rounds):
+            stream = LazyStream(replier)
             request = LLMRequest(
                 system=self._system,
                 messages=(*history, *new),
                 tools=tuple(t.spec for t in tools.values()),
+                on_text=stream.append,
             )
-            response = await self._llm.complete(request)
+            try:
+                response = await self._llm.complete(request)
+            finally:
+                await stream.close()
             new.append(LLMMessage("assistant", response.parts or (TextPart(""),)))
             calls = response.tool_calls
             if not calls:
-                await self._say(replier, response.text)
+                if not stream.shown:
+                    await self._say(replier, response.text)
                 outcome = "ok"
                 break
             results = [await self._call(ctx, tools, call, i) for i, call in enumerate(calls)]
@@ -181,7 +217,28 @@ class ConversationManager:
             await repositories.update_conversation_state(
                 session, conversation_id=conversation.id, state=state.to_json()
             )
+            await repositories.mark_event_done(session, key=_event_key(message))
         return outcome
+
+    async def _press(self, press: ButtonPress, replier: Replier) -> None:
+        """Buttons never go through the model: each value maps to code that checks who pressed."""
+        conversation, _ = await self._load(press.address)
+        state = ConversationState.from_json(conversation.state)
+        ctx = ToolContext(self._deps, press.address, press.sender, replier, state, conversation.id)
+        try:
+            replies = await self._buttons.dispatch(ctx, press.value)
+        except PartnerError as error:
+            replies = (Reply(text=str(partner_failure(error).for_model["error"])),)
+        except Exception:
+            log.exception("button %s failed", press.value.split(":", 1)[0])
+            replies = (Reply(text=SORRY_BROKEN),)
+        for reply in replies:
+            await replier.send(reply)
+        async with self._deps.db.session() as session:
+            await repositories.update_conversation_state(
+                session, conversation_id=conversation.id, state=state.to_json()
+            )
+            await repositories.mark_event_done(session, key=_event_key(press))
 
     async def _available_tools(self, ctx: ToolContext) -> dict[str, Tool]:
         """Tools of partners not configured here are left out, so the model cannot offer them."""
@@ -237,6 +294,10 @@ def _user_text(message: InboundMessage) -> str:
         )
         text = f"{text}\n{shared}" if text else shared
     return text or "(empty message)"
+
+
+def _event_key(item: Inbound) -> str:
+    return f"{item.address.platform}:{item.event_id}"
 
 
 def new_event_id() -> str:

@@ -67,14 +67,34 @@ class ActivityDetail:
 
 
 @dataclass(frozen=True)
+class ApprovalRequest:
+    """A confirmation only `requester` may grant: the frozen snapshot, shown line by line."""
+
+    approval_id: str
+    title: str
+    lines: tuple[str, ...]
+    requester: str
+    confirm: Button
+    cancel: Button
+    status: str = "pending"
+
+
+@dataclass(frozen=True)
 class Reply:
-    """One message to post. Any combination of text, cards, a detail view and buttons."""
+    """One message to post. Any combination of text, cards, a detail view and buttons.
+
+    `key` names a message that later replies may replace in place (an approval that becomes
+    "confirmed", say); `mention` is the chat user id to address the message to.
+    """
 
     text: str = ""
     cards: tuple[ActivityCard, ...] = ()
     detail: ActivityDetail | None = None
     buttons: tuple[Button, ...] = ()
     footer: str | None = None
+    approval: ApprovalRequest | None = None
+    key: str | None = None
+    mention: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +107,49 @@ class Progress:
     done: bool = False
 
 
+class TextStream(Protocol):
+    """The model's text as it is written, for platforms that can show it growing."""
+
+    async def append(self, delta: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class Replier(Protocol):
     """Bound to one conversation address by the front-end; the core never sees raw ids."""
 
     async def send(self, reply: Reply) -> None: ...
 
     async def progress(self, update: Progress) -> None: ...
+
+    async def stream(self) -> TextStream | None:
+        """A new text stream, or None where the platform cannot stream (one post instead)."""
+        ...
+
+
+class LazyStream:
+    """Opens the replier's text stream on the first delta, so nothing is posted for a silent
+    model turn; `shown` tells whether the text already reached the chat."""
+
+    def __init__(self, replier: Replier) -> None:
+        self._replier = replier
+        self._stream: TextStream | None = None
+        self._unsupported = False
+
+    @property
+    def shown(self) -> bool:
+        return self._stream is not None
+
+    async def append(self, delta: str) -> None:
+        if self._unsupported or not delta:
+            return
+        if self._stream is None:
+            self._stream = await self._replier.stream()
+            if self._stream is None:
+                self._unsupported = True
+                return
+        await self._stream.append(delta)
+
+    async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()

@@ -46,3 +46,16 @@ class InboundMessage:
     text: str
     event_id: str
     location: GeoPoint | None = None
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A click on one of our buttons. `value` is the opaque id the button carried."""
+
+    address: ConversationAddress
+    sender: Sender
+    value: str
+    event_id: str
+
+
+Inbound = InboundMessage | ButtonPress

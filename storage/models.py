@@ -289,6 +289,9 @@ class ProcessedEvent(StorageModel, table=True):
     id: int | None = _log_id()
     key: str = Field(unique=True, max_length=255)
     source: str = Field(max_length=32)
+    payload: dict[str, Any] | None = _json_col(nullable=True)
+    """The accepted inbound item, so work not finished before a crash is resumed at boot."""
+    done_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _created(index=True)
 
 

@@ -21,7 +21,7 @@ from conversations import (
     WorkTracker,
 )
 from conversations.manager import new_event_id
-from conversations.replies import Progress, Reply
+from conversations.replies import Progress, Reply, TextStream
 
 ADDRESS = ConversationAddress(platform="console", workspace_id="local", chat_id="terminal")
 SENDER = Sender(user_id="local-user", display_name="You")
@@ -43,6 +43,9 @@ class ConsoleReplier:
         self._clear_status()
         self._out.write(render_reply(reply) + "\n\n")
         self._out.flush()
+
+    async def stream(self) -> TextStream | None:
+        return None  # a terminal prints the finished text at once
 
     async def progress(self, update: Progress) -> None:
         if not self._interactive:

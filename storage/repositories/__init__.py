@@ -27,7 +27,12 @@ from storage.repositories.conversations import (
     recent_messages,
     update_conversation_state,
 )
-from storage.repositories.events import claim_event, prune_events
+from storage.repositories.events import (
+    claim_event,
+    mark_event_done,
+    prune_events,
+    unfinished_events,
+)
 from storage.repositories.outbox import (
     due_outbox,
     enqueue_outbox,
@@ -80,6 +85,7 @@ __all__ = [
     "get_person",
     "get_workspace",
     "list_open_actions",
+    "mark_event_done",
     "mark_outbox_failed",
     "mark_outbox_sent",
     "mark_person_provisioned",
@@ -92,6 +98,7 @@ __all__ = [
     "resolve_approval",
     "save_installation",
     "transition_action",
+    "unfinished_events",
     "update_conversation_state",
     "update_person_profile",
 ]

@@ -105,6 +105,9 @@ class CountingReplier:
     async def progress(self, update: object) -> None:
         return None
 
+    async def stream(self) -> None:
+        return None
+
 
 @contextlib.asynccontextmanager
 async def sandbox_process() -> AsyncIterator[str]:

@@ -9,10 +9,33 @@ from conversations.replies import Progress, Reply
 
 
 @dataclass
+class RecordedStream:
+    deltas: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    async def append(self, delta: str) -> None:
+        assert not self.closed
+        self.deltas.append(delta)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
 class RecordingReplier:
+    """`streaming=True` behaves like a platform that shows the model's text as it grows."""
+
     replies: list[Reply] = field(default_factory=list)
     updates: list[Progress] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    streams: list[RecordedStream] = field(default_factory=list)
+    streaming: bool = False
+
+    async def stream(self) -> RecordedStream | None:
+        if not self.streaming:
+            return None
+        self.streams.append(RecordedStream())
+        return self.streams[-1]
 
     async def send(self, reply: Reply) -> None:
         self.replies.append(reply)

@@ -208,6 +208,8 @@ def upgrade() -> None:
         _log_id(),
         _str("key", 255),
         _str("source", 32),
+        sa.Column("payload", _json(), nullable=True),
+        _ts("done_at", nullable=True),
         _ts("created_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_processed_event")),
         sa.UniqueConstraint("key", name=op.f("uq_processed_event_key")),

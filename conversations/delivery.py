@@ -1,0 +1,107 @@
+"""Saying things outside a turn: results that arrive later (webhooks, resumed work).
+
+What must be said goes into an outbox row in the same transaction as the state change that
+caused it; `OutboxSender` delivers due rows through the platform's `Outlet` and retries
+platform errors with backoff, so a crash between "confirmed" and "posted" loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.replies import Replier, Reply
+from conversations.serialize import reply_from_json, reply_to_json
+from conversations.types import ConversationAddress
+from storage import Database, repositories
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class Outlet(Protocol):
+    """A front-end's way to reach any conversation of its platform."""
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None: ...
+
+
+async def enqueue(
+    session: AsyncSession, address: ConversationAddress, reply: Reply, *, dedupe_key: str
+) -> bool:
+    """Queue `reply` for `address` inside the caller's transaction; False if already queued."""
+    row = await repositories.enqueue_outbox(
+        session,
+        platform=address.platform,
+        workspace_id=address.workspace_id,
+        chat_id=address.chat_id,
+        thread_id=address.thread_id,
+        payload=reply_to_json(reply),
+        dedupe_key=dedupe_key,
+    )
+    return row is not None
+
+
+class OutboxSender:
+    def __init__(self, db: Database, outlets: Mapping[str, Outlet]) -> None:
+        self._db = db
+        self._outlets = outlets
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (called right after an enqueue)."""
+        self._wake.set()
+
+    async def deliver_due(self) -> int:
+        """Send every due row once; returns how many were delivered."""
+        async with self._db.session() as session:
+            rows = await repositories.due_outbox(session)
+        delivered = 0
+        for row in rows:
+            assert row.id is not None  # rows read back from the database always have one
+            address = ConversationAddress(
+                row.platform, row.workspace_id, row.chat_id, row.thread_id
+            )
+            outlet = self._outlets.get(row.platform)
+            replier = outlet.replier_for(address) if outlet else None
+            error: str | None = None
+            if replier is None:
+                error = f"no outlet for {row.platform}"
+            else:
+                try:
+                    await replier.send(reply_from_json(row.payload))
+                except Exception as exc:  # a platform error: retried later
+                    error = type(exc).__name__
+                    log.warning("outbox delivery %s failed: %s", row.id, error)
+            async with self._db.session() as session:
+                if error is None:
+                    await repositories.mark_outbox_sent(session, outbox_id=row.id)
+                    delivered += 1
+                else:
+                    retry = (
+                        datetime.now(UTC) + timedelta(seconds=min(300, 2**row.attempts))
+                        if row.attempts < MAX_ATTEMPTS
+                        else None
+                    )
+                    await repositories.mark_outbox_failed(
+                        session, outbox_id=row.id, error=error, retry_at=retry
+                    )
+        return delivered
+
+    async def run(self, poll_interval_s: float = 2.0) -> None:
+        """Deliver forever (until cancelled), waking early when `wake` is called."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("outbox delivery pass failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval_s)
+            except TimeoutError:
+                pass

@@ -1,0 +1,89 @@
+"""Replies and inbound items to JSON and back: what the outbox and inbox keep across a crash."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from conversations.replies import (
+    ActivityCard,
+    ActivityDetail,
+    ApprovalRequest,
+    Button,
+    Reply,
+    SessionLine,
+    TicketLine,
+)
+from conversations.types import (
+    ButtonPress,
+    ConversationAddress,
+    GeoPoint,
+    Inbound,
+    InboundMessage,
+    Sender,
+)
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    return dataclasses.asdict(reply)
+
+
+def _buttons(raw: list[dict[str, Any]]) -> tuple[Button, ...]:
+    return tuple(Button(**b) for b in raw)
+
+
+def _card(raw: dict[str, Any]) -> ActivityCard:
+    return ActivityCard(**{**raw, "buttons": _buttons(raw.get("buttons", []))})
+
+
+def _detail(raw: dict[str, Any]) -> ActivityDetail:
+    sessions = tuple(
+        SessionLine(s["label"], tuple(TicketLine(**t) for t in s["tickets"]))
+        for s in raw.get("sessions", [])
+    )
+    return ActivityDetail(
+        **{
+            **raw,
+            "sessions": sessions,
+            "tips": tuple(raw.get("tips", [])),
+            "buttons": _buttons(raw.get("buttons", [])),
+        }
+    )
+
+
+def _approval(raw: dict[str, Any]) -> ApprovalRequest:
+    return ApprovalRequest(
+        **{
+            **raw,
+            "lines": tuple(raw["lines"]),
+            "confirm": Button(**raw["confirm"]),
+            "cancel": Button(**raw["cancel"]),
+        }
+    )
+
+
+def reply_from_json(raw: dict[str, Any]) -> Reply:
+    return Reply(
+        text=raw.get("text", ""),
+        cards=tuple(_card(c) for c in raw.get("cards", [])),
+        detail=_detail(raw["detail"]) if raw.get("detail") else None,
+        buttons=_buttons(raw.get("buttons", [])),
+        footer=raw.get("footer"),
+        approval=_approval(raw["approval"]) if raw.get("approval") else None,
+        key=raw.get("key"),
+        mention=raw.get("mention"),
+    )
+
+
+def inbound_to_json(item: Inbound) -> dict[str, Any]:
+    kind = "press" if isinstance(item, ButtonPress) else "message"
+    return {"kind": kind, **dataclasses.asdict(item)}
+
+
+def inbound_from_json(raw: dict[str, Any]) -> Inbound:
+    address = ConversationAddress(**raw["address"])
+    sender = Sender(**raw["sender"])
+    if raw["kind"] == "press":
+        return ButtonPress(address, sender, raw["value"], raw["event_id"])
+    location = GeoPoint(**raw["location"]) if raw.get("location") else None
+    return InboundMessage(address, sender, raw["text"], raw["event_id"], location)
