@@ -8,6 +8,7 @@ platform errors with backoff, so a crash between "confirmed" and "posted" loses 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -101,7 +102,5 @@ class OutboxSender:
             except Exception:
                 log.exception("outbox delivery pass failed")
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval_s)
-            except TimeoutError:
-                pass
