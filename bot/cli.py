@@ -10,22 +10,26 @@ import logging
 import sys
 
 from pydantic import SecretStr, ValidationError
+from starlette.applications import Starlette
 
-from bot.console.app import run_console, stdin_lines
+from bot.console.app import ConsoleOutlet, ConsoleReplier, run_console, stdin_lines
 from bot.logs import configure_logging
-from bot.services import running_services
+from bot.services import background_loops, running_services
 from bot.settings import DATA_DIR, Settings, secret
+from bot.webhooks import webhook_routes
 from conversations.offline import OFFLINE_NOTE
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
     SandboxConfig,
     run_sandbox,
     running_outgoing_sandbox,
+    serve_in_background,
 )
 from storage.crypto import FieldCipher, InvalidSecretKey, generate_key
 from storage.migrate import upgrade
 
 SECRET_FILE = DATA_DIR / "secret.key"
+DEMO_SETTLE_S = 20.0
 
 
 def _load_settings() -> Settings:
@@ -68,31 +72,43 @@ def _demo_secret_key() -> str:
 
 
 async def _demo(settings: Settings) -> None:
+    """Sandbox partners and our webhook routes on loopback, then the terminal chat."""
     if settings.secret_key is None:
         settings = settings.model_copy(update={"secret_key": SecretStr(_demo_secret_key())})
-    async with running_outgoing_sandbox(SandboxConfig()) as sandbox:
+    hooks = Starlette(routes=webhook_routes())
+    async with (
+        running_outgoing_sandbox(SandboxConfig()) as sandbox,
+        serve_in_background(hooks) as hooks_url,
+    ):
         settings = settings.model_copy(
             update={
                 "outgoing_api_url": sandbox.base_url,
                 "outgoing_api_key": SecretStr(DEFAULT_NEGOTIATED_KEY),
+                "public_url": hooks_url,
             }
         )
         async with running_services(settings) as services:
+            hooks.state.services = services
             interactive = sys.stdin.isatty()
+            replier = ConsoleReplier(sys.stdout, interactive=interactive)
+            services.outlets["console"] = ConsoleOutlet(replier)
             mode = OFFLINE_NOTE if services.offline else f"Using {settings.llm_model}."
             banner = (
                 "Concierge demo: sandbox partners on loopback, data in ./.concierge/.\n"
                 f"{mode} Try: search jazz in Brooklyn · near Williamsburg · help"
                 + (" · quit" if interactive else "")
             )
-            await run_console(
-                services.manager,
-                services.work,
-                stdin_lines(),
-                sys.stdout,
-                interactive=interactive,
-                banner=banner,
-            )
+            async with background_loops(services):
+                await run_console(
+                    services.manager,
+                    services.work,
+                    stdin_lines(),
+                    replier,
+                    sys.stdout,
+                    interactive=interactive,
+                    banner=banner,
+                    settle=lambda: services.settle_bookings(DEMO_SETTLE_S),
+                )
 
 
 def _serve(settings: Settings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -14,8 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.frontend import FrontEnd
-from bot.services import Services, running_services
+from bot.services import Services, background_loops, running_services
 from bot.settings import Settings
+from bot.webhooks import webhook_routes
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,18 @@ def create_app(settings: Settings, front_ends: Sequence[FrontEnd] | None = None)
             for front_end in chosen:
                 services.outlets[front_end.platform] = front_end.outlet()
                 await front_end.start(services)
-            sender = asyncio.create_task(services.outbox.run(), name="outbox")
-            # Items accepted by an earlier process that died before finishing them.
-            services.work.spawn(
-                services.manager.resume_unfinished(services.replier_for, older_than_s=0.0),
-                name="resume-unfinished",
-            )
             try:
-                yield
+                async with background_loops(services):
+                    yield
             finally:
                 for front_end in chosen:
                     await front_end.stop()
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sender
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        *webhook_routes(),
+    ]
     for front_end in chosen:
         routes.extend(front_end.routes())
     return Starlette(routes=routes, lifespan=lifespan)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -11,21 +13,25 @@ import httpx
 
 from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
+from conversations.booking.config import BookingConfig
+from conversations.booking.placing import reconcile
+from conversations.buttons import ButtonRouter
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender, Outlet
 from conversations.offline import OfflinePlanner
 from conversations.outgoing_access import OutgoingAccess
 from conversations.prompt import SYSTEM_PROMPT
 from conversations.replies import Replier
-from conversations.tools import ALL_TOOLS, ToolDeps
+from conversations.tools import ALL_TOOLS, ToolDeps, register_booking_buttons
 from conversations.types import ConversationAddress
 from integrations.anthropic_llm import AnthropicLLM
-from storage import Database
+from storage import Database, repositories
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 20.0
+AWAITING_OUTGOING = ["placing", "unknown", "accepted", "pending"]
 
 
 @dataclass
@@ -36,11 +42,32 @@ class Services:
     llm: LLM
     manager: ConversationManager
     work: WorkTracker
+    deps: ToolDeps
     outlets: dict[str, Outlet] = field(default_factory=dict)
     outbox: OutboxSender = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = OutboxSender(self.db, self.outlets)
+
+    async def reconcile_bookings(self) -> int:
+        """Re-send bookings a crash or an outage left without Outgoing's answer."""
+        resent = await reconcile(self.db, self.deps.booking, self.deps.outgoing)
+        if resent:
+            self.outbox.wake()
+        return resent
+
+    async def settle_bookings(self, timeout_s: float) -> None:
+        """Wait (bounded) until no booking awaits Outgoing's answer, delivering what arrives."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            await self.outbox.deliver_due()
+            async with self.db.session(read_only=True) as session:
+                waiting = await repositories.list_open_actions(
+                    session, kinds=["booking"], statuses=AWAITING_OUTGOING
+                )
+            if not waiting or asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.2)
 
     def replier_for(self, address: ConversationAddress) -> Replier | None:
         """A replier for any conversation whose platform has an outlet here."""
@@ -60,6 +87,18 @@ def build_llm(settings: Settings) -> LLM:
         api_key=secret(settings.anthropic_api_key),
         base_url=settings.anthropic_base_url,
         model=settings.llm_model,
+    )
+
+
+def booking_config(settings: Settings) -> BookingConfig:
+    """Webhook tokens are derived from the secret key, so only their hashes are stored."""
+    key = secret(settings.secret_key) or ""
+    return BookingConfig(
+        public_url=settings.public_url,
+        payment_mode=settings.payment_mode.value,
+        token_key=hashlib.sha256(b"concierge booking webhooks\x00" + key.encode()).digest()
+        if key
+        else b"",
     )
 
 
@@ -85,13 +124,50 @@ async def running_services(
         credentials = EnvironmentCredentials(
             outgoing_url=settings.outgoing_api_url, outgoing_key=secret(settings.outgoing_api_key)
         )
-        deps = ToolDeps(db=db, outgoing=OutgoingAccess(http=http, credentials=credentials))
+        deps = ToolDeps(
+            db=db,
+            outgoing=OutgoingAccess(http=http, credentials=credentials),
+            booking=booking_config(settings),
+        )
+        buttons = ButtonRouter()
+        register_booking_buttons(buttons)
         model = llm or build_llm(settings)
         manager = ConversationManager(
-            llm=model, deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT
+            llm=model, deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT, buttons=buttons
         )
-        yield Services(settings, db, http, model, manager, work)
+        yield Services(settings, db, http, model, manager, work, deps)
     finally:
         await work.drain(SHUTDOWN_GRACE_S)
         await http.aclose()
         await db.dispose()
+
+
+RECONCILE_EVERY_S = 60.0
+
+
+async def _reconcile_forever(services: Services) -> None:
+    while True:
+        try:
+            await services.reconcile_bookings()
+        except Exception:
+            log.exception("booking reconciliation failed")
+        await asyncio.sleep(RECONCILE_EVERY_S)
+
+
+@contextlib.asynccontextmanager
+async def background_loops(services: Services) -> AsyncIterator[None]:
+    """The outbox sender, booking reconciliation, and resuming what a crash interrupted."""
+    loops = [
+        asyncio.create_task(services.outbox.run(), name="outbox"),
+        asyncio.create_task(_reconcile_forever(services), name="reconcile-bookings"),
+    ]
+    services.work.spawn(
+        services.manager.resume_unfinished(services.replier_for, older_than_s=0.0),
+        name="resume-unfinished",
+    )
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from conversations.replies import Reply
+from conversations.replies import BUTTON_EXPIRED, Reply
 from conversations.tools.activities import get_activity, more_results
 from conversations.tools.base import Tool
 from conversations.tools.context import ToolContext
 
 ButtonHandler = Callable[[ToolContext, str], Awaitable[tuple[Reply, ...]]]
 
-EXPIRED = Reply(text="That button is no longer active. Ask me again and I'll show fresh options.")
+EXPIRED = BUTTON_EXPIRED
 
 
 def _tool_button(tool: Tool, argument_name: str | None) -> ButtonHandler:

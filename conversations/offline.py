@@ -28,6 +28,7 @@ HELP = f"""{OFFLINE_NOTE}
 • search <what> [in <where>] — e.g. `search jazz in Brooklyn`
 • near <place or lat,lng> — ideas nearby, e.g. `near Williamsburg` or `near 40.71,-73.96`
 • details <n> — sessions, tickets and prices of result n
+• book <n> [<how many> <ticket type>] [on <YYYY-MM-DD> <HH:MM>] — e.g. `book 2 2 General Admission`
 • more — the next results
 • orders — your bookings
 • help — this list"""
@@ -37,6 +38,11 @@ _SEARCH = re.compile(
     re.I,
 )
 _NEAR = re.compile(r"^(?:near|nearby|around)\s*(?P<where>.*)$", re.I)
+_BOOK = re.compile(
+    r"^book\s+#?(?P<n>\d{1,3})(?:\s+x?(?P<qty>\d{1,2})\s+(?P<ticket>.+?))?"
+    r"(?:\s+(?:on|at)\s+(?P<date>\d{4}-\d{2}-\d{2})(?:\s+(?P<time>\d{1,2}:\d{2}))?)?$",
+    re.I,
+)
 _DETAILS = re.compile(r"^(?:details?|info|show)\s+#?(?P<n>\d{1,3})$", re.I)
 
 
@@ -80,10 +86,20 @@ def _plan(text: str, available: set[str]) -> LLMResponse:
         return _call("more_results", {}, available)
     if lowered in {"orders", "my orders", "bookings", "my bookings"}:
         return _call("list_orders", {}, available)
+    args: dict[str, Any]
+    if match := _BOOK.match(command):
+        args = {"number": int(match["n"])}
+        if match["qty"]:
+            args["tickets"] = [{"name": match["ticket"].strip(), "quantity": int(match["qty"])}]
+        if match["date"]:
+            args["session_date"] = match["date"]
+        if match["time"]:
+            args["session_time"] = match["time"].zfill(5)
+        return _call("book_activity", args, available)
     if match := _DETAILS.match(command):
         return _call("get_activity", {"number": int(match["n"])}, available)
     if match := _SEARCH.match(command):
-        args: dict[str, Any] = {"prompt": match["what"].strip()}
+        args = {"prompt": match["what"].strip()}
         if match["where"]:
             args["location"] = match["where"].strip()
         return _call("search_activities", args, available)

@@ -107,6 +107,11 @@ class Progress:
     done: bool = False
 
 
+BUTTON_EXPIRED = Reply(
+    text="That button is no longer active. Ask me again and I'll show fresh options."
+)
+
+
 class TextStream(Protocol):
     """The model's text as it is written, for platforms that can show it growing."""
 

@@ -143,6 +143,8 @@ class Workspace(StorageModel, table=True):
     outgoing_key_ciphertext: bytes | None = None
     outgoing_key_kind: str | None = Field(default=None, max_length=16)
     bound_at: datetime | None = _ts(nullable=True)
+    spend_cap_cents: int | None = None
+    """What one booking may cost here, set by a workspace admin; None = the default."""
     created_at: datetime = _created()
 
 

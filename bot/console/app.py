@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
 from bot.console.render import render_reply
@@ -21,18 +21,22 @@ from conversations import (
     WorkTracker,
 )
 from conversations.manager import new_event_id
-from conversations.replies import Progress, Reply, TextStream
+from conversations.replies import ApprovalRequest, Progress, Replier, Reply, TextStream
+from conversations.types import ButtonPress, Inbound
 
 ADDRESS = ConversationAddress(platform="console", workspace_id="local", chat_id="terminal")
 SENDER = Sender(user_id="local-user", display_name="You")
 
 
 class ConsoleReplier:
+    """Prints replies; remembers the open confirmation so `y`/`n` can answer it."""
+
     def __init__(self, out: TextIO, *, interactive: bool) -> None:
         self._out = out
         self._interactive = interactive
         self._status: str | None = None
         self._announced: set[str] = set()
+        self.open_approval: ApprovalRequest | None = None
 
     def _clear_status(self) -> None:
         if self._interactive and self._status is not None:
@@ -41,8 +45,25 @@ class ConsoleReplier:
 
     async def send(self, reply: Reply) -> None:
         self._clear_status()
+        if reply.approval is not None:
+            pending = reply.approval.status == "pending"
+            if pending or (
+                self.open_approval and self.open_approval.approval_id == reply.approval.approval_id
+            ):
+                self.open_approval = reply.approval if pending else None
         self._out.write(render_reply(reply) + "\n\n")
         self._out.flush()
+
+    def answer(self, text: str) -> str | None:
+        """`y`/`n` while a confirmation is open → the value of its Confirm/Cancel button."""
+        if self.open_approval is None:
+            return None
+        word = text.strip().lower()
+        if word in {"y", "yes"}:
+            return self.open_approval.confirm.value
+        if word in {"n", "no"}:
+            return self.open_approval.cancel.value
+        return None
 
     async def stream(self) -> TextStream | None:
         return None  # a terminal prints the finished text at once
@@ -61,6 +82,16 @@ class ConsoleReplier:
         self._out.flush()
 
 
+class ConsoleOutlet:
+    """Results that arrive later (booking webhooks) are printed in the same terminal."""
+
+    def __init__(self, replier: ConsoleReplier) -> None:
+        self._replier = replier
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        return self._replier if address == ADDRESS else None
+
+
 async def stdin_lines() -> AsyncIterator[str]:
     """Lines from stdin without blocking the event loop."""
     loop = asyncio.get_running_loop()
@@ -75,13 +106,15 @@ async def run_console(
     manager: ConversationManager,
     work: WorkTracker,
     lines: AsyncIterator[str],
+    replier: ConsoleReplier,
     out: TextIO,
     *,
     interactive: bool,
     banner: str,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Feed each line to the manager as its own tracked work; drain everything at the end."""
-    replier = ConsoleReplier(out, interactive=interactive)
+    """Feed each line to the manager as its own tracked work; at the end of input, drain it
+    and `settle` (wait for results still on their way, such as a booking's confirmation)."""
     out.write(banner + "\n\n")
     if interactive:
         out.write("you> ")
@@ -91,10 +124,17 @@ async def run_console(
         if text.lower() in {"quit", "exit"}:
             break
         if text:
-            message = InboundMessage(ADDRESS, SENDER, text, event_id=new_event_id())
+            press = replier.answer(text)
+            message: Inbound = (
+                ButtonPress(ADDRESS, SENDER, press, new_event_id())
+                if press
+                else InboundMessage(ADDRESS, SENDER, text, event_id=new_event_id())
+            )
             # One line at a time, like a person reading each answer before typing again.
             await work.spawn(manager.handle(message, replier), name="console-turn")
         if interactive:
             out.write("you> ")
             out.flush()
     await work.drain()
+    if settle is not None:
+        await settle()

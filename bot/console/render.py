@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from conversations.replies import ActivityCard, ActivityDetail, Reply
+from conversations.replies import ActivityCard, ActivityDetail, ApprovalRequest, Reply
 
 WIDTH = 88
 
@@ -26,7 +26,7 @@ def render_card(card: ActivityCard) -> str:
         lines.append(f"    Picture: {card.image_url}")
     actions = [f"`details {card.number}`"] if card.activity_id else []
     if card.bookable:
-        actions.append("bookable")
+        actions.append(f"`book {card.number}`")
     if actions:
         lines.append("    " + " · ".join(actions))
     return "\n".join(lines)
@@ -58,8 +58,20 @@ def render_detail(detail: ActivityDetail) -> str:
     return "\n".join(lines)
 
 
+def render_approval(approval: ApprovalRequest) -> str:
+    if approval.status == "granted":
+        return f"✔ Confirmed: {approval.title.rstrip('?')}"
+    if approval.status == "rejected":
+        return f"✘ Cancelled: {approval.title.rstrip('?')}"
+    lines = [approval.title, *(f"  {line}" for line in approval.lines)]
+    lines.append("Confirm? Reply y to book or n to cancel.")
+    return "\n".join(lines)
+
+
 def render_reply(reply: Reply) -> str:
     parts: list[str] = []
+    if reply.approval is not None:
+        parts.append(render_approval(reply.approval))
     if reply.text:
         parts.append(reply.text)
     parts.extend(render_card(card) for card in reply.cards)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from conversations.booking.config import BookingConfig
 from conversations.outgoing_access import OutgoingAccess
 from conversations.replies import Replier
 from conversations.state import ConversationState
@@ -17,6 +18,7 @@ class ToolDeps:
 
     db: Database
     outgoing: OutgoingAccess
+    booking: BookingConfig = field(default_factory=BookingConfig)
     progress_interval_s: float = 5.0
     page_size: int = 5
     enrich_limit: int = 8

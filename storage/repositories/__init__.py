@@ -56,6 +56,7 @@ from storage.repositories.workspaces import (
     outgoing_key,
     refresh_token,
     save_installation,
+    set_spend_cap,
 )
 
 __all__ = [
@@ -97,6 +98,7 @@ __all__ = [
     "release_action_lease",
     "resolve_approval",
     "save_installation",
+    "set_spend_cap",
     "transition_action",
     "unfinished_events",
     "update_conversation_state",

@@ -66,6 +66,16 @@ async def get_workspace(
     return result.first()
 
 
+async def set_spend_cap(
+    session: AsyncSession, *, platform: str, external_id: str, cents: int | None
+) -> None:
+    """Set (or with None, reset to the default) what one booking may cost in a workspace."""
+    workspace = await get_or_create_workspace(session, platform=platform, external_id=external_id)
+    await session.exec(
+        update(Workspace).where(col(Workspace.id) == workspace.id).values(spend_cap_cents=cents)
+    )
+
+
 async def bind_outgoing_key(
     session: AsyncSession,
     *,

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("outgoing_key_ciphertext", sa.LargeBinary(), nullable=True),
         _str("outgoing_key_kind", 16, nullable=True),
         _ts("bound_at", nullable=True),
+        sa.Column("spend_cap_cents", sa.Integer(), nullable=True),
         _ts("created_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspace")),
         sa.UniqueConstraint(

@@ -1,0 +1,119 @@
+"""Asking before money moves: propose a frozen quote, then only its requester may grant it.
+
+The model can propose (through `book_activity`) but never grant: granting is a button
+press, resolved by one conditional update (pending, same person, same workspace, unexpired).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conversations.booking.messages import approval_request, quote_lines
+from conversations.booking.placing import place
+from conversations.booking.quote import Quote, money
+from conversations.replies import Reply
+from conversations.tools.base import ToolOutcome, tool_error
+from conversations.tools.context import ToolContext
+from storage import repositories
+from storage.models import Approval
+
+
+async def _spend_cap(ctx: ToolContext) -> int:
+    async with ctx.deps.db.session(read_only=True) as session:
+        workspace = await repositories.get_workspace(
+            session, platform=ctx.address.platform, external_id=ctx.address.workspace_id
+        )
+    if workspace is not None and workspace.spend_cap_cents is not None:
+        return workspace.spend_cap_cents
+    return ctx.deps.booking.default_spend_cap_cents
+
+
+async def propose(ctx: ToolContext, quote: Quote) -> ToolOutcome:
+    """Post the confirmation; nothing is booked until the requester presses Confirm."""
+    cap = await _spend_cap(ctx)
+    if quote.total_cents > cap:
+        return tool_error(
+            f"This booking would cost {money(quote.total_cents, quote.currency)}, above this "
+            f"workspace's limit of {money(cap, quote.currency)} per booking. "
+            "A workspace admin can change the limit.",
+            hint="Do not split the booking to get around the limit; tell the user.",
+        )
+    mode = ctx.deps.booking.payment_mode
+    now = datetime.now(UTC)
+    async with ctx.deps.db.session() as session:
+        approval = await repositories.create_approval(
+            session,
+            conversation_id=ctx.conversation_id,
+            workspace_id=ctx.address.workspace_id,
+            requested_by=ctx.sender.user_id,
+            snapshot={"quote": quote.to_json(), "payment_mode": mode},
+            expires_at=now + timedelta(seconds=ctx.deps.booking.approval_ttl_s),
+        )
+    return ToolOutcome(
+        for_model={
+            "status": "awaiting_confirmation",
+            "shown_to_user": list(quote_lines(quote, mode)),
+            "note": "Nothing is booked yet. Only the requester can confirm, by pressing "
+            "Confirm. Do not say it is booked.",
+        },
+        replies=(approval_request(approval.id, quote, mode, ctx.sender.user_id),),
+    )
+
+
+async def _why_not(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
+    """The approval did not resolve: say why, changing nothing."""
+    async with ctx.deps.db.session(read_only=True) as session:
+        approval = await repositories.get_approval(
+            session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
+        )
+    if approval is None:
+        return (Reply(text="I can't find that confirmation. Ask me again to book."),)
+    if approval.status == "granted":
+        return (Reply(text="This booking was already confirmed."),)
+    if approval.status in ("rejected", "expired"):
+        return (Reply(text=f"This booking was already {_said(approval.status)}."),)
+    if approval.requested_by != ctx.sender.user_id:
+        return (
+            Reply(
+                text="Only the person who asked can confirm or cancel this booking.",
+                mention=ctx.sender.user_id,
+            ),
+        )
+    return (Reply(text="This confirmation has expired; ask me again to book."),)
+
+
+def _said(status: str) -> str:
+    return {"rejected": "cancelled", "expired": "expired"}.get(status, status)
+
+
+async def _resolve(ctx: ToolContext, approval_id: str, to_status: str) -> Approval | None:
+    async with ctx.deps.db.session() as session:
+        return await repositories.resolve_approval(
+            session,
+            approval_id=approval_id,
+            workspace_id=ctx.address.workspace_id,
+            requested_by=ctx.sender.user_id,
+            to_status="granted" if to_status == "granted" else "rejected",
+            now=datetime.now(UTC),
+        )
+
+
+async def on_approve(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
+    """The Confirm button: grant once, then place the booking from the approved snapshot."""
+    approval = await _resolve(ctx, approval_id, "granted")
+    if approval is None:
+        return await _why_not(ctx, approval_id)
+    quote = Quote.from_json(approval.snapshot["quote"])
+    mode = str(approval.snapshot["payment_mode"])
+    confirmed = approval_request(approval.id, quote, mode, approval.requested_by, "granted")
+    return (confirmed, *await place(ctx, approval.id, quote, mode))
+
+
+async def on_reject(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
+    approval = await _resolve(ctx, approval_id, "rejected")
+    if approval is None:
+        return await _why_not(ctx, approval_id)
+    quote = Quote.from_json(approval.snapshot["quote"])
+    mode = str(approval.snapshot["payment_mode"])
+    cancelled = approval_request(approval.id, quote, mode, approval.requested_by, "rejected")
+    return (cancelled, Reply(text="Cancelled. Nothing was booked."))

@@ -1,0 +1,85 @@
+"""What people are told at each step of a booking. Pure functions: state → Reply."""
+
+from __future__ import annotations
+
+from conversations.booking.quote import Quote, money
+from conversations.cards import clip
+from conversations.replies import ApprovalRequest, Button, Reply
+from integrations.outgoing.models import BookingStatus, BookingWebhookPayload
+
+PAYMENT_WORDS = {
+    "dry_run_success": "dry run (no charge)",
+    "dry_run_failure": "dry run that will fail (no charge)",
+    "live_purchase": "live purchase (the card on file is charged)",
+}
+
+
+def approval_key(approval_id: str) -> str:
+    return f"approval:{approval_id}"
+
+
+def quote_lines(quote: Quote, payment_mode: str) -> tuple[str, ...]:
+    lines = [f"When: {quote.session_label}"]
+    if quote.venue:
+        lines.append(f"Where: {quote.venue}")
+    lines.extend(
+        f"{line.quantity} × {line.name} at {money(line.unit_cents, quote.currency)}"
+        for line in quote.lines
+    )
+    lines.append(f"Total: {money(quote.total_cents, quote.currency)} (fees included)")
+    lines.append(f"Payment: {PAYMENT_WORDS.get(payment_mode, payment_mode)}")
+    return tuple(lines)
+
+
+def approval_request(
+    approval_id: str, quote: Quote, payment_mode: str, requester: str, status: str = "pending"
+) -> Reply:
+    request = ApprovalRequest(
+        approval_id=approval_id,
+        title=f"Book {quote.activity_name}?",
+        lines=quote_lines(quote, payment_mode),
+        requester=requester,
+        confirm=Button("Confirm", f"approve:{approval_id}", "primary"),
+        cancel=Button("Cancel", f"reject:{approval_id}", "danger"),
+        status=status,
+    )
+    return Reply(approval=request, key=approval_key(approval_id), mention=requester)
+
+
+def status_reply(payload: BookingWebhookPayload, quote: Quote, requester: str, retry: str) -> Reply:
+    """One message per booking status, addressed to the person who asked."""
+    name = quote.activity_name
+    details = payload.ticket_details
+    if payload.status is BookingStatus.CONFIRMED:
+        lines = [f"Booked: {name}, {quote.session_label}."]
+        if details and details.confirmation_code:
+            lines.append(f"Confirmation code: {clip(details.confirmation_code, 60)}")
+        if details and details.download_urls:
+            lines.extend(f"Tickets: {clip(url, 300)}" for url in details.download_urls[:10])
+        if details and details.notes:
+            lines.append(f"Venue notes: {clip(details.notes, 400)}")
+        charged = payload.total_charged_cents
+        if charged is not None:
+            lines.append(f"Charged: {money(charged, quote.currency)}")
+        return Reply(text="\n".join(lines), mention=requester)
+    if payload.status is BookingStatus.FAILED:
+        reason = clip(payload.error_message, 300) or "no reason given"
+        return Reply(
+            text=f"The booking for {name} failed: {reason}. Nothing was charged.",
+            buttons=(Button("Retry", retry, "primary"),),
+            mention=requester,
+        )
+    if payload.status is BookingStatus.PENDING:
+        return Reply(text=f"Outgoing is processing your booking for {name}…", mention=requester)
+    if payload.status is BookingStatus.USER_INPUT_REQUIRED:
+        return Reply(
+            text=f"Outgoing needs more details from you to finish booking {name}; "
+            "check the e-mail Outgoing sent you.",
+            mention=requester,
+        )
+    if payload.status is BookingStatus.DELIVERABLE_READY:
+        urls = details.download_urls if details else []
+        lines = [f"Your tickets for {name} are ready."]
+        lines.extend(f"Tickets: {clip(url, 300)}" for url in urls[:10])
+        return Reply(text="\n".join(lines), mention=requester)
+    return Reply(text=f"The booking for {name} was cancelled.", mention=requester)

@@ -1,0 +1,100 @@
+"""Booking results from Outgoing's webhook, applied once and announced once.
+
+Outgoing's webhooks are unsigned, so the URL carries a 256-bit token tied to one booking
+(only its hash is stored) and the payload must match that booking in every field we sent.
+Anything else gets the same 404 and changes nothing. Statuses only move forward; the
+announcement is queued in the outbox in the same transaction, so it is posted exactly once
+even if the process dies right after answering 200.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from conversations import delivery
+from conversations.booking.messages import status_reply
+from conversations.booking.placing import ACCEPTED, KIND, PLACING, UNKNOWN
+from conversations.booking.quote import Quote
+from conversations.types import ConversationAddress
+from integrations.outgoing.models import BookingStatus, BookingWebhookPayload
+from storage import Database, repositories, token_hash
+from storage.models import Action
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+_EARLY = (PLACING, UNKNOWN, ACCEPTED)
+ALLOWED_FROM: dict[BookingStatus, tuple[str, ...]] = {
+    BookingStatus.PENDING: _EARLY,
+    BookingStatus.USER_INPUT_REQUIRED: (*_EARLY, "pending"),
+    BookingStatus.CONFIRMED: (*_EARLY, "pending", "user_input_required"),
+    BookingStatus.FAILED: (*_EARLY, "pending", "user_input_required"),
+    BookingStatus.DELIVERABLE_READY: (*_EARLY, "pending", "user_input_required", "confirmed"),
+    BookingStatus.CANCELLED: (
+        *_EARLY,
+        "pending",
+        "user_input_required",
+        "confirmed",
+        "deliverable_ready",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    status_code: int
+    announced: bool = False
+
+
+NOT_FOUND = WebhookOutcome(404)
+
+
+def _matches(action: Action, payload: BookingWebhookPayload) -> bool:
+    sent = action.payload.get("body", {})
+    return (
+        payload.idempotency_key == action.idempotency_key
+        and payload.external_user_id == sent.get("external_user_id")
+        and payload.activity_id == sent.get("activity_id")
+        and payload.authorization_amount_cents == sent.get("authorization_amount_cents")
+        and (action.partner_ref is None or payload.booking_id == action.partner_ref)
+    )
+
+
+async def receive_booking_webhook(db: Database, token: str, body: bytes) -> WebhookOutcome:
+    """Verify, apply and queue the announcement; the caller answers with `status_code`."""
+    if not token or len(token) > 128 or len(body) > MAX_BODY:
+        return NOT_FOUND
+    try:
+        payload = BookingWebhookPayload.model_validate_json(body)
+    except ValidationError:
+        log.warning("booking webhook with an unreadable body")
+        return NOT_FOUND
+    async with db.session() as session:
+        action = await repositories.get_action_by_webhook_token(
+            session, token_hash=token_hash(token)
+        )
+        if action is None or action.kind != KIND or not _matches(action, payload):
+            log.warning("booking webhook that matches no booking of ours")
+            return NOT_FOUND
+        applied = await repositories.transition_action(
+            session,
+            action_id=action.id,
+            from_statuses=ALLOWED_FROM[payload.status],
+            to_status=payload.status.value,
+            partner_ref=payload.booking_id,
+            result=payload.model_dump(mode="json", include={"status", "booking_id", "resolved_at"}),
+            error=payload.error_message if payload.status is BookingStatus.FAILED else None,
+        )
+        if applied:
+            address = ConversationAddress(
+                action.platform, action.workspace_id, action.chat_id, action.thread_id
+            )
+            quote = Quote.from_json(action.payload["quote"])
+            reply = status_reply(payload, quote, action.requested_by, f"retry:{action.id}")
+            await delivery.enqueue(
+                session, address, reply, dedupe_key=f"booking:{action.id}:{payload.status}"
+            )
+    return WebhookOutcome(200, announced=applied)

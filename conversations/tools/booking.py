@@ -1,0 +1,109 @@
+"""Booking tickets: the `book_activity` tool and the Book / Confirm / Cancel / Retry buttons.
+
+The tool only ever proposes: it posts a confirmation that the requester alone can grant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conversations.booking.approvals import on_approve, on_reject, propose
+from conversations.booking.quote import Quote, QuoteProblem, TicketRequest, quote
+from conversations.cards import activity_detail
+from conversations.replies import BUTTON_EXPIRED, ActivityDetail, Reply
+from conversations.tools.activities import NOT_CONFIGURED, ActivityId
+from conversations.tools.base import ToolOutcome, tool, tool_error
+from conversations.tools.context import ToolContext
+from storage import repositories
+
+if TYPE_CHECKING:
+    from conversations.buttons import ButtonRouter
+
+FAILED, RETRIED = "failed", "retried"
+
+
+class TicketChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=120, description="ticket type name")]
+    quantity: Annotated[int, Field(ge=1, le=20)]
+
+
+@tool(partner="outgoing")
+async def book_activity(
+    ctx: ToolContext,
+    activity_id: ActivityId | None = None,
+    number: Annotated[int | None, Field(ge=1, le=250, description="card number")] = None,
+    session_date: Annotated[str | None, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    session_time: Annotated[str | None, Field(pattern=r"^\d{2}:\d{2}$")] = None,
+    tickets: Annotated[list[TicketChoice], Field(max_length=5)] | None = None,
+) -> ToolOutcome:
+    """Propose booking tickets. Posts a confirmation with the exact tickets and total; nothing
+    is booked until the requesting user presses Confirm. Give the activity (id or card number),
+    the session date/time when there are several, and ticket types with quantities."""
+    if activity_id is None:
+        card = ctx.state.card(number) if number is not None else None
+        if card is None or card.activity_id is None:
+            return tool_error("Which activity?", hint="Use an activity_id or a card number.")
+        activity_id = card.activity_id
+    session = await ctx.deps.outgoing.session(ctx.address, ctx.sender)
+    if session is None:
+        return NOT_CONFIGURED
+    activity = await session.client.get_activity(activity_id, user=session.user)
+    try:
+        snapshot = quote(
+            activity,
+            session_date=session_date,
+            session_time=session_time,
+            tickets=[TicketRequest(t.name, t.quantity) for t in tickets or []],
+        )
+    except QuoteProblem as problem:
+        return tool_error(str(problem), hint="Ask the user to choose; then call again.")
+    return await propose(ctx, snapshot)
+
+
+async def _book_button(ctx: ToolContext, activity_id: str) -> tuple[Reply, ...]:
+    """Book on a card: straight to a confirmation when the choice is obvious, else the options."""
+    outcome = await book_activity.run(ctx, book_activity.validate({"activity_id": activity_id}))
+    if not outcome.is_error:
+        return outcome.replies
+    session = await ctx.deps.outgoing.session(ctx.address, ctx.sender)
+    if session is None:
+        return (Reply(text=str(outcome.for_model["error"])),)
+    activity = await session.client.get_activity(activity_id, user=session.user)
+    detail = activity_detail(activity, activity.ticket_price, fresh=False)
+    ask = str(outcome.for_model["error"])
+    return (Reply(text=f"{ask} Tell me, e.g. “2 {_first_ticket(detail)}”.", detail=detail),)
+
+
+def _first_ticket(detail: ActivityDetail) -> str:
+    available = (t.name for s in detail.sessions for t in s.tickets if t.available)
+    return next(available, "tickets")
+
+
+async def _retry_button(ctx: ToolContext, action_id: str) -> tuple[Reply, ...]:
+    """Retry a failed booking: a fresh confirmation (and later a fresh key), once."""
+    async with ctx.deps.db.session() as session:
+        action = await repositories.get_action(
+            session, action_id=action_id, workspace_id=ctx.address.workspace_id
+        )
+        if action is None or action.kind != "booking":
+            return (BUTTON_EXPIRED,)
+        if action.requested_by != ctx.sender.user_id:
+            return (Reply(text="Only the person who asked can retry this booking."),)
+        moved = await repositories.transition_action(
+            session, action_id=action_id, from_statuses=(FAILED,), to_status=RETRIED
+        )
+    if not moved:
+        return (Reply(text="This booking is already being retried."),)
+    outcome = await propose(ctx, Quote.from_json(action.payload["quote"]))
+    return outcome.replies or (Reply(text=str(outcome.for_model.get("error", ""))),)
+
+
+def register_booking_buttons(router: ButtonRouter) -> None:
+    router.register("book", _book_button)
+    router.register("approve", on_approve)
+    router.register("reject", on_reject)
+    router.register("retry", _retry_button)
