@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from datetime import UTC, datetime
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -161,8 +162,9 @@ async def background_loops(services: Services) -> AsyncIterator[None]:
         asyncio.create_task(services.outbox.run(), name="outbox"),
         asyncio.create_task(_reconcile_forever(services), name="reconcile-bookings"),
     ]
+    started = datetime.now(UTC)
     services.work.spawn(
-        services.manager.resume_unfinished(services.replier_for, older_than_s=0.0),
+        services.manager.resume_unfinished(services.replier_for, accepted_before=started),
         name="resume-unfinished",
     )
     try:

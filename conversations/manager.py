@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -116,12 +116,15 @@ class ConversationManager:
         return True
 
     async def resume_unfinished(
-        self, replier_for: Callable[[ConversationAddress], Replier | None], *, older_than_s: float
+        self,
+        replier_for: Callable[[ConversationAddress], Replier | None],
+        *,
+        accepted_before: datetime,
     ) -> int:
-        """Run items accepted before a crash whose work never finished; returns how many."""
-        before = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        """Run items accepted before `accepted_before` (this process's start) whose work never
+        finished because the process that accepted them died; returns how many."""
         async with self._deps.db.session(read_only=True) as session:
-            rows = await repositories.unfinished_events(session, before=before)
+            rows = await repositories.unfinished_events(session, before=accepted_before)
         resumed = 0
         for row in rows:
             item = inbound_from_json(row.payload or {})
