@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -49,9 +49,15 @@ async def enqueue(
 
 
 class OutboxSender:
-    def __init__(self, db: Database, outlets: Mapping[str, Outlet]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        outlets: Mapping[str, Outlet],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._db = db
         self._outlets = outlets
+        self._clock = clock
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -61,7 +67,7 @@ class OutboxSender:
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were delivered."""
         async with self._db.session() as session:
-            rows = await repositories.due_outbox(session)
+            rows = await repositories.due_outbox(session, now=self._clock())
         delivered = 0
         for row in rows:
             assert row.id is not None  # rows read back from the database always have one
@@ -85,7 +91,7 @@ class OutboxSender:
                     delivered += 1
                 else:
                     retry = (
-                        datetime.now(UTC) + timedelta(seconds=min(300, 2**row.attempts))
+                        self._clock() + timedelta(seconds=min(300, 2**row.attempts))
                         if row.attempts < MAX_ATTEMPTS
                         else None
                     )

@@ -23,10 +23,12 @@ def quote_lines(quote: Quote, payment_mode: str) -> tuple[str, ...]:
     if quote.venue:
         lines.append(f"Where: {quote.venue}")
     lines.extend(
-        f"{line.quantity} × {line.name} at {money(line.unit_cents, quote.currency)}"
+        f"{line.quantity} × {line.name} "
+        + (f"at {money(line.unit_cents, quote.currency)}" if line.unit_cents else "(free)")
         for line in quote.lines
     )
-    lines.append(f"Total: {money(quote.total_cents, quote.currency)} (fees included)")
+    total = money(quote.total_cents, quote.currency) if quote.total_cents else "free"
+    lines.append(f"Total: {total} (fees included)")
     lines.append(f"Payment: {PAYMENT_WORDS.get(payment_mode, payment_mode)}")
     return tuple(lines)
 

@@ -49,6 +49,17 @@ async def test_demo_answers_a_search_offline_with_sandbox_cards(tmp_path: Path) 
     assert (tmp_path / ".concierge" / "concierge.db").exists()
 
 
+async def test_demo_books_with_a_typed_confirmation(tmp_path: Path) -> None:
+    out = await run_demo(tmp_path, "search jazz in Brooklyn\nbook 1 2 Free RSVP\ny\n")
+    assert "Book Celebrate Brooklyn! Jazz in Prospect Park?" in out
+    assert "2 × Free RSVP (free)" in out and "Total: free (fees included)" in out
+    assert "Confirm? Reply y to book or n to cancel." in out
+    assert "✔ Confirmed: Book Celebrate Brooklyn! Jazz in Prospect Park" in out
+    # The webhook result arrives after the input ended and is still printed.
+    assert "Booked: Celebrate Brooklyn! Jazz in Prospect Park" in out
+    assert "Confirmation code: OG-" in out
+
+
 async def test_demo_uses_claude_when_a_key_is_set(tmp_path: Path) -> None:
     fake = FakeMessagesAPI(
         [

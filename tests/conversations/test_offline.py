@@ -40,6 +40,19 @@ async def plan(
         ("near 40.71,-73.96", ("nearby_activities", {"place": "40.71,-73.96"})),
         ("details 2", ("get_activity", {"number": 2})),
         ("more", ("more_results", {})),
+        ("book 2", ("book_activity", {"number": 2})),
+        (
+            "book 3 x2 General Admission on 2026-11-26 8:00",
+            (
+                "book_activity",
+                {
+                    "number": 3,
+                    "tickets": [{"name": "General Admission", "quantity": 2}],
+                    "session_date": "2026-11-26",
+                    "session_time": "08:00",
+                },
+            ),
+        ),
         ("orders", ("list_orders", {})),
         (
             '{"shared_location": {"lat": 48.86, "lng": 2.35}}',

@@ -1,0 +1,102 @@
+"""The core's seams for front-ends: streamed text, button presses, resuming after a crash,
+and the outbox that delivers results arriving later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conversations import ConversationAddress, InboundMessage
+from conversations.delivery import OutboxSender, enqueue
+from conversations.llm import LLMRequest, LLMResponse, TextPart
+from conversations.manager import new_event_id
+from conversations.replies import BUTTON_EXPIRED, Replier, Reply
+from conversations.types import ButtonPress
+from tests.conversations.conftest import ALICE, HERE, Harness
+from tests.fakes.chat import RecordingReplier
+from tests.fakes.llm import FunctionLLM, ScriptedLLM, call
+
+
+async def _streaming_model(request: LLMRequest) -> LLMResponse:
+    assert request.on_text is not None
+    for delta in ("Two ", "late ", "sets."):
+        await request.on_text(delta)
+    return LLMResponse((TextPart("Two late sets."),))
+
+
+async def test_text_is_streamed_where_the_platform_can(harness: Harness) -> None:
+    chat = RecordingReplier(streaming=True)
+    await harness.say(harness.manager(FunctionLLM(_streaming_model)), "hi", replier=chat)
+    (stream,) = chat.streams
+    assert stream.deltas == ["Two ", "late ", "sets."] and stream.closed
+    assert chat.replies == []  # not posted a second time
+
+
+async def test_text_is_posted_once_where_it_cannot(harness: Harness) -> None:
+    chat = await harness.say(harness.manager(FunctionLLM(_streaming_model)), "hi")
+    assert chat.texts == ["Two late sets."] and chat.streams == []
+
+
+async def test_buttons_run_code_not_the_model(harness: Harness) -> None:
+    model = ScriptedLLM([call("search_activities", prompt="jazz", location="Brooklyn"), "Here."])
+    manager = harness.manager(model)
+    chat = await harness.say(manager, "jazz")
+    first_card = chat.replies[0].cards[0]
+    asked = len(model.requests)
+
+    async def press(value: str) -> RecordingReplier:
+        pressed = RecordingReplier()
+        await manager.handle(ButtonPress(HERE, ALICE, value, new_event_id()), pressed)
+        return pressed
+
+    details = await press(first_card.buttons[0].value)
+    assert details.replies[0].detail is not None
+    assert details.replies[0].detail.title == first_card.title
+    more = await press("more")
+    assert more.replies[0].text == "More ideas:" and more.replies[0].cards[0].number == 6
+    for bogus in ("launch:missiles", "details:not-a-uuid", "x" * 500):
+        assert (await press(bogus)).replies == [BUTTON_EXPIRED]
+    assert len(model.requests) == asked  # no press reached the model
+
+
+async def test_work_accepted_before_a_crash_is_resumed_once(harness: Harness) -> None:
+    crashed = harness.manager(ScriptedLLM([]))
+    message = InboundMessage(HERE, ALICE, "hello?", new_event_id())
+    assert await crashed.accept(message)  # accepted (acked), then the process died
+    assert not await crashed.accept(message)  # a redelivery is still a duplicate
+
+    restarted = harness.manager(ScriptedLLM(["Hello again!"]))
+    chat = RecordingReplier()
+    boot = datetime.now(UTC)
+    assert await restarted.resume_unfinished(lambda address: chat, accepted_before=boot) == 1
+    assert chat.texts == ["Hello again!"]
+    assert await restarted.resume_unfinished(lambda address: chat, accepted_before=boot) == 0
+
+
+class FlakyOutlet:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.chat = RecordingReplier()
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        return self if address.platform == "console" else None  # type: ignore[return-value]
+
+    async def send(self, reply: Reply) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("platform down")
+        await self.chat.send(reply)
+
+
+async def test_outbox_retries_until_delivered_and_never_twice(harness: Harness) -> None:
+    async with harness.db.session() as session:
+        assert await enqueue(session, HERE, Reply(text="Booked!"), dedupe_key="b1:confirmed")
+        assert not await enqueue(session, HERE, Reply(text="Booked!"), dedupe_key="b1:confirmed")
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    outlet = FlakyOutlet(failures=1)
+    sender = OutboxSender(harness.db, {"console": outlet}, clock=lambda: now)
+    assert await sender.deliver_due() == 0  # the platform failed; retried later
+    assert await sender.deliver_due() == 0  # not due yet
+    now += timedelta(minutes=5)
+    assert await sender.deliver_due() == 1
+    assert await sender.deliver_due() == 0
+    assert outlet.chat.texts == ["Booked!"]
