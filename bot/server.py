@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.bind import bind_routes
 from bot.frontend import FrontEnd
 from bot.services import Services, background_loops, running_services
 from bot.settings import Settings
@@ -57,6 +58,7 @@ def create_app(settings: Settings, front_ends: Sequence[FrontEnd] | None = None)
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         *webhook_routes(),
+        *bind_routes(),
     ]
     for front_end in chosen:
         routes.extend(front_end.routes())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from datetime import UTC, datetime
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 
@@ -21,12 +21,14 @@ from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender, Outlet
 from conversations.offline import OfflinePlanner
 from conversations.outgoing_access import OutgoingAccess
+from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
 from conversations.replies import Replier
 from conversations.tools import ALL_TOOLS, ToolDeps, register_booking_buttons
 from conversations.types import ConversationAddress
+from conversations.workspaces import StoredCredentials, Workspaces
 from integrations.anthropic_llm import AnthropicLLM
-from storage import Database, repositories
+from storage import Database, FieldCipher, repositories
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Services:
     manager: ConversationManager
     work: WorkTracker
     deps: ToolDeps
+    workspaces: Workspaces
+    people: People
     outlets: dict[str, Outlet] = field(default_factory=dict)
     outbox: OutboxSender = field(init=False)
 
@@ -91,6 +95,14 @@ def build_llm(settings: Settings) -> LLM:
     )
 
 
+def field_cipher(settings: Settings) -> FieldCipher:
+    """Seals secrets and personal data; `serve` and `demo` make sure a key is configured."""
+    key = secret(settings.secret_key)
+    if key is None:
+        raise RuntimeError("CONCIERGE_SECRET_KEY is not set")
+    return FieldCipher(key, secret(settings.secret_key_previous))
+
+
 def booking_config(settings: Settings) -> BookingConfig:
     """Webhook tokens are derived from the secret key, so only their hashes are stored."""
     key = secret(settings.secret_key) or ""
@@ -117,17 +129,28 @@ async def running_services(
     settings: Settings, *, llm: LLM | None = None
 ) -> AsyncIterator[Services]:
     """Migrate, connect, build the manager; on exit drain running work, then close."""
+    cipher = field_cipher(settings)
     await upgrade(settings.database_url)
     db = await Database.create(settings.database_url)
     http = partner_http_client()
     work = WorkTracker()
     try:
-        credentials = EnvironmentCredentials(
+        defaults = EnvironmentCredentials(
             outgoing_url=settings.outgoing_api_url, outgoing_key=secret(settings.outgoing_api_key)
         )
+        credentials = StoredCredentials(db=db, cipher=cipher, fallback=defaults)
+        workspaces = Workspaces(
+            db=db,
+            cipher=cipher,
+            http=http,
+            outgoing_url=settings.outgoing_api_url,
+            public_url=settings.public_url,
+            on_bound=credentials.forget_cached,
+        )
+        people = People(db, cipher)
         deps = ToolDeps(
             db=db,
-            outgoing=OutgoingAccess(http=http, credentials=credentials),
+            outgoing=OutgoingAccess(http=http, credentials=credentials, people=people),
             booking=booking_config(settings),
         )
         buttons = ButtonRouter()
@@ -136,7 +159,7 @@ async def running_services(
         manager = ConversationManager(
             llm=model, deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT, buttons=buttons
         )
-        yield Services(settings, db, http, model, manager, work, deps)
+        yield Services(settings, db, http, model, manager, work, deps, workspaces, people)
     finally:
         await work.drain(SHUTDOWN_GRACE_S)
         await http.aclose()

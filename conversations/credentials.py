@@ -14,11 +14,14 @@ from conversations.types import ConversationAddress
 
 @dataclass(frozen=True)
 class OutgoingCredentials:
+    """`kind` ("negotiated"/"self_serve") when known from binding; None = detect once."""
+
     base_url: str
     api_key: str
+    kind: str | None = None
 
     def __repr__(self) -> str:  # never print the key
-        return f"OutgoingCredentials(base_url={self.base_url!r}, api_key='***')"
+        return f"OutgoingCredentials(base_url={self.base_url!r}, api_key='***', kind={self.kind!r})"
 
 
 class CredentialResolver(Protocol):

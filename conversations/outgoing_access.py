@@ -1,19 +1,20 @@
 """Outgoing for one conversation: the right key, the right user header, provisioned once.
 
 Negotiated (multi-user) keys act for a person named by a stable external id that must be
-provisioned with `POST /users` before first use; self-serve keys act for their owner and
-must never send that header. Which kind a key is gets detected once and remembered.
+provisioned with `POST /users` before first use (and again when their profile changes);
+self-serve keys act for their owner and must never send that header. A key's kind comes
+from its binding, or is detected once and remembered.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 
 import httpx
 
 from conversations.credentials import CredentialResolver, OutgoingCredentials
+from conversations.people import People
 from conversations.types import ConversationAddress, Sender
 from integrations.outgoing import KeyKind, OutgoingClient
 from integrations.outgoing.models import ProvisionUserRequest
@@ -27,19 +28,15 @@ class OutgoingSession:
     user: str | None
 
 
-def external_user_id(address: ConversationAddress, sender: Sender) -> str:
-    """Stable, opaque id for a chat identity (platform + workspace + user); reveals nothing."""
-    raw = f"{address.platform}\x1f{address.workspace_id}\x1f{sender.user_id}".encode()
-    return "cg_" + hashlib.sha256(raw).hexdigest()[:32]
-
-
 class OutgoingAccess:
-    def __init__(self, *, http: httpx.AsyncClient, credentials: CredentialResolver) -> None:
+    def __init__(
+        self, *, http: httpx.AsyncClient, credentials: CredentialResolver, people: People
+    ) -> None:
         self._http = http
         self._credentials = credentials
+        self._people = people
         self._kinds: dict[str, KeyKind] = {}
         self._provisioned: set[tuple[str, str]] = set()
-        self._lock = asyncio.Lock()
 
     async def configured(self, address: ConversationAddress) -> bool:
         return await self._credentials.outgoing(address) is not None
@@ -55,12 +52,21 @@ class OutgoingAccess:
         )
         if kind is not KeyKind.NEGOTIATED:
             return OutgoingSession(client, None)
-        user = external_user_id(address, sender)
-        await self._provision(client, creds, user, sender)
-        return OutgoingSession(client, user)
+        person = await self._people.lookup(address, sender)
+        provisioned = (_fingerprint(creds), person.external_user_id)
+        if person.needs_provisioning or provisioned not in self._provisioned:
+            request = ProvisionUserRequest(
+                external_user_id=person.external_user_id, **person.profile
+            )
+            await client.provision_user(person.external_user_id, request)
+            await self._people.provisioned(address, sender)
+            self._provisioned.add(provisioned)
+        return OutgoingSession(client, person.external_user_id)
 
     async def _key_kind(self, creds: OutgoingCredentials) -> KeyKind:
-        fingerprint = hashlib.sha256(f"{creds.base_url}\x1f{creds.api_key}".encode()).hexdigest()
+        if creds.kind:
+            return KeyKind(creds.kind)
+        fingerprint = _fingerprint(creds)
         if fingerprint not in self._kinds:
             probe = OutgoingClient(
                 self._http,
@@ -71,16 +77,6 @@ class OutgoingAccess:
             self._kinds[fingerprint] = await probe.detect_key_kind()
         return self._kinds[fingerprint]
 
-    async def _provision(
-        self, client: OutgoingClient, creds: OutgoingCredentials, user: str, sender: Sender
-    ) -> None:
-        key = (hashlib.sha256(creds.api_key.encode()).hexdigest(), user)
-        if key in self._provisioned:
-            return
-        async with self._lock:
-            if key in self._provisioned:
-                return
-            await client.provision_user(
-                user, ProvisionUserRequest(external_user_id=user, display_name=sender.display_name)
-            )
-            self._provisioned.add(key)
+
+def _fingerprint(creds: OutgoingCredentials) -> str:
+    return hashlib.sha256(f"{creds.base_url}\x1f{creds.api_key}".encode()).hexdigest()

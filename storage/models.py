@@ -131,7 +131,7 @@ class StorageModel(SQLModel, registry=registry(metadata=metadata)):
 
 
 class Workspace(StorageModel, table=True):
-    """A Slack team, a Telegram chat or the console; may hold a bound Outgoing key."""
+    """A Slack team, a Telegram chat or the console; its partner keys are credentials."""
 
     __tablename__ = "workspace"
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
@@ -140,9 +140,6 @@ class Workspace(StorageModel, table=True):
     platform: str = Field(max_length=16)
     external_id: str = Field(max_length=255)
     name: str | None = Field(default=None, max_length=255)
-    outgoing_key_ciphertext: bytes | None = None
-    outgoing_key_kind: str | None = Field(default=None, max_length=16)
-    bound_at: datetime | None = _ts(nullable=True)
     spend_cap_cents: int | None = None
     """What one booking may cost here, set by a workspace admin; None = the default."""
     created_at: datetime = _created()
@@ -168,6 +165,42 @@ class Installation(StorageModel, table=True):
     installed_at: datetime = _created()
     refresh_token_ciphertext: bytes | None = None
     expires_at: datetime | None = _ts(nullable=True)
+
+
+class WorkspaceCredential(StorageModel, table=True):
+    """A partner key bound to one workspace (sealed, bound to its row), and what kind it is."""
+
+    __tablename__ = "workspace_credential"
+    __table_args__ = (UniqueConstraint("workspace_id", "partner"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    workspace_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("workspace.id", ondelete="CASCADE"), nullable=False)
+    )
+    partner: str = Field(max_length=32)
+    key_ciphertext: bytes
+    key_fingerprint: str = Field(max_length=64)
+    kind: str | None = Field(default=None, max_length=16)
+    bound_at: datetime = _created()
+
+
+class BindToken(StorageModel, table=True):
+    """A one-time token that lets an admin bind partner keys to one workspace (hash only)."""
+
+    __tablename__ = "bind_token"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    token_hash: str = Field(unique=True, max_length=64)
+    workspace_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("workspace.id", ondelete="CASCADE"), nullable=False)
+    )
+    issued_by: str | None = Field(default=None, max_length=255)
+    notify: dict[str, Any] | None = _json_col(nullable=True)
+    """Where to say that the workspace was bound (the welcome DM's address)."""
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = _ts(nullable=True)
+    used_by_fingerprint: str | None = Field(default=None, max_length=64)
 
 
 class Person(StorageModel, table=True):

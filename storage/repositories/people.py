@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.crypto import FieldCipher, field_aad
-from storage.models import Person, new_id, utc_now
+from storage.models import Approval, Conversation, Message, Person, new_id, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
+    "ForgetReport",
+    "forget_person",
     "get_or_create_person",
     "get_person",
     "mark_person_provisioned",
@@ -130,3 +133,66 @@ async def mark_person_provisioned(
         .execution_options(**RETURNING_OPTIONS)
     )
     return result.first() is not None
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    person: bool
+    messages: int
+    conversations: int
+
+
+async def forget_person(
+    session: AsyncSession, *, platform: str, workspace_external_id: str, user_id: str
+) -> ForgetReport:
+    """Delete a person's profile and what they said in this workspace. Conversations where
+    they were the only one talking (their DMs) lose their whole history and state; in shared
+    threads only their own messages go. Pending approvals they asked for are rejected."""
+    in_workspace = select(col(Conversation.id)).where(
+        col(Conversation.platform) == platform,
+        col(Conversation.workspace_id) == workspace_external_id,
+    )
+    theirs = (
+        select(col(Message.conversation_id))
+        .where(col(Message.sender_id) == user_id, col(Message.conversation_id).in_(in_workspace))
+        .distinct()
+    )
+    shared = (
+        select(col(Message.conversation_id))
+        .where(
+            col(Message.conversation_id).in_(theirs),
+            col(Message.sender_id).is_not(None),
+            col(Message.sender_id) != user_id,
+        )
+        .distinct()
+    )
+    private = list(
+        (await session.exec(theirs.where(col(Message.conversation_id).not_in(shared)))).all()
+    )
+    removed = await session.exec(
+        delete(Message).where(
+            col(Message.conversation_id).in_(in_workspace),
+            (col(Message.sender_id) == user_id) | col(Message.conversation_id).in_(private),
+        )
+    )
+    if private:
+        await session.exec(
+            update(Conversation).where(col(Conversation.id).in_(private)).values(state={})
+        )
+    await session.exec(
+        update(Approval)
+        .where(
+            col(Approval.requested_by) == user_id,
+            col(Approval.workspace_id) == workspace_external_id,
+            col(Approval.status) == "pending",
+        )
+        .values(status="rejected", resolved_at=utc_now(), resolved_by=user_id)
+    )
+    person = await session.exec(
+        delete(Person).where(
+            col(Person.platform) == platform,
+            col(Person.workspace_external_id) == workspace_external_id,
+            col(Person.user_id) == user_id,
+        )
+    )
+    return ForgetReport(int(person.rowcount) > 0, int(removed.rowcount), len(private))

@@ -10,16 +10,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.crypto import FieldCipher, field_aad
 from storage.models import Installation, Workspace, new_id, utc_now
-from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
+from storage.repositories._common import dialect_insert
 
 __all__ = [
     "OutgoingKeyKind",
-    "bind_outgoing_key",
     "bot_token",
     "get_installation",
     "get_or_create_workspace",
     "get_workspace",
-    "outgoing_key",
     "refresh_token",
     "save_installation",
 ]
@@ -74,35 +72,6 @@ async def set_spend_cap(
     await session.exec(
         update(Workspace).where(col(Workspace.id) == workspace.id).values(spend_cap_cents=cents)
     )
-
-
-async def bind_outgoing_key(
-    session: AsyncSession,
-    *,
-    workspace_id: str,
-    key: str,
-    kind: OutgoingKeyKind,
-    cipher: FieldCipher,
-    now: datetime | None = None,
-) -> bool:
-    """Seal and store an Outgoing API key for the workspace (replacing any previous one)."""
-    sealed = cipher.encrypt(key.encode(), aad=field_aad("workspace", "outgoing_key", workspace_id))
-    result = await session.exec(
-        update(Workspace)
-        .where(col(Workspace.id) == workspace_id)
-        .values(outgoing_key_ciphertext=sealed, outgoing_key_kind=kind, bound_at=now or utc_now())
-        .returning(Workspace)
-        .execution_options(**RETURNING_OPTIONS)
-    )
-    return result.first() is not None
-
-
-def outgoing_key(workspace: Workspace, *, cipher: FieldCipher) -> str | None:
-    """The workspace's bound Outgoing key in clear, or None if none is bound."""
-    if workspace.outgoing_key_ciphertext is None:
-        return None
-    aad = field_aad("workspace", "outgoing_key", workspace.id)
-    return cipher.decrypt(workspace.outgoing_key_ciphertext, aad=aad).decode()
 
 
 async def save_installation(

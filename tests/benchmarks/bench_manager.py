@@ -32,10 +32,11 @@ from conversations import ConversationAddress, ConversationManager, InboundMessa
 from conversations.credentials import EnvironmentCredentials
 from conversations.llm import LLMRequest, LLMResponse, TextPart, ToolCallPart, ToolResultPart
 from conversations.outgoing_access import OutgoingAccess
+from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
 from conversations.tools import ALL_TOOLS, ToolDeps
 from integrations.sandbox import DEFAULT_NEGOTIATED_KEY
-from storage import Database, upgrade
+from storage import Database, FieldCipher, generate_key, upgrade
 
 
 @dataclass
@@ -163,7 +164,9 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
         httpx.AsyncClient(transport=TimedTransport()) as http,
     ):
         credentials = EnvironmentCredentials(sandbox_url, DEFAULT_NEGOTIATED_KEY)
-        deps = ToolDeps(db=db, outgoing=OutgoingAccess(http=http, credentials=credentials))
+        people = People(db, FieldCipher(generate_key()))
+        outgoing = OutgoingAccess(http=http, credentials=credentials, people=people)
+        deps = ToolDeps(db=db, outgoing=outgoing)
         manager = ConversationManager(
             llm=ZeroLatencyModel(), deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT
         )

@@ -13,6 +13,7 @@ from conversations.credentials import EnvironmentCredentials
 from conversations.llm import LLM
 from conversations.manager import ManagerConfig, new_event_id
 from conversations.outgoing_access import OutgoingAccess
+from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
 from conversations.tools import ALL_TOOLS, ToolDeps
 from integrations.sandbox import (
@@ -21,9 +22,10 @@ from integrations.sandbox import (
     SandboxConfig,
     running_outgoing_sandbox,
 )
-from storage import Database
+from storage import Database, FieldCipher, generate_key
 from tests.fakes.chat import RecordingReplier
 
+CIPHER = FieldCipher(generate_key())
 ALICE = Sender("U_ALICE", "Alice")
 HERE = ConversationAddress("console", "W1", "C1", "")
 
@@ -48,7 +50,9 @@ class Harness:
         credentials = EnvironmentCredentials(self.sandbox.base_url, key or self.key)
         deps = ToolDeps(
             db=self.db,
-            outgoing=OutgoingAccess(http=self.http, credentials=credentials),
+            outgoing=OutgoingAccess(
+                http=self.http, credentials=credentials, people=People(self.db, CIPHER)
+            ),
             progress_interval_s=0.05,
         )
         return ConversationManager(

@@ -3,21 +3,21 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select, update
 
 from storage import Database, FieldCipher, generate_key
 from storage.crypto import DecryptionError
-from storage.models import Installation, Person, Workspace
+from storage.models import Installation, Person, Workspace, WorkspaceCredential
 from storage.repositories import (
-    bind_outgoing_key,
+    bind_credential,
     bot_token,
+    get_credential,
     get_installation,
     get_or_create_person,
     get_or_create_workspace,
     get_person,
     get_workspace,
     mark_person_provisioned,
-    outgoing_key,
     read_person_profile,
     refresh_token,
     save_installation,
@@ -80,22 +80,53 @@ async def test_profile_is_sealed_and_bound_to_its_row(database: Database) -> Non
         await session.rollback()
 
 
-async def test_workspace_outgoing_key(database: Database) -> None:
+async def test_workspace_credentials_are_sealed_to_their_row(database: Database) -> None:
     async with database.session() as session:
         ws = await get_or_create_workspace(session, platform="slack", external_id="T1", name="Acme")
+        other = await get_or_create_workspace(session, platform="slack", external_id="T2")
         same = await get_or_create_workspace(session, platform="slack", external_id="T1")
-        assert same.id == ws.id and same.name == "Acme"
-        assert outgoing_key(ws, cipher=CIPHER) is None
-        assert await bind_outgoing_key(
-            session, workspace_id=ws.id, key="og_api_secret", kind="self_serve", cipher=CIPHER
+        assert same.id == ws.id
+        assert (
+            await get_credential(session, workspace_id=ws.id, partner="outgoing", cipher=CIPHER)
+            is None
         )
-    async with database.session() as session:
-        found = await get_workspace(session, platform="slack", external_id="T1")
-        assert found is not None
-        assert found.outgoing_key_kind == "self_serve" and found.bound_at is not None
-        assert found.outgoing_key_ciphertext is not None
-        assert b"og_api_secret" not in found.outgoing_key_ciphertext
-        assert outgoing_key(found, cipher=CIPHER) == "og_api_secret"
+        assert await bind_credential(
+            session,
+            workspace_id=ws.id,
+            partner="outgoing",
+            key="og_api_secret",
+            kind="self_serve",
+            cipher=CIPHER,
+        )
+        assert not await bind_credential(
+            session,
+            workspace_id=ws.id,
+            partner="outgoing",
+            key="og_api_secret",
+            kind="self_serve",
+            cipher=CIPHER,
+        )
+        found = await get_credential(session, workspace_id=ws.id, partner="outgoing", cipher=CIPHER)
+        assert found is not None and (found.key, found.kind) == ("og_api_secret", "self_serve")
+        assert "og_api_secret" not in repr(found)
+        row = (await session.exec(select(WorkspaceCredential))).one()
+        assert b"og_api_secret" not in row.key_ciphertext
+        # A's ciphertext copied into B's row does not open there.
+        await bind_credential(
+            session,
+            workspace_id=other.id,
+            partner="outgoing",
+            key="og_api_other",
+            kind="negotiated",
+            cipher=CIPHER,
+        )
+        await session.exec(
+            update(WorkspaceCredential)
+            .where(col(WorkspaceCredential.workspace_id) == other.id)
+            .values(key_ciphertext=row.key_ciphertext)
+        )
+        with pytest.raises(DecryptionError):
+            await get_credential(session, workspace_id=other.id, partner="outgoing", cipher=CIPHER)
         assert await get_workspace(session, platform="telegram", external_id="T1") is None
 
 

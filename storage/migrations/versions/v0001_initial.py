@@ -55,9 +55,6 @@ def upgrade() -> None:
         _str("platform", 16),
         _str("external_id", 255),
         _str("name", 255, nullable=True),
-        sa.Column("outgoing_key_ciphertext", sa.LargeBinary(), nullable=True),
-        _str("outgoing_key_kind", 16, nullable=True),
-        _ts("bound_at", nullable=True),
         sa.Column("spend_cap_cents", sa.Integer(), nullable=True),
         _ts("created_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspace")),
@@ -83,6 +80,46 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.UniqueConstraint("workspace_id", name=op.f("uq_installation_workspace_id")),
+    )
+    op.create_table(
+        "workspace_credential",
+        _uuid(),
+        _uuid("workspace_id"),
+        _str("partner", 32),
+        sa.Column("key_ciphertext", sa.LargeBinary(), nullable=False),
+        _str("key_fingerprint", 64),
+        _str("kind", 16, nullable=True),
+        _ts("bound_at"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workspace_credential")),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspace.id"],
+            name=op.f("fk_workspace_credential_workspace_id_workspace"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint(
+            "workspace_id", "partner", name=op.f("uq_workspace_credential_workspace_id_partner")
+        ),
+    )
+    op.create_table(
+        "bind_token",
+        _uuid(),
+        _str("token_hash", 64),
+        _uuid("workspace_id"),
+        _str("issued_by", 255, nullable=True),
+        sa.Column("notify", _json(), nullable=True),
+        _ts("created_at"),
+        _ts("expires_at"),
+        _ts("used_at", nullable=True),
+        _str("used_by_fingerprint", 64, nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bind_token")),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspace.id"],
+            name=op.f("fk_bind_token_workspace_id_workspace"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_bind_token_token_hash")),
     )
     op.create_table(
         "person",
@@ -250,6 +287,8 @@ def downgrade() -> None:
         "message",
         "conversation",
         "person",
+        "bind_token",
+        "workspace_credential",
         "installation",
         "workspace",
     ):

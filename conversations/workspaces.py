@@ -1,0 +1,240 @@
+"""Workspaces and their partner keys: bind tokens, binding, and resolving credentials.
+
+A bind token is random (256 bits), stored only as a hash, tied to one workspace, expires
+(7 days by default) and binds one key: the same key again reports `bound: false`, another
+key is refused. The Outgoing key is verified with `GET /auth` and its kind detected before
+anything is stored; keys are sealed at rest and bound to their workspace's row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from conversations import delivery
+from conversations.credentials import EnvironmentCredentials, OutgoingCredentials
+from conversations.replies import Reply
+from conversations.types import ConversationAddress
+from integrations.errors import InteractionRequired, PartnerError, Unauthorized
+from integrations.outgoing import KeyKind, OutgoingClient
+from storage import Database, FieldCipher, new_token, repositories, token_hash
+from storage.crypto import DecryptionError
+from storage.models import Workspace
+
+log = logging.getLogger(__name__)
+
+BIND_TOKEN_TTL = timedelta(days=7)
+OPTIONAL_PARTNERS = ("onegent", "call_agent", "events")
+CACHE_TTL_S = 30.0
+
+
+@dataclass(frozen=True)
+class BindResult:
+    """What a bind attempt came to; `status` is the HTTP status the API door answers with."""
+
+    status: int
+    team_id: str | None = None
+    bound: bool = False
+    code: str | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def _refused(status: int, code: str, message: str) -> BindResult:
+    return BindResult(status=status, code=code, message=message)
+
+
+class Workspaces:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        cipher: FieldCipher,
+        http: httpx.AsyncClient,
+        outgoing_url: str,
+        public_url: str,
+        on_bound: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._on_bound = on_bound
+        self._db = db
+        self._cipher = cipher
+        self._http = http
+        self._outgoing_url = outgoing_url.rstrip("/")
+        self._public_url = public_url.rstrip("/")
+
+    def bind_link(self, token: str) -> str:
+        return f"{self._public_url}/bind?token={token}"
+
+    async def issue_bind_token(
+        self,
+        *,
+        platform: str,
+        workspace_external_id: str,
+        issued_by: str | None,
+        notify: ConversationAddress | None = None,
+    ) -> str:
+        """A fresh token for the workspace; only its hash is kept."""
+        token = new_token()
+        async with self._db.session() as session:
+            workspace = await repositories.get_or_create_workspace(
+                session, platform=platform, external_id=workspace_external_id
+            )
+            await repositories.create_bind_token(
+                session,
+                workspace_id=workspace.id,
+                token_hash=token_hash(token),
+                expires_at=datetime.now(UTC) + BIND_TOKEN_TTL,
+                issued_by=issued_by,
+                notify=_address_json(notify) if notify else None,
+            )
+        return token
+
+    async def bind(
+        self, *, token: str, outgoing_key: str, other_keys: dict[str, str] | None = None
+    ) -> BindResult:
+        """Verify the key with Outgoing, then bind it (and any other partner keys) to the
+        token's workspace. Every failure changes nothing."""
+        if not token or len(token) > 200:
+            return _refused(404, "unknown_token", "This bind link is not valid.")
+        async with self._db.session(read_only=True) as session:
+            found = await repositories.get_bind_token(session, token_hash=token_hash(token))
+            workspace = await session.get(Workspace, found.workspace_id) if found else None
+        if found is None or workspace is None:
+            return _refused(404, "unknown_token", "This bind link is not valid.")
+        if found.expires_at <= datetime.now(UTC):
+            return _refused(400, "expired_token", "This bind link has expired; ask for a new one.")
+        key = outgoing_key.strip()
+        kind = await self._verify(key)
+        if isinstance(kind, BindResult):
+            return kind
+        fingerprint = self._cipher.fingerprint(key.encode())
+        async with self._db.session() as session:
+            used = await repositories.consume_bind_token(
+                session, token_hash=token_hash(token), fingerprint=fingerprint
+            )
+            if used is None:
+                return _refused(
+                    409, "token_used", "This bind link was already used with another key."
+                )
+            bound = await repositories.bind_credential(
+                session,
+                workspace_id=workspace.id,
+                partner="outgoing",
+                key=key,
+                kind=kind.value,
+                cipher=self._cipher,
+            )
+            for partner, other in (other_keys or {}).items():
+                if partner in OPTIONAL_PARTNERS and other.strip():
+                    await repositories.bind_credential(
+                        session,
+                        workspace_id=workspace.id,
+                        partner=partner,
+                        key=other.strip(),
+                        kind=None,
+                        cipher=self._cipher,
+                    )
+            if bound and used.notify:
+                await delivery.enqueue(
+                    session,
+                    ConversationAddress(**used.notify),
+                    Reply(text=_bound_text(kind)),
+                    dedupe_key=f"bind:{used.id}:{fingerprint[:16]}",
+                )
+        self._on_bound()
+        log.info("workspace %s bound an Outgoing key (%s)", workspace.external_id, kind.value)
+        return BindResult(status=200, team_id=workspace.external_id, bound=bound)
+
+    async def _verify(self, key: str) -> KeyKind | BindResult:
+        if not key.startswith("og_api_") or any(c.isspace() for c in key) or len(key) > 300:
+            return _refused(
+                401, "key_malformed", "That doesn't look like an Outgoing key (og_api_…)."
+            )
+        client = OutgoingClient(
+            self._http, api_key=key, key_kind=KeyKind.SELF_SERVE, base_url=self._outgoing_url
+        )
+        try:
+            return await client.detect_key_kind()
+        except Unauthorized as error:
+            code = error.code if error.code in ("key_malformed", "key_invalid") else "key_invalid"
+            return _refused(401, code, "Outgoing did not accept that key.")
+        except InteractionRequired:
+            return _refused(401, "key_invalid", "That credential needs a browser sign-in.")
+        except PartnerError as error:
+            log.warning("Outgoing unreachable while binding: %r", error)
+            return _refused(502, "outgoing_unavailable", "Outgoing can't be reached right now.")
+
+
+def _address_json(address: ConversationAddress) -> dict[str, str]:
+    return {
+        "platform": address.platform,
+        "workspace_id": address.workspace_id,
+        "chat_id": address.chat_id,
+        "thread_id": address.thread_id,
+    }
+
+
+def _bound_text(kind: KeyKind) -> str:
+    if kind is KeyKind.NEGOTIATED:
+        return (
+            "This workspace is now connected to Outgoing with a partner key: everyone books "
+            "into their own Outgoing account."
+        )
+    return (
+        "This workspace is now connected to Outgoing with a personal (self-serve) key: "
+        "searches work for everyone, and orders belong to the key's owner."
+    )
+
+
+class StoredCredentials:
+    """Credentials for a conversation: the workspace's bound key first, then the
+    deployment's defaults. Decrypted keys are cached briefly in memory, never logged."""
+
+    def __init__(
+        self, *, db: Database, cipher: FieldCipher, fallback: EnvironmentCredentials
+    ) -> None:
+        self._db = db
+        self._cipher = cipher
+        self._fallback = fallback
+        self._cache: dict[tuple[str, str], tuple[float, OutgoingCredentials | None]] = {}
+
+    def forget_cached(self) -> None:
+        self._cache.clear()
+
+    async def outgoing(self, address: ConversationAddress) -> OutgoingCredentials | None:
+        cache_key = (address.platform, address.workspace_id)
+        cached = self._cache.get(cache_key)
+        if cached and time.monotonic() - cached[0] < CACHE_TTL_S:
+            return cached[1] or await self._fallback.outgoing(address)
+        bound = await self._bound(address)
+        self._cache[cache_key] = (time.monotonic(), bound)
+        return bound or await self._fallback.outgoing(address)
+
+    async def _bound(self, address: ConversationAddress) -> OutgoingCredentials | None:
+        base_url = self._fallback.outgoing_url
+        if not base_url:
+            return None
+        async with self._db.session(read_only=True) as session:
+            workspace = await repositories.get_workspace(
+                session, platform=address.platform, external_id=address.workspace_id
+            )
+            if workspace is None:
+                return None
+            try:
+                key = await repositories.get_credential(
+                    session, workspace_id=workspace.id, partner="outgoing", cipher=self._cipher
+                )
+            except DecryptionError:
+                log.error("workspace %s has an unreadable Outgoing key", address.workspace_id)
+                return None
+        if key is None:
+            return None
+        return OutgoingCredentials(base_url.rstrip("/"), key.key, key.kind)
