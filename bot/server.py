@@ -17,6 +17,7 @@ from bot.frontend import FrontEnd
 from bot.services import Services, background_loops, running_services
 from bot.settings import Settings
 from bot.webhooks import webhook_routes
+from conversations import LLM
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,23 @@ async def metrics(request: Request) -> Response:
 
 def configured_front_ends(settings: Settings) -> list[FrontEnd]:
     """Every front-end whose settings are present."""
-    return []
+    front_ends: list[FrontEnd] = []
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+        from bot.slack import SlackFrontEnd
+
+        front_ends.append(SlackFrontEnd(settings))
+    return front_ends
 
 
-def create_app(settings: Settings, front_ends: Sequence[FrontEnd] | None = None) -> Starlette:
+def create_app(
+    settings: Settings, front_ends: Sequence[FrontEnd] | None = None, *, llm: LLM | None = None
+) -> Starlette:
+    """The `serve` app; `llm` replaces the configured model (tests, benchmarks)."""
     chosen = list(configured_front_ends(settings) if front_ends is None else front_ends)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running_services(settings) as services:
+        async with running_services(settings, llm=llm) as services:
             app.state.services = services
             for front_end in chosen:
                 services.outlets[front_end.platform] = front_end.outlet()

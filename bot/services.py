@@ -152,6 +152,7 @@ async def running_services(
             db=db,
             outgoing=OutgoingAccess(http=http, credentials=credentials, people=people),
             booking=booking_config(settings),
+            people=people,
         )
         buttons = ButtonRouter()
         register_booking_buttons(buttons)

@@ -171,6 +171,13 @@ class ConversationManager:
         return conversation, rows
 
     async def _turn(self, message: InboundMessage, replier: Replier) -> str:
+        if _is_forget_me(message.text) and self._deps.people is not None:
+            # The person's own data: handled in code, never by the model.
+            said = await self._deps.people.forget(message.address, message.sender)
+            await self._say(replier, said)
+            async with self._deps.db.session() as session:
+                await repositories.mark_event_done(session, key=_event_key(message))
+            return "ok"
         conversation, rows = await self._load(message.address)
         state = ConversationState.from_json(conversation.state)
         history = messages_from_rows((row.role, row.content) for row in rows)
@@ -297,6 +304,11 @@ def _user_text(message: InboundMessage) -> str:
         )
         text = f"{text}\n{shared}" if text else shared
     return text or "(empty message)"
+
+
+def _is_forget_me(text: str) -> bool:
+    words = " ".join(text.lower().replace("/concierge", "").split()).strip(" .!/")
+    return words == "forget me"
 
 
 def _event_key(item: Inbound) -> str:

@@ -62,7 +62,7 @@ class People:
         if not report.person and not report.messages:
             return "I had nothing stored about you here."
         return (
-            f"Done. I deleted your profile and {report.messages} of your messages "
-            f"({report.conversations} conversations cleared). Bookings you made stay with the "
-            "partners that hold them."
+            f"Done. I deleted your profile and {report.messages} stored messages "
+            f"({report.conversations} private conversations cleared). Bookings you made stay "
+            "with the partners that hold them."
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from conversations.booking.config import BookingConfig
 from conversations.outgoing_access import OutgoingAccess
+from conversations.people import People
 from conversations.replies import Replier
 from conversations.state import ConversationState
 from conversations.types import ConversationAddress, Sender
@@ -19,6 +20,7 @@ class ToolDeps:
     db: Database
     outgoing: OutgoingAccess
     booking: BookingConfig = field(default_factory=BookingConfig)
+    people: People | None = None
     progress_interval_s: float = 5.0
     page_size: int = 5
     enrich_limit: int = 8
