@@ -286,6 +286,11 @@ async def list_orders(ctx: ToolContext) -> ToolOutcome:
             mails = [e for e in orders.emails if e.partner_booking_id == booking.id]
             lines.extend(f"   email: {clip(m.subject, 80) or '(no subject)'}" for m in mails)
         text = "\n".join(lines)
+    if session.user is None:
+        text += (
+            "\n(This workspace uses a personal Outgoing key: these are the orders of the key's "
+            "owner, and bookings go to that account.)"
+        )
     return ToolOutcome(
         for_model={
             "source": "outgoing_orders",

@@ -10,7 +10,12 @@ from sqlmodel import select
 from conversations import ConversationAddress
 from conversations.llm import LLMError, LLMRequest, LLMResponse, TextPart, ToolResultPart
 from conversations.manager import SORRY_MODEL, SORRY_STUCK, ManagerConfig
-from integrations.sandbox import ForcedResponse, SandboxConfig, running_outgoing_sandbox
+from integrations.sandbox import (
+    DEFAULT_SELF_SERVE_KEY,
+    ForcedResponse,
+    SandboxConfig,
+    running_outgoing_sandbox,
+)
 from storage.models import Action
 from tests.conversations.conftest import ALICE, HERE, Harness
 from tests.fakes.llm import FunctionLLM, ScriptedLLM, call, calls, tool_results
@@ -244,3 +249,12 @@ async def test_shared_location_reaches_the_model_as_data(harness: Harness) -> No
     assert json.loads(sent.text) == {"shared_location": {"lat": 40.7081, "lng": -73.9571}}
     assert chat.replies[0].text.startswith("Ideas near")
     assert chat.replies[0].cards
+
+
+async def test_a_self_serve_key_never_names_a_user_and_says_whose_orders(harness: Harness) -> None:
+    model = ScriptedLLM([call("list_orders"), "That's all."])
+    chat = await harness.say(harness.manager(model, key=DEFAULT_SELF_SERVE_KEY), "my orders")
+    assert chat.texts[0].startswith("You have no bookings yet.")
+    assert "orders of the key's owner, and bookings go to that account" in chat.texts[0]
+    for request in harness.sandbox.state.journal:
+        assert "x-external-user-id" not in {h.lower() for h in request.headers}
