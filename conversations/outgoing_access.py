@@ -59,7 +59,7 @@ class OutgoingAccess:
                 external_user_id=person.external_user_id, **person.profile
             )
             await client.provision_user(person.external_user_id, request)
-            await self._people.provisioned(address, sender)
+            await self._people.provisioned(person)
             self._provisioned.add(provisioned)
         return OutgoingSession(client, person.external_user_id)
 

@@ -15,6 +15,7 @@ from storage import Database, FieldCipher, repositories
 
 @dataclass(frozen=True)
 class Person:
+    id: str
     external_user_id: str
     profile: dict[str, str]
     needs_provisioning: bool
@@ -38,17 +39,11 @@ class People:
             changed = await repositories.update_person_profile(
                 session, person_id=row.id, profile=profile, cipher=self._cipher
             )
-        return Person(row.external_user_id, profile, changed or row.provisioned_at is None)
+        return Person(row.id, row.external_user_id, profile, changed or row.provisioned_at is None)
 
-    async def provisioned(self, address: ConversationAddress, sender: Sender) -> None:
+    async def provisioned(self, person: Person) -> None:
         async with self._db.session() as session:
-            row = await repositories.get_or_create_person(
-                session,
-                platform=address.platform,
-                workspace_external_id=address.workspace_id,
-                user_id=sender.user_id,
-            )
-            await repositories.mark_person_provisioned(session, person_id=row.id)
+            await repositories.mark_person_provisioned(session, person_id=person.id)
 
     async def forget(self, address: ConversationAddress, sender: Sender) -> str:
         """Delete the person's profile and history here; their bookings at partners stay."""

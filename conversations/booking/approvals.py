@@ -6,6 +6,7 @@ press, resolved by one conditional update (pending, same person, same workspace,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from conversations.booking.messages import approval_request, quote_lines
@@ -98,22 +99,38 @@ async def _resolve(ctx: ToolContext, approval_id: str, to_status: str) -> Approv
         )
 
 
+@dataclass(frozen=True)
+class _Decided:
+    approval: Approval
+    quote: Quote
+    mode: str
+
+    def shown_as(self, status: str) -> Reply:
+        """The confirmation message again, now showing how it was decided."""
+        return approval_request(
+            self.approval.id, self.quote, self.mode, self.approval.requested_by, status
+        )
+
+
+async def _decide(ctx: ToolContext, approval_id: str, to_status: str) -> _Decided | None:
+    approval = await _resolve(ctx, approval_id, to_status)
+    if approval is None:
+        return None
+    quote = Quote.from_json(approval.snapshot["quote"])
+    return _Decided(approval, quote, str(approval.snapshot["payment_mode"]))
+
+
 async def on_approve(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     """The Confirm button: grant once, then place the booking from the approved snapshot."""
-    approval = await _resolve(ctx, approval_id, "granted")
-    if approval is None:
+    decided = await _decide(ctx, approval_id, "granted")
+    if decided is None:
         return await _why_not(ctx, approval_id)
-    quote = Quote.from_json(approval.snapshot["quote"])
-    mode = str(approval.snapshot["payment_mode"])
-    confirmed = approval_request(approval.id, quote, mode, approval.requested_by, "granted")
-    return (confirmed, *await place(ctx, approval.id, quote, mode))
+    placed = await place(ctx, decided.approval.id, decided.quote, decided.mode)
+    return (decided.shown_as("granted"), *placed)
 
 
 async def on_reject(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
-    approval = await _resolve(ctx, approval_id, "rejected")
-    if approval is None:
+    decided = await _decide(ctx, approval_id, "rejected")
+    if decided is None:
         return await _why_not(ctx, approval_id)
-    quote = Quote.from_json(approval.snapshot["quote"])
-    mode = str(approval.snapshot["payment_mode"])
-    cancelled = approval_request(approval.id, quote, mode, approval.requested_by, "rejected")
-    return (cancelled, Reply(text="Cancelled. Nothing was booked."))
+    return (decided.shown_as("rejected"), Reply(text="Cancelled. Nothing was booked."))
