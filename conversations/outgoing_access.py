@@ -16,6 +16,7 @@ import httpx
 from conversations.credentials import CredentialResolver, OutgoingCredentials
 from conversations.people import People
 from conversations.types import ConversationAddress, Sender
+from integrations.breaker import CircuitBreaker
 from integrations.outgoing import KeyKind, OutgoingClient
 from integrations.outgoing.models import ProvisionUserRequest
 
@@ -36,6 +37,7 @@ class OutgoingAccess:
         self._credentials = credentials
         self._people = people
         self._kinds: dict[str, KeyKind] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
         self._provisioned: set[tuple[str, str]] = set()
 
     async def configured(self, address: ConversationAddress) -> bool:
@@ -47,8 +49,13 @@ class OutgoingAccess:
         if creds is None:
             return None
         kind = await self._key_kind(creds)
+        breaker = self._breakers.setdefault(creds.base_url, CircuitBreaker("outgoing"))
         client = OutgoingClient(
-            self._http, api_key=creds.api_key, key_kind=kind, base_url=creds.base_url
+            self._http,
+            api_key=creds.api_key,
+            key_kind=kind,
+            base_url=creds.base_url,
+            breaker=breaker,
         )
         if kind is not KeyKind.NEGOTIATED:
             return OutgoingSession(client, None)

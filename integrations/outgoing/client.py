@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from integrations.breaker import CircuitBreaker
 from integrations.errors import BadRequest
 from integrations.metrics import PartnerMetrics
 from integrations.outgoing.endpoints import (
@@ -78,10 +79,12 @@ class OutgoingClient:
         retrier: Retrier | None = None,
         metrics: PartnerMetrics | None = None,
         clock: Callable[[], datetime] | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """``base_url`` is the server root (``https://api.outgoing.world``); when None the
         ``http`` client's own ``base_url`` is used. ``retrier``, ``metrics`` and ``clock``
-        (the "now" for ``Retry-After`` dates) are injectable for tests."""
+        (the "now" for ``Retry-After`` dates) are injectable for tests; ``breaker`` is shared
+        by every client of one partner deployment."""
         self._transport = Transport(
             http,
             api_key=api_key,
@@ -90,6 +93,7 @@ class OutgoingClient:
             retrier=retrier,
             metrics=metrics,
             clock=clock,
+            breaker=breaker,
         )
 
     @property

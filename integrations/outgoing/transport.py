@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
+from integrations.breaker import CircuitBreaker
 from integrations.errors import (
     InteractionRequired,
     PartnerError,
@@ -89,6 +90,7 @@ class Transport:
         retrier: Retrier | None,
         metrics: PartnerMetrics | None,
         clock: Callable[[], datetime] | None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if not api_key or not _SAFE_KEY.fullmatch(api_key):
             # Never echo the key: say only what is wrong with it.
@@ -100,6 +102,7 @@ class Transport:
         self.key_kind = KeyKind(key_kind)
         self._base_url = base_url.rstrip("/") if base_url is not None else None
         self._retrier = retrier or Retrier()
+        self._breaker = breaker
         self._metrics = metrics or DEFAULT_METRICS
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -163,6 +166,25 @@ class Transport:
         body: bytes | None,
     ) -> httpx.Response:
         """One HTTP attempt: send, time, classify. Returns only a usable 2xx response."""
+        if self._breaker is None:
+            return await self._measured_attempt(endpoint, url, params, headers, body)
+        self._breaker.before()
+        try:
+            response = await self._measured_attempt(endpoint, url, params, headers, body)
+        except BaseException as error:
+            self._breaker.record(error)
+            raise
+        self._breaker.record(None)
+        return response
+
+    async def _measured_attempt(
+        self,
+        endpoint: Endpoint,
+        url: str,
+        params: list[tuple[str, str]] | None,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> httpx.Response:
         started = time.perf_counter()
         status = STATUS_UNAVAILABLE
         failed = True
