@@ -40,6 +40,10 @@ def configured_front_ends(settings: Settings) -> list[FrontEnd]:
         from bot.slack import SlackFrontEnd
 
         front_ends.append(SlackFrontEnd(settings))
+    if settings.telegram_bot_token:
+        from bot.telegram import TelegramFrontEnd
+
+        front_ends.append(TelegramFrontEnd(settings))
     return front_ends
 
 

@@ -26,7 +26,8 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
     async with serve_in_background(create_app(settings)) as url, httpx.AsyncClient() as http:
         health = await http.get(f"{url}/healthz")
         metrics = await http.get(f"{url}/metrics")
-    assert health.status_code == 200 and health.json() == {"ok": True, "running_work": 0}
+    assert health.status_code == 200
+    assert health.json()["ok"] is True and isinstance(health.json()["running_work"], int)
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     for name in (

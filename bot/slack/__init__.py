@@ -1,0 +1,7 @@
+"""The Slack front-end: slack-bolt at `POST /slack/events` (and Socket Mode), Block Kit
+replies with live progress, `/concierge`, the App Home tab and the agent view."""
+
+from bot.slack.front_end import EVENTS_PATH, SlackFrontEnd, SlackOutlet
+from bot.slack.render import render_reply
+
+__all__ = ["EVENTS_PATH", "SlackFrontEnd", "SlackOutlet", "render_reply"]

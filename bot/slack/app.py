@@ -1,0 +1,122 @@
+"""The slack-bolt `AsyncApp`: built-in verification and authorization, our inbound middleware,
+and listeners that acknowledge at once and hand the work to the services' work tracker.
+
+The app runs with `process_before_response=True`: every listener here returns within
+milliseconds (the claim is already committed by the middleware; the work is spawned as
+tracked work, not bolt's untracked `ensure_future`), so the ack carries the listener's answer.
+Requests nobody handles are acknowledged with 200 by the error handler, so Slack never sees a
+404 and never retries them (and never disables the subscription for too many failures).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.addressing import Accepted
+from bot.slack.middleware import InboundMiddleware, InboundRules, accepted
+from bot.slack.render import ACTION_PREFIX
+from bot.slack.surfaces import COMMAND
+
+log = logging.getLogger(__name__)
+
+# Everything the code subscribes to and every scope it calls with; manifest.yml lists exactly
+# these (a test compares them).
+BOT_EVENTS = (
+    "app_home_opened",  # App Home tab (views.publish) and the agent view's suggested prompts
+    "app_mention",  # mentions in channels and group DMs
+    "message.channels",  # follow-ups in public-channel threads the bot is part of
+    "message.groups",  # … in private channels
+    "message.im",  # DMs
+    "message.mpim",  # … in group DMs
+)
+BOT_SCOPES = (
+    "app_mentions:read",  # app_mention
+    "assistant:write",  # assistant.threads.setStatus / setSuggestedPrompts (agent view)
+    "channels:history",  # message.channels
+    "chat:write",  # chat.postMessage / update / startStream / appendStream / stopStream
+    "commands",  # /concierge
+    "groups:history",  # message.groups
+    "im:history",  # message.im
+    "im:write",  # conversations.open: /concierge answers in the person's DM
+    "mpim:history",  # message.mpim
+)
+
+
+class Handlers(Protocol):
+    """What the listeners call on the front-end."""
+
+    def dispatch(self, verdict: Accepted, recipient: str | None) -> None: ...
+
+    async def command(
+        self, ack: AsyncAck, body: Mapping[str, Any], client: AsyncWebClient
+    ) -> None: ...
+
+    async def home_opened(self, body: Mapping[str, Any]) -> None: ...
+
+
+class _DropTokenNotice(logging.Filter):
+    """bolt warns that an env `SLACK_BOT_TOKEN` is unused when tokens come from `authorize`;
+    that is by design here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def build_app(
+    *,
+    signing_secret: str,
+    client: AsyncWebClient,
+    authorize: Callable[..., Awaitable[Any]],
+    rules: InboundRules,
+    handlers: Handlers,
+) -> AsyncApp:
+    bolt_log = logging.getLogger("bot.slack.bolt")
+    if not any(isinstance(f, _DropTokenNotice) for f in bolt_log.filters):
+        bolt_log.addFilter(_DropTokenNotice())
+    app = AsyncApp(
+        name="concierge",
+        logger=bolt_log,
+        signing_secret=signing_secret,
+        client=client,
+        authorize=authorize,
+        process_before_response=True,
+        raise_error_for_unhandled_request=True,
+        request_verification_enabled=bool(signing_secret),
+        attaching_conversation_kwargs_enabled=False,
+    )
+    app.use(InboundMiddleware(rules))
+
+    async def inbound(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        verdict = accepted(context)
+        await ack()
+        if verdict is not None:
+            handlers.dispatch(verdict, verdict.item.sender.user_id)
+
+    async def command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await handlers.command(ack, body, client)
+
+    async def home_opened(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        await handlers.home_opened(body)
+
+    async def unhandled(error: Exception) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            return BoltResponse(status=200, body="")
+        log.error("Slack listener failed: %s", type(error).__name__, exc_info=error)
+        return None
+
+    app.event("message")(inbound)
+    app.event("app_mention")(inbound)
+    app.action(re.compile(rf"^{ACTION_PREFIX}\d+$"))(inbound)
+    app.command(COMMAND)(command)
+    app.event("app_home_opened")(home_opened)
+    app.error(unhandled)
+    return app

@@ -1,0 +1,364 @@
+"""`SlackFrontEnd`: the Slack adapter of `serve`.
+
+HTTP mode: `POST /slack/events` (Events API, interactivity and slash commands on one Request
+URL). The raw body is capped and its signature checked before bolt sees it; bolt then
+authorizes, our middleware filters and claims, and a listener acks and spawns the work.
+Socket Mode: when `SLACK_APP_TOKEN` is set, the same bolt app also takes requests over
+slack_sdk's aiohttp Socket Mode client, connected in `start`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.services import Services
+from bot.settings import Settings, secret
+from bot.slack.addressing import PLATFORM, Accepted, team_of
+from bot.slack.app import build_app
+from bot.slack.clients import SingleWorkspaceTokens, SlackClients, TokenLookup
+from bot.slack.middleware import InboundRules, check_signature
+from bot.slack.replier import ReplyPolicy, SlackReplier, SlackShared
+from bot.slack.surfaces import (
+    ORDERS_TEXT,
+    SUGGESTED_PROMPTS,
+    help_text,
+    home_view,
+    orders_text,
+    settings_text,
+)
+from conversations.delivery import Outlet
+from conversations.manager import ConversationManager
+from conversations.replies import Replier
+from conversations.types import ConversationAddress, InboundMessage, Sender
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1 << 20  # Slack's payloads are a few KiB; anything near a MiB is not Slack
+DM_OPEN_TIMEOUT_S = 1.5
+MAX_COMMAND_TEXT = 2000
+REMEMBERED = 10_000
+KEEPALIVE_S = 4.0
+
+
+class SlackFrontEnd:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tokens: TokenLookup | None = None,
+        policy: ReplyPolicy | None = None,
+    ) -> None:
+        bot_token = secret(settings.slack_bot_token)
+        if tokens is None:
+            if not bot_token:
+                raise ValueError("Slack needs SLACK_BOT_TOKEN (or a token lookup)")
+            tokens = SingleWorkspaceTokens(bot_token)
+        self._settings = settings
+        self._tokens = tokens
+        self._secrets = [s for s in (secret(settings.slack_signing_secret),) if s]
+        self._app_token = secret(settings.slack_app_token)
+        self._policy = policy or ReplyPolicy()
+        self._services: Services | None = None
+        self._shared: SlackShared | None = None
+        self._bolt: AsyncApp | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._socket_task: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._dms: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._prompted: OrderedDict[str, None] = OrderedDict()
+
+    # ---- FrontEnd ----------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(EVENTS_PATH, self._events, methods=["POST"])]
+
+    async def start(self, services: Services) -> None:
+        self._services = services
+        # Idle connections are dropped before common 5 s server keep-alives close them under
+        # a request (a status refresh comes every few seconds, exactly on that edge).
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE_S)
+        )
+        clients = SlackClients(
+            base_url=self._settings.slack_api_url, tokens=self._tokens, session=self._session
+        )
+        self._shared = SlackShared(clients, policy=self._policy)
+        self._bolt = build_app(
+            signing_secret=self._secrets[0] if self._secrets else "",
+            client=clients.client(),
+            authorize=_authorize_with(clients),
+            rules=InboundRules(
+                manager=self._manager,
+                in_thread=self._shared.threads.knows,
+                joined=self._shared.threads.join,
+            ),
+            handlers=self,
+        )
+        self._accepting = True
+        if self._app_token:
+            self._socket = AsyncSocketModeHandler(
+                self._bolt, app_token=self._app_token, web_client=clients.client()
+            )
+            self._socket_task = asyncio.create_task(self._connect_socket(), name="slack-socket")
+        log.info(
+            "Slack front-end ready (%s)",
+            "Socket Mode and HTTP" if self._app_token else f"HTTP at {EVENTS_PATH}",
+        )
+
+    async def stop(self) -> None:
+        self._accepting = False
+        if self._socket_task is not None:
+            self._socket_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._socket_task
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._socket.close_async(), timeout=5)  # type: ignore[no-untyped-call]
+        if self._services is not None and self._session is not None:
+            # Running turns still post their answers; the session closes once they are done.
+            self._services.work.spawn(self._close_when_idle(self._services), name="slack-close")
+
+    def outlet(self) -> Outlet:
+        return SlackOutlet(self)
+
+    # ---- HTTP --------------------------------------------------------------------------
+
+    async def _events(self, request: Request) -> Response:
+        try:
+            body = await _capped_body(request, MAX_BODY)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        if body is None:
+            return Response(status_code=413)
+        refused = check_signature(request.headers, body, self._secrets)
+        if refused is not None:
+            log.info("Slack request refused: %s", refused)
+            return Response(status_code=401)
+        if self._bolt is None or not self._accepting:
+            return Response(status_code=503)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return Response(status_code=400)
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=dict(request.query_params),
+            headers={k: v for k, v in request.headers.items()},
+        )
+        return to_starlette_response(await self._bolt.async_dispatch(bolt_request))
+
+    # ---- handlers (called by the bolt listeners) ---------------------------------------
+
+    def dispatch(self, verdict: Accepted, recipient: str | None) -> None:
+        """Run an accepted item as tracked work, with a replier bound to its address."""
+        services, shared = self._running()
+        item = verdict.item
+        replier = SlackReplier(
+            shared, item.address, recipient=recipient, status_thread=verdict.status_thread
+        )
+
+        async def work() -> None:
+            try:
+                await replier.begin()
+                await services.manager.run(item, replier)
+            finally:
+                await replier.finish()
+
+        services.work.spawn(work(), name=f"slack:{item.event_id}")
+
+    async def command(self, ack: AsyncAck, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """`/concierge help|orders|settings|<anything>`; free text is a message in our DM."""
+        services, _ = self._running()
+        text = str(body.get("text") or "").strip()[:MAX_COMMAND_TEXT]
+        word = text.lower()
+        team, user = team_of(body), str(body.get("user_id") or "")
+        if word in {"", "help"}:
+            await ack(text=help_text(), response_type="ephemeral")
+            return
+        if word == "settings":
+            here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
+            await ack(
+                text=settings_text(
+                    outgoing=await services.deps.outgoing.configured(here),
+                    payment_mode=self._settings.payment_mode.value,
+                    offline=services.offline,
+                ),
+                response_type="ephemeral",
+            )
+            return
+        dm = await self._open_dm(client, team, user)
+        if dm is None:
+            await ack(
+                text="I couldn't open a DM with you just now. Message me directly instead.",
+                response_type="ephemeral",
+            )
+            return
+        message = InboundMessage(
+            ConversationAddress(PLATFORM, team, dm, ""),
+            Sender(user, str(body.get("user_name") or "") or None),
+            ORDERS_TEXT if word == "orders" else text,
+            event_id=f"{team}:command:{body.get('trigger_id') or ''}",
+        )
+        if not await services.manager.accept(message):
+            await ack()
+            return
+        app_id = str(body.get("api_app_id") or "")
+        where = f"<slack://app?team={team}&id={app_id}&tab=messages|our DM>" if app_id else "our DM"
+        await ack(text=f"On it — I'll answer in {where}.", response_type="ephemeral")
+        self.dispatch(Accepted(message, None), user)
+
+    async def home_opened(self, body: Mapping[str, Any]) -> None:
+        event = body.get("event")
+        if not isinstance(event, Mapping):
+            return
+        services, _ = self._running()
+        team, user = team_of(body), str(event.get("user") or "")
+        channel = str(event.get("channel") or "")
+        if event.get("tab") == "home" and user:
+            services.work.spawn(self._publish_home(team, user, channel), name="slack:home")
+        elif event.get("tab") == "messages" and channel and _first(self._prompted, channel):
+            services.work.spawn(self._suggest_prompts(team, channel), name="slack:prompts")
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _manager(self) -> ConversationManager:
+        services, _ = self._running()
+        return services.manager
+
+    def _running(self) -> tuple[Services, SlackShared]:
+        if self._services is None or self._shared is None:
+            raise RuntimeError("the Slack front-end is not started")
+        return self._services, self._shared
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        if address.platform != PLATFORM or self._shared is None:
+            return None
+        return SlackReplier(
+            self._shared, address, status_thread=address.thread_id or None, raise_errors=True
+        )
+
+    async def _open_dm(self, client: AsyncWebClient, team: str, user: str) -> str | None:
+        known = self._dms.get((team, user))
+        if known:
+            return known
+        try:
+            async with asyncio.timeout(DM_OPEN_TIMEOUT_S):
+                answer = await client.conversations_open(users=user)
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("conversations.open failed: %s", type(error).__name__)
+            return None
+        channel = answer.get("channel")
+        dm = str(channel.get("id") or "") if isinstance(channel, Mapping) else ""
+        if dm:
+            self._dms[(team, user)] = dm
+            while len(self._dms) > REMEMBERED:
+                self._dms.popitem(last=False)
+        return dm or None
+
+    async def _publish_home(self, team: str, user: str, channel: str) -> None:
+        services, shared = self._running()
+        address = ConversationAddress(PLATFORM, team, channel, "")
+        orders = await orders_text(services.deps, address, Sender(user))
+        client = await shared.clients.client_for(team)
+        if client is None:
+            return
+        try:
+            await client.views_publish(user_id=user, view=home_view(orders))
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("views.publish failed: %s", type(error).__name__)
+
+    async def _suggest_prompts(self, team: str, channel: str) -> None:
+        _, shared = self._running()
+        client = await shared.clients.client_for(team)
+        if client is None:
+            return
+        try:
+            # The agent view: prompts for the DM itself, so no thread_ts.
+            await client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel, title="Try asking", prompts=list(SUGGESTED_PROMPTS)
+            )
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            log.info("suggested prompts not set: %s", type(error).__name__)
+
+    async def _connect_socket(self) -> None:
+        delay = 1.0
+        while self._socket is not None:
+            try:
+                await self._socket.connect_async()  # type: ignore[no-untyped-call]
+                log.info("Slack Socket Mode connected")
+                return
+            except Exception as error:  # keep trying: Slack may be unreachable at boot
+                log.warning("Slack Socket Mode connection failed: %s", type(error).__name__)
+                await asyncio.sleep(delay)
+                delay = min(60.0, delay * 2)
+
+    async def _close_when_idle(self, services: Services) -> None:
+        try:
+            # The tracker offers no "idle" event, and drain() would wait on this task itself.
+            while services.work.running > 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        finally:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+
+class SlackOutlet:
+    """Later results (booking webhooks, resumed work) reach any Slack conversation."""
+
+    def __init__(self, front_end: SlackFrontEnd) -> None:
+        self._front_end = front_end
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        return self._front_end.replier_for(address)
+
+
+def _authorize_with(clients: SlackClients) -> Callable[..., Awaitable[AuthorizeResult | None]]:
+    """bolt passes arguments by name (and would pass `self` to a bound method)."""
+
+    async def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult | None:
+        return await clients.authorize(enterprise_id, team_id, user_id)
+
+    return authorize
+
+
+def _first(seen: OrderedDict[str, None], key: str) -> bool:
+    """True the first time `key` is seen (bounded memory)."""
+    if key in seen:
+        return False
+    seen[key] = None
+    while len(seen) > REMEMBERED:
+        seen.popitem(last=False)
+    return True
+
+
+async def _capped_body(request: Request, limit: int) -> bytes | None:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)

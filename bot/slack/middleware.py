@@ -1,0 +1,116 @@
+"""Cross-cutting rules, written once: request signatures, ignoring, dedupe.
+
+`check_signature` runs before bolt on the raw bytes: slack_sdk's verifier raises on a
+timestamp like `abc` or a signature like `v0=éé` (so bolt would answer 500 and Slack would
+retry); here any malformed, stale (±300 s) or wrong signature is a plain 401.
+
+`InboundMiddleware` runs inside bolt after its authorization: it turns a message event or a
+click on our buttons into the core's item, answers 200 at once for what we ignore (own
+messages, bots, edits, channel chatter) and for duplicates, and claims the item's event id
+in the database (`ConversationManager.accept`) *before* the listener acknowledges it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.slack.addressing import Accepted, Ignored, Verdict, from_block_action, from_event
+from conversations.manager import ConversationManager
+from conversations.types import ConversationAddress
+
+log = logging.getLogger(__name__)
+
+MAX_SKEW_S = 300
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+ACCEPTED = "concierge_accepted"
+
+
+def check_signature(
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Iterable[str],
+    *,
+    now: float | None = None,
+) -> str | None:
+    """None when the request is Slack's; otherwise why not (for the log, never the caller)."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not _TIMESTAMP.match(timestamp):
+        return "malformed timestamp"
+    if not _SIGNATURE.match(signature):
+        return "malformed signature"
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > MAX_SKEW_S:
+        return "stale timestamp"
+    base = b"v0:" + timestamp.encode() + b":" + body
+    given = signature.encode()
+    valid = False
+    for secret in secrets:
+        if not secret:
+            continue
+        expected = b"v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest().encode()
+        valid = hmac.compare_digest(expected, given) or valid
+    return None if valid else "wrong signature"
+
+
+@dataclass(frozen=True)
+class InboundRules:
+    manager: Callable[[], ConversationManager]
+    in_thread: Callable[[ConversationAddress], bool]
+    joined: Callable[[ConversationAddress], None]
+
+
+class InboundMiddleware(AsyncMiddleware):
+    def __init__(self, rules: InboundRules) -> None:
+        self._rules = rules
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        verdict = self._verdict(req)
+        if verdict is None:
+            return await next()
+        if isinstance(verdict, Ignored):
+            log.debug("ignored Slack request: %s", verdict.reason)
+            return BoltResponse(status=200, body="")
+        if not await self._rules.manager().accept(verdict.item):
+            log.info("duplicate Slack delivery %s", verdict.item.event_id)
+            return BoltResponse(status=200, body="")
+        if verdict.item.address.thread_id and not verdict.item.address.chat_id.startswith("D"):
+            self._rules.joined(verdict.item.address)
+        req.context[ACCEPTED] = verdict
+        return await next()
+
+    def _verdict(self, req: AsyncBoltRequest) -> Verdict | None:
+        """What this request is for the core; None when it is not a message or a click."""
+        body = req.body
+        kind = body.get("type")
+        if kind == "event_callback":
+            event = body.get("event")
+            if isinstance(event, Mapping) and event.get("type") in {"message", "app_mention"}:
+                bot_user_id = req.context.bot_user_id or ""
+                return from_event(body, bot_user_id=bot_user_id, in_thread=self._rules.in_thread)
+            return None
+        if kind == "block_actions":
+            return from_block_action(body)
+        return None
+
+
+def accepted(context: Mapping[str, object]) -> Accepted | None:
+    verdict = context.get(ACCEPTED)
+    return verdict if isinstance(verdict, Accepted) else None

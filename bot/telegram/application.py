@@ -1,0 +1,135 @@
+"""The python-telegram-bot `Application` for webhook and polling use, and its retries.
+
+Built with `.updater(None)`: updates come from our own `POST /telegram/webhook` route or our
+own `getUpdates` loop and are fed to `process_update`, so PTB's handlers classify them
+while we keep the claim-before-200 order. The Bot API base comes from `TELEGRAM_API_URL`.
+
+`RetryingRateLimiter` is PTB's `AIORateLimiter` (the flood limits: 30 messages a second,
+20 a minute per group; a 429 waits its `retry_after` and retries) plus retries of network
+errors and 5xx answers with backoff. A send whose request may have reached Telegram (a read
+timeout, a dropped connection mid-answer) is not repeated: Telegram has no idempotency key,
+and a duplicate message is worse than a log line. Everything else is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.request import HTTPXRequest
+
+log = logging.getLogger(__name__)
+
+# PTB 22 warns on every 429 (RetryAfter) unless durations are opted in to `timedelta`, the
+# type its next major version uses; nothing of ours reads them, so opt in.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+JSON = bool | dict[str, Any] | list[dict[str, Any]]
+
+# Methods that post something new: repeated only when the request surely never arrived.
+_POSTING = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendMediaGroup",
+        "sendVenue",
+        "sendLocation",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+_UNSENT_CAUSES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    network_retries: int = 3
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+    rate_limit_retries: int = 3
+
+
+def surely_unsent(error: NetworkError) -> bool:
+    """True when the request cannot have reached Telegram (refused, no connection)."""
+    return isinstance(error.__cause__, _UNSENT_CAUSES)
+
+
+def retryable(error: Exception, endpoint: str) -> bool:
+    if isinstance(error, BadRequest) or not isinstance(error, NetworkError):
+        return False  # 400s are final; 401/403/409 are not network errors
+    if endpoint == "getUpdates":
+        return False  # the polling loop has its own backoff
+    if endpoint in _POSTING:
+        # A 5xx (no cause: Telegram answered) or a refused connection did not post anything.
+        return error.__cause__ is None or surely_unsent(error)
+    return True
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    def __init__(self, policy: RetryPolicy | None = None) -> None:
+        self._policy = policy or RetryPolicy()
+        super().__init__(max_retries=self._policy.rate_limit_retries)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSON]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> JSON:
+        attempt = 0
+        while True:
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except NetworkError as error:
+                attempt += 1
+                if attempt > self._policy.network_retries or not retryable(error, endpoint):
+                    raise
+                cap = min(self._policy.max_backoff_s, self._policy.backoff_s * 2**attempt)
+                delay = random.uniform(0, cap)  # full jitter
+                kind = "timed out" if isinstance(error, TimedOut) else "network error"
+                log.info("Telegram %s %s; retry %d in %.2fs", endpoint, kind, attempt, delay)
+                await asyncio.sleep(delay)
+
+
+def build_application(
+    token: str,
+    *,
+    api_url: str,
+    retry: RetryPolicy | None = None,
+    concurrent_updates: int = 64,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB application: no updater (we feed it), HTML and no link previews by default."""
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(api_url)
+        .updater(None)
+        .request(HTTPXRequest(connection_pool_size=64, read_timeout=20.0, pool_timeout=5.0))
+        .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=40.0))
+        .rate_limiter(RetryingRateLimiter(retry))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        # Handlers only claim and hand work over, but claims of different chats need not
+        # wait for each other; the manager keeps each conversation in order.
+        .concurrent_updates(concurrent_updates)
+        .build()
+    )

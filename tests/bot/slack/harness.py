@@ -1,0 +1,254 @@
+"""Drive the real `serve` app with the Slack front-end over HTTP, with signed requests.
+
+`running_slack` starts the fake Slack Web API, the Outgoing sandbox and `serve` (from
+`bot.server.create_app`) with a given model, and yields a `SlackRig` that posts correctly
+signed Events API / interactivity / slash-command requests and reads what Slack was asked.
+Payload factories build the shapes Slack sends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from starlette.applications import Starlette
+
+from bot.server import create_app
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack import EVENTS_PATH, SlackFrontEnd
+from bot.slack.replier import ReplyPolicy
+from conversations.llm import LLM
+from integrations.sandbox import (
+    DEFAULT_NEGOTIATED_KEY,
+    SandboxConfig,
+    running_outgoing_sandbox,
+    serve_in_background,
+)
+from storage import generate_key
+from tests.bot.slack.fake_slack import BOT_USER, TEAM, FakeSlackAPI
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-0000-test-token"
+APP_ID = "A0CONCIERGE"
+_ids = itertools.count(1)
+_ts = itertools.count(1)
+
+
+def new_ts() -> str:
+    n = next(_ts)
+    return f"{1_700_000_000 + n}.{n:06d}"
+
+
+def sign(body: bytes, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + stamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+# ---- payloads ---------------------------------------------------------------------------
+
+
+def event_callback(event: Mapping[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "verification-token",
+        "team_id": TEAM,
+        "api_app_id": APP_ID,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
+
+
+def dm(
+    text: str, *, user: str = "U0ALICE", channel: str = "D0ALICE", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": new_ts(),
+        "team": TEAM,
+        **extra,
+    }
+
+
+def channel_message(
+    text: str, *, user: str = "U0ALICE", channel: str = "C0PLANS", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel_type": "channel",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": new_ts(),
+        "team": TEAM,
+        **extra,
+    }
+
+
+def mention(
+    text: str, *, user: str = "U0ALICE", channel: str = "C0PLANS", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "app_mention",
+        "channel": channel,
+        "user": user,
+        "text": f"<@{BOT_USER}> {text}",
+        "ts": new_ts(),
+        "team": TEAM,
+        **extra,
+    }
+
+
+def as_message_copy(app_mention: Mapping[str, Any]) -> dict[str, Any]:
+    """The `message.channels` event Slack sends for the same message as an `app_mention`."""
+    return {**app_mention, "type": "message", "channel_type": "channel"}
+
+
+def block_action(
+    value: str,
+    *,
+    channel: str,
+    message_ts: str,
+    thread_ts: str | None = None,
+    action_id: str = "btn-0",
+    user: str = "U0ALICE",
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "message", "ts": message_ts, "user": BOT_USER}
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    return {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": user, "username": "alice", "name": "alice", "team_id": TEAM},
+        "api_app_id": APP_ID,
+        "token": "verification-token",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "trigger_id": f"{next(_ids)}.trigger",
+        "channel": {"id": channel, "name": "directmessage"},
+        "message": message,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "text": {"type": "plain_text", "text": "Details"},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def slash_command(text: str, *, user: str = "U0ALICE", channel: str = "C0PLANS") -> dict[str, str]:
+    return {
+        "token": "verification-token",
+        "team_id": TEAM,
+        "team_domain": "test",
+        "channel_id": channel,
+        "channel_name": "plans",
+        "user_id": user,
+        "user_name": "alice",
+        "command": "/concierge",
+        "text": text,
+        "api_app_id": APP_ID,
+        "response_url": "https://hooks.slack.invalid/commands/1",
+        "trigger_id": f"{next(_ids)}.trigger",
+    }
+
+
+# ---- the rig ----------------------------------------------------------------------------
+
+
+@dataclass
+class SlackRig:
+    url: str
+    slack: FakeSlackAPI
+    http: httpx.AsyncClient
+    app: Starlette
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    async def post(
+        self, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        sent = {"Content-Type": content_type, **sign(body), **(headers or {})}
+        return await self.http.post(f"{self.url}{EVENTS_PATH}", content=body, headers=sent)
+
+    async def event(
+        self, event: Mapping[str, Any], *, event_id: str | None = None, retry: int | None = None
+    ) -> httpx.Response:
+        body = json.dumps(event_callback(event, event_id=event_id)).encode()
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(body, "application/json", headers if retry else None)
+
+    async def interaction(self, payload: Mapping[str, Any]) -> httpx.Response:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def command(self, text: str, **kwargs: Any) -> httpx.Response:
+        body = urlencode(slash_command(text, **kwargs)).encode()
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def settle(self, timeout_s: float = 15.0) -> None:
+        """Wait until every turn the front-end started has finished."""
+        await self.slack.wait_for(lambda: self.services.work.running == 0, timeout_s)
+
+
+def slack_settings(database_url: str, slack_url: str, outgoing_url: str, **extra: Any) -> Settings:
+    return Settings(
+        CONCIERGE_DATABASE_URL=database_url,
+        CONCIERGE_SECRET_KEY=generate_key(),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=f"{slack_url}/api/",
+        OUTGOING_API_URL=outgoing_url,
+        OUTGOING_API_KEY=DEFAULT_NEGOTIATED_KEY,
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_slack(
+    llm: LLM | None,
+    *,
+    database_url: str,
+    sandbox: SandboxConfig | None = None,
+    policy: ReplyPolicy | None = None,
+    slack: FakeSlackAPI | None = None,
+    **settings: Any,
+) -> AsyncIterator[SlackRig]:
+    slack = slack or FakeSlackAPI()
+    async with (
+        serve_in_background(slack.app) as slack_url,
+        running_outgoing_sandbox(sandbox or SandboxConfig.fast()) as outgoing,
+    ):
+        config = slack_settings(database_url, slack_url, outgoing.base_url, **settings)
+        front_end = SlackFrontEnd(config, policy=policy or ReplyPolicy(progress_min_interval_s=0))
+        app = create_app(config, front_ends=[front_end], llm=llm)
+        async with serve_in_background(app) as url, httpx.AsyncClient(timeout=10) as http:
+            yield SlackRig(url, slack, http, app)
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'slack.db'}"

@@ -1,0 +1,292 @@
+"""A fake Telegram Bot API server: `/bot<token>/<method>`, recording every call.
+
+It answers the methods the concierge uses with Bot API shaped results, checks that every
+HTML text or caption parses the way Telegram would (only its tags, balanced, entities
+escaped, within 4096/1024 characters) and refuses it like Telegram otherwise, serves queued
+updates to `getUpdates`, and can be told to fail: a method once (a 429 with `retry_after`,
+say) or every send to a chat that blocked the bot (403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+BOT_ID = 7000001
+BOT_USERNAME = "ConciergeTestBot"
+TOKEN = f"{BOT_ID}:AAHtesttokentesttokentesttokentest1"
+BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Concierge", "username": BOT_USERNAME}
+SENDS = ("sendMessage", "sendPhoto")
+EDITS = ("editMessageText", "editMessageCaption")
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+    @property
+    def chat_id(self) -> int | None:
+        value = self.params.get("chat_id")
+        return int(value) if value is not None else None
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text") or self.params.get("caption") or "")
+
+    @property
+    def thread_id(self) -> int | None:
+        value = self.params.get("message_thread_id")
+        return int(value) if value is not None else None
+
+    @property
+    def reply_to(self) -> int | None:
+        reply = self.params.get("reply_parameters")
+        return int(reply["message_id"]) if isinstance(reply, dict) else None
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        markup = self.params.get("reply_markup")
+        if not isinstance(markup, dict):
+            return []
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+    def callback_data(self, label: str) -> str:
+        return next(str(b["callback_data"]) for b in self.buttons if b["text"] == label)
+
+
+class _TelegramHTML(HTMLParser):
+    """Parses like Telegram: its tags only, properly nested; returns the visible text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            self.error = f'unsupported start tag "{tag}"'
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.error = f'unmatched end tag "{tag}"'
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+_RAW_AMPERSAND = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
+
+
+def visible_html(markup: str) -> tuple[str, str | None]:
+    if _RAW_AMPERSAND.search(markup):
+        return markup, "unescaped &"
+    parser = _TelegramHTML()
+    parser.feed(markup)
+    parser.close()
+    if parser.stack and parser.error is None:
+        parser.error = f'unclosed tag "{parser.stack[-1]}"'
+    if parser.error is None and ("<" in "".join(parser.text) and "&lt;" not in markup):
+        parser.error = "stray <"
+    return "".join(parser.text), parser.error
+
+
+class FakeTelegram:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.blocked: set[int] = set()
+        self.refuse_photos = False
+        self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._new_updates = asyncio.Event()
+        self._ids = itertools.count(5000)
+        self._shown: dict[tuple[int, int], str] = {}
+        self.app = Starlette(routes=[Route("/bot{token}/{method}", self._handle, methods=["POST"])])
+
+    # ---- what tests set up ------------------------------------------------------------
+
+    def fail_once(self, method: str, status: int, body: Mapping[str, Any]) -> None:
+        self._failures.setdefault(method, []).append((status, dict(body)))
+
+    def rate_limit_once(self, method: str, retry_after: int = 1) -> None:
+        self.fail_once(
+            method,
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {retry_after}",
+                "parameters": {"retry_after": retry_after},
+            },
+        )
+
+    def queue_update(self, update: Mapping[str, Any]) -> None:
+        self._updates.append(dict(update))
+        self._new_updates.set()
+
+    # ---- what tests read ---------------------------------------------------------------
+
+    def called(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def sent(self, chat_id: int | None = None) -> list[Call]:
+        """Messages delivered (the fake answered ok), in order."""
+        return [
+            c
+            for c in self.calls
+            if c.method in SENDS
+            and (chat_id is None or c.chat_id == chat_id)
+            and c.params.get("_ok")
+        ]
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        return [c.text for c in self.sent(chat_id)]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "timed out; calls: " + json.dumps([c.method for c in self.calls])
+                )
+            await asyncio.sleep(0.02)
+
+    # ---- the Bot API -------------------------------------------------------------------
+
+    async def _handle(self, request: Request) -> JSONResponse:
+        method = request.path_params["method"]
+        if request.path_params["token"] != TOKEN:
+            return _error(401, "Unauthorized")
+        body = (await request.body()).decode()
+        if request.headers.get("content-type", "").startswith("application/json"):
+            params: dict[str, Any] = json.loads(body or "{}")
+        else:
+            params = {key: _json_or_text(value) for key, value in parse_qsl(body)}
+        call = Call(method, params, time.monotonic())
+        self.calls.append(call)
+        failures = self._failures.get(method)
+        if failures:
+            status, answer = failures.pop(0)
+            return JSONResponse(answer, status_code=status)
+        chat = params.get("chat_id")
+        if chat is not None and int(chat) in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found")
+        result = await handler(params)
+        if isinstance(result, JSONResponse):
+            return result
+        params["_ok"] = True
+        return JSONResponse({"ok": True, "result": result})
+
+    async def _getMe(self, params: dict[str, Any]) -> Any:
+        return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False}
+
+    async def _true(self, params: dict[str, Any]) -> Any:
+        return True
+
+    _setMyCommands = _setWebhook = _deleteWebhook = _sendChatAction = _true
+    _answerCallbackQuery = _true
+
+    async def _sendMessage(self, params: dict[str, Any]) -> Any:
+        refused = _check(str(params.get("text", "")), 4096)
+        return refused or self._message(params, text=params["text"])
+
+    async def _sendPhoto(self, params: dict[str, Any]) -> Any:
+        if self.refuse_photos:
+            return _error(400, "Bad Request: wrong type of the web page content")
+        refused = _check(str(params.get("caption", "")), 1024)
+        photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 800, "height": 500}]
+        return refused or self._message(params, caption=params.get("caption"), photo=photo)
+
+    async def _editMessageText(self, params: dict[str, Any]) -> Any:
+        return _check(str(params.get("text", "")), 4096) or self._edit(params, "text")
+
+    async def _editMessageCaption(self, params: dict[str, Any]) -> Any:
+        return _check(str(params.get("caption", "")), 1024) or self._edit(params, "caption")
+
+    def _edit(self, params: dict[str, Any], field: str) -> Any:
+        where = (int(params["chat_id"]), int(params["message_id"]))
+        shown = str(params.get(field, "")) + json.dumps(params.get("reply_markup"))
+        if self._shown.get(where) == shown:
+            return _error(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup of "
+                "the message",
+            )
+        self._shown[where] = shown
+        return True
+
+    async def _getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates:
+            self._new_updates.clear()
+            wait = min(float(params.get("timeout") or 0), 0.3)
+            try:
+                await asyncio.wait_for(self._new_updates.wait(), timeout=wait)
+            except TimeoutError:
+                return []
+        return list(self._updates)
+
+    def _message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": BOT_USER,
+            **{k: v for k, v in content.items() if v is not None},
+        }
+        if params.get("message_thread_id"):
+            message["message_thread_id"] = int(params["message_thread_id"])
+            message["is_topic_message"] = True
+        params["_message_id"] = message["message_id"]
+        shown = str(content.get("text") or content.get("caption") or "")
+        self._shown[(chat_id, message["message_id"])] = shown + json.dumps(
+            params.get("reply_markup")
+        )
+        return message
+
+
+def _json_or_text(value: str) -> Any:
+    if value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _check(markup: str, limit: int) -> JSONResponse | None:
+    text, error = visible_html(markup)
+    if error is not None:
+        return _error(400, f"Bad Request: can't parse entities: {error}")
+    if len(text.encode("utf-16-le")) // 2 > limit:
+        return _error(400, "Bad Request: message is too long")
+    return None
+
+
+def _error(status: int, description: str) -> JSONResponse:
+    return JSONResponse(
+        {"ok": False, "error_code": status, "description": description}, status_code=status
+    )
