@@ -48,14 +48,20 @@ def configured_front_ends(settings: Settings) -> list[FrontEnd]:
 
 
 def create_app(
-    settings: Settings, front_ends: Sequence[FrontEnd] | None = None, *, llm: LLM | None = None
+    settings: Settings,
+    front_ends: Sequence[FrontEnd] | None = None,
+    *,
+    llm: LLM | None = None,
+    progress_interval_s: float | None = None,
 ) -> Starlette:
-    """The `serve` app; `llm` replaces the configured model (tests, benchmarks)."""
+    """The `serve` app; `llm` and `progress_interval_s` are for tests and benchmarks."""
     chosen = list(configured_front_ends(settings) if front_ends is None else front_ends)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running_services(settings, llm=llm) as services:
+        async with running_services(
+            settings, llm=llm, progress_interval_s=progress_interval_s
+        ) as services:
             app.state.services = services
             for front_end in chosen:
                 services.outlets[front_end.platform] = front_end.outlet()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -126,7 +127,7 @@ def partner_http_client() -> httpx.AsyncClient:
 
 @contextlib.asynccontextmanager
 async def running_services(
-    settings: Settings, *, llm: LLM | None = None
+    settings: Settings, *, llm: LLM | None = None, progress_interval_s: float | None = None
 ) -> AsyncIterator[Services]:
     """Migrate, connect, build the manager; on exit drain running work, then close."""
     cipher = field_cipher(settings)
@@ -134,6 +135,7 @@ async def running_services(
     db = await Database.create(settings.database_url)
     http = partner_http_client()
     work = WorkTracker()
+    model = llm or build_llm(settings)
     try:
         defaults = EnvironmentCredentials(
             outgoing_url=settings.outgoing_api_url, outgoing_key=secret(settings.outgoing_api_key)
@@ -154,15 +156,18 @@ async def running_services(
             booking=booking_config(settings),
             people=people,
         )
+        if progress_interval_s is not None:
+            deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)
         buttons = ButtonRouter()
         register_booking_buttons(buttons)
-        model = llm or build_llm(settings)
         manager = ConversationManager(
             llm=model, deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT, buttons=buttons
         )
         yield Services(settings, db, http, model, manager, work, deps, workspaces, people)
     finally:
         await work.drain(SHUTDOWN_GRACE_S)
+        if llm is None and isinstance(model, AnthropicLLM):
+            await model.aclose()
         await http.aclose()
         await db.dispose()
 

@@ -6,6 +6,7 @@ A partner whose URL or key is unset is switched off, never a crash.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
         """`FOO=` in a .env file means "not configured", not an empty secret."""
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        """Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - (setWebhook)."""
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of letters, digits, _ and -")
         return value
 
     @field_validator("llm_model")

@@ -127,13 +127,16 @@ class ConversationManager:
             rows = await repositories.unfinished_events(session, before=accepted_before)
         resumed = 0
         for row in rows:
-            item = inbound_from_json(row.payload or {})
-            replier = replier_for(item.address)
-            if replier is None:
-                continue
-            log.info("resuming unfinished %s", row.key)
-            await self.run(item, replier)
-            resumed += 1
+            try:
+                item = inbound_from_json(row.payload or {})
+                replier = replier_for(item.address)
+                if replier is None:
+                    continue
+                log.info("resuming unfinished %s", row.key)
+                await self.run(item, replier)
+                resumed += 1
+            except Exception:  # one broken item must not keep the others from running
+                log.exception("could not resume %s", row.key)
         return resumed
 
     async def _guarded_turn(self, message: InboundMessage, replier: Replier) -> str:

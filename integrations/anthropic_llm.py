@@ -88,6 +88,10 @@ class AnthropicLLM:
     def model(self) -> str:
         return self._model
 
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP connections (on shutdown)."""
+        await self._client.close()
+
     @property
     def client(self) -> anthropic.AsyncAnthropic:
         return self._client

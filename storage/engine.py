@@ -103,7 +103,8 @@ def build_engine(
     if schema is not None:
         connect_args["server_settings"]["search_path"] = schema
     if not null_pool:
-        kwargs["pool_pre_ping"] = True
+        # Enough connections for many concurrent turns; each holds one only briefly.
+        kwargs.update(pool_pre_ping=True, pool_size=20, max_overflow=30, pool_timeout=30)
     return create_async_engine(target, connect_args=connect_args, **kwargs)
 
 

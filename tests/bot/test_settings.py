@@ -40,3 +40,13 @@ def test_bad_values_are_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CONCIERGE_PAYMENT_MODE", "free_money")
     with pytest.raises(ValidationError, match="CONCIERGE_PAYMENT_MODE"):
         Settings()
+
+
+@pytest.mark.parametrize("secret", ["has space", "é", "x" * 257])
+def test_a_malformed_telegram_webhook_secret_is_refused(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", secret)
+    with pytest.raises(ValidationError, match="TELEGRAM_WEBHOOK_SECRET") as error:
+        Settings()
+    assert secret not in str(error.value.errors(include_input=False))
