@@ -50,7 +50,11 @@ SORRY_MODEL = (
 SORRY_STUCK = "Sorry, I got stuck working that out. Could you say it another way?"
 SORRY_BROKEN = "Sorry, something went wrong on my side. Nothing was booked or changed."
 SORRY_SLOW = "Sorry, that took too long and I stopped. Nothing was booked or changed."
-MAX_TEXT = 4000
+SORRY_BUTTON = (
+    "Sorry, something went wrong on my side. If you had pressed Confirm, check `orders` "
+    "before trying again."
+)
+MAX_TEXT = 12_000  # front-ends split long texts; this only stops a runaway answer
 
 
 @dataclass(frozen=True)
@@ -244,7 +248,7 @@ class ConversationManager:
             replies = (Reply(text=str(partner_failure(error).for_model["error"])),)
         except Exception:
             log.exception("button %s failed", press.value.split(":", 1)[0])
-            replies = (Reply(text=SORRY_BROKEN),)
+            replies = (Reply(text=SORRY_BUTTON),)
         for reply in replies:
             await replier.send(reply)
         async with self._deps.db.session() as session:
