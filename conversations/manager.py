@@ -164,18 +164,29 @@ class ConversationManager:
         return outcome
 
     async def _load(self, address: ConversationAddress) -> tuple[Conversation, list[Message]]:
+        """The conversation and its recent history; only a new conversation costs a write."""
+        where = {
+            "platform": address.platform,
+            "workspace_id": address.workspace_id,
+            "chat_id": address.chat_id,
+            "thread_id": address.thread_id,
+        }
+        async with self._deps.db.session(read_only=True) as session:
+            conversation = await repositories.find_conversation(session, **where)
+            if conversation is not None:
+                rows = await repositories.recent_messages(
+                    session, conversation_id=conversation.id, limit=self._config.history_messages
+                )
+                return conversation, rows
         async with self._deps.db.session() as session:
-            conversation = await repositories.get_or_create_conversation(
+            created = await repositories.get_or_create_conversation(
                 session,
                 platform=address.platform,
                 workspace_id=address.workspace_id,
                 chat_id=address.chat_id,
                 thread_id=address.thread_id,
             )
-            rows = await repositories.recent_messages(
-                session, conversation_id=conversation.id, limit=self._config.history_messages
-            )
-        return conversation, rows
+        return created, []
 
     async def _turn(self, message: InboundMessage, replier: Replier) -> str:
         if _is_forget_me(message.text) and self._deps.people is not None:

@@ -66,7 +66,7 @@ class OutgoingAccess:
                 external_user_id=person.external_user_id, **person.profile
             )
             await client.provision_user(person.external_user_id, request)
-            await self._people.provisioned(person)
+            await self._people.provisioned(address, sender, person)
             self._provisioned.add(provisioned)
         return OutgoingSession(client, person.external_user_id)
 

@@ -25,9 +25,14 @@ class People:
     def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._db = db
         self._cipher = cipher
+        # People already provisioned with exactly this profile, so a turn costs no write.
+        self._known: dict[tuple[str, str, str, str | None], Person] = {}
 
     async def lookup(self, address: ConversationAddress, sender: Sender) -> Person:
         """The person behind `sender`, noting whether partners must (re)learn their profile."""
+        known = self._known.get(_cache_key(address, sender))
+        if known is not None:
+            return known
         profile = {"display_name": sender.display_name} if sender.display_name else {}
         async with self._db.session() as session:
             row = await repositories.get_or_create_person(
@@ -41,12 +46,18 @@ class People:
             )
         return Person(row.id, row.external_user_id, profile, changed or row.provisioned_at is None)
 
-    async def provisioned(self, person: Person) -> None:
+    async def provisioned(
+        self, address: ConversationAddress, sender: Sender, person: Person
+    ) -> None:
         async with self._db.session() as session:
             await repositories.mark_person_provisioned(session, person_id=person.id)
+        settled = Person(person.id, person.external_user_id, person.profile, False)
+        self._known[_cache_key(address, sender)] = settled
 
     async def forget(self, address: ConversationAddress, sender: Sender) -> str:
         """Delete the person's profile and history here; their bookings at partners stay."""
+        mine = _cache_key(address, sender)[:3]
+        self._known = {k: v for k, v in self._known.items() if k[:3] != mine}
         async with self._db.session() as session:
             report = await repositories.forget_person(
                 session,
@@ -61,3 +72,7 @@ class People:
             f"({report.conversations} private conversations cleared). Bookings you made stay "
             "with the partners that hold them."
         )
+
+
+def _cache_key(address: ConversationAddress, sender: Sender) -> tuple[str, str, str, str | None]:
+    return (address.platform, address.workspace_id, sender.user_id, sender.display_name)

@@ -29,6 +29,7 @@ from storage.models import Workspace
 log = logging.getLogger(__name__)
 
 BIND_TOKEN_TTL = timedelta(days=7)
+BIND_API_PATH = "/partner/v1/slack/workspaces/bind"
 OPTIONAL_PARTNERS = ("onegent", "call_agent", "events")
 CACHE_TTL_S = 30.0
 
@@ -46,6 +47,27 @@ class BindResult:
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """What an admin may see of a workspace's set-up (never a key)."""
+
+    outgoing_kind: str | None
+    """"negotiated" or "self_serve" when an Outgoing key is bound here; None otherwise."""
+    partners: tuple[str, ...]
+    """Every partner with a key bound here."""
+    spend_cap_cents: int | None
+    """This workspace's limit per booking; None means the deployment's default."""
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What `revoke` removed."""
+
+    installation: bool
+    credentials: int
+    bind_tokens: int
 
 
 def _refused(status: int, code: str, message: str) -> BindResult:
@@ -72,6 +94,54 @@ class Workspaces:
 
     def bind_link(self, token: str) -> str:
         return f"{self._public_url}/bind?token={token}"
+
+    @property
+    def bind_api_url(self) -> str:
+        """The API door (the Outgoing spec's bind contract)."""
+        return f"{self._public_url}{BIND_API_PATH}"
+
+    async def describe(self, *, platform: str, workspace_external_id: str) -> WorkspaceInfo:
+        async with self._db.session(read_only=True) as session:
+            workspace = await repositories.get_workspace(
+                session, platform=platform, external_id=workspace_external_id
+            )
+            if workspace is None:
+                return WorkspaceInfo(None, (), None)
+            kinds = await repositories.credential_kinds(session, workspace_id=workspace.id)
+        return WorkspaceInfo(kinds.get("outgoing"), tuple(sorted(kinds)), workspace.spend_cap_cents)
+
+    async def set_spend_cap(
+        self, *, platform: str, workspace_external_id: str, cents: int | None
+    ) -> None:
+        """What one booking may cost here (None: back to the deployment's default)."""
+        async with self._db.session() as session:
+            await repositories.set_spend_cap(
+                session, platform=platform, external_id=workspace_external_id, cents=cents
+            )
+
+    async def revoke(self, *, platform: str, workspace_external_id: str) -> Revoked:
+        """The bot lost its access here (uninstalled, token revoked): forget its
+        installation, the partner keys bound here and any bind token still out."""
+        async with self._db.session() as session:
+            workspace = await repositories.get_workspace(
+                session, platform=platform, external_id=workspace_external_id
+            )
+            if workspace is None:
+                return Revoked(False, 0, 0)
+            revoked = Revoked(
+                await repositories.delete_installation(session, workspace_id=workspace.id),
+                await repositories.delete_credentials(session, workspace_id=workspace.id),
+                await repositories.delete_bind_tokens(session, workspace_id=workspace.id),
+            )
+        self._on_bound()
+        log.info(
+            "workspace %s revoked: installation %s, %d keys, %d bind tokens",
+            workspace_external_id,
+            "removed" if revoked.installation else "absent",
+            revoked.credentials,
+            revoked.bind_tokens,
+        )
+        return revoked
 
     async def issue_bind_token(
         self,

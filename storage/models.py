@@ -160,11 +160,18 @@ class Installation(StorageModel, table=True):
         )
     )
     bot_user_id: str | None = Field(default=None, max_length=64)
+    bot_id: str | None = Field(default=None, max_length=64)
     bot_token_ciphertext: bytes
     installer_user_id: str | None = Field(default=None, max_length=64)
     installed_at: datetime = _created()
     refresh_token_ciphertext: bytes | None = None
     expires_at: datetime | None = _ts(nullable=True)
+    scopes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The bot scopes the workspace granted, comma-separated."""
+    welcomed_at: datetime | None = _ts(nullable=True)
+    """When the installer got the welcome DM; None = try again on their next App Home open."""
+    rotation_lease_until: datetime | None = _ts(nullable=True)
+    """Held by the one process refreshing the bot token (refresh tokens are single-use)."""
 
 
 class WorkspaceCredential(StorageModel, table=True):

@@ -17,6 +17,7 @@ __all__ = [
     "NewMessage",
     "append_message",
     "append_messages",
+    "find_conversation",
     "get_conversation",
     "get_or_create_conversation",
     "recent_messages",
@@ -69,6 +70,21 @@ async def get_conversation(
         select(Conversation).where(
             col(Conversation.id) == conversation_id,
             col(Conversation.workspace_id) == workspace_id,
+        )
+    )
+    return result.first()
+
+
+async def find_conversation(
+    session: AsyncSession, *, platform: str, workspace_id: str, chat_id: str, thread_id: str = ""
+) -> Conversation | None:
+    """The conversation at this address, if it exists (a read: no write lock taken)."""
+    result = await session.exec(
+        select(Conversation).where(
+            col(Conversation.platform) == platform,
+            col(Conversation.workspace_id) == workspace_id,
+            col(Conversation.chat_id) == chat_id,
+            col(Conversation.thread_id) == thread_id,
         )
     )
     return result.first()

@@ -18,6 +18,8 @@ __all__ = [
     "bind_credential",
     "consume_bind_token",
     "create_bind_token",
+    "credential_kinds",
+    "delete_bind_tokens",
     "delete_credentials",
     "get_bind_token",
     "get_credential",
@@ -98,6 +100,23 @@ async def get_credential(
 async def delete_credentials(session: AsyncSession, *, workspace_id: str) -> int:
     result = await session.exec(
         delete(WorkspaceCredential).where(col(WorkspaceCredential.workspace_id) == workspace_id)
+    )
+    return int(result.rowcount)
+
+
+async def credential_kinds(session: AsyncSession, *, workspace_id: str) -> dict[str, str | None]:
+    """Which partners have a key bound here, and of which kind (nothing is decrypted)."""
+    result = await session.exec(
+        select(col(WorkspaceCredential.partner), col(WorkspaceCredential.kind)).where(
+            col(WorkspaceCredential.workspace_id) == workspace_id
+        )
+    )
+    return {partner: kind for partner, kind in result.all()}
+
+
+async def delete_bind_tokens(session: AsyncSession, *, workspace_id: str) -> int:
+    result = await session.exec(
+        delete(BindToken).where(col(BindToken.workspace_id) == workspace_id)
     )
     return int(result.rowcount)
 
