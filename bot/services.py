@@ -9,7 +9,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -173,23 +173,37 @@ async def running_services(
 
 
 RECONCILE_EVERY_S = 60.0
+PRUNE_EVERY = 60  # reconciliation rounds, i.e. about an hour
+EVENT_MEMORY = timedelta(days=7)  # longer than any platform keeps retrying a delivery
 
 
-async def _reconcile_forever(services: Services) -> None:
+async def _prune(services: Services) -> None:
+    """Forget dedupe claims and button tokens nobody can send or press any more."""
+    async with services.db.session() as session:
+        await repositories.prune_events(session, before=datetime.now(UTC) - EVENT_MEMORY)
+        await repositories.prune_button_tokens(session)
+
+
+async def _maintain_forever(services: Services) -> None:
+    rounds = 0
     while True:
         try:
             await services.reconcile_bookings()
+            if rounds % PRUNE_EVERY == 0:
+                await _prune(services)
         except Exception:
-            log.exception("booking reconciliation failed")
+            log.exception("maintenance failed")
+        rounds += 1
         await asyncio.sleep(RECONCILE_EVERY_S)
 
 
 @contextlib.asynccontextmanager
 async def background_loops(services: Services) -> AsyncIterator[None]:
-    """The outbox sender, booking reconciliation, and resuming what a crash interrupted."""
+    """The outbox sender, maintenance (booking reconciliation, pruning), and resuming what a
+    crash interrupted."""
     loops = [
         asyncio.create_task(services.outbox.run(), name="outbox"),
-        asyncio.create_task(_reconcile_forever(services), name="reconcile-bookings"),
+        asyncio.create_task(_maintain_forever(services), name="maintenance"),
     ]
     started = datetime.now(UTC)
     services.work.spawn(

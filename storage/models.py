@@ -356,3 +356,16 @@ class OutboxMessage(StorageModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _created()
     sent_at: datetime | None = _ts(nullable=True)
+
+
+class ButtonToken(StorageModel, table=True):
+    """A short random token standing for a button's value where platforms allow only a few
+    bytes of callback data (Telegram); kept so buttons still work after a restart."""
+
+    __tablename__ = "button_token"
+
+    token: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    chat_id: str = Field(max_length=255)
+    reply_key: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _created(index=True)

@@ -31,8 +31,9 @@ from bot.services import Services
 from bot.settings import Settings, secret
 from bot.telegram.addressing import COMMANDS, PLATFORM
 from bot.telegram.application import RetryPolicy, build_application
+from bot.telegram.callbacks import DatabaseCallbackStore
 from bot.telegram.handlers import TelegramHandlers
-from bot.telegram.memory import CallbackEntry, CallbackStore, MemoryCallbackStore, Posted, RecentIds
+from bot.telegram.memory import CallbackEntry, CallbackStore, Posted, RecentIds
 from bot.telegram.render import escape
 from bot.telegram.replier import ReplyPolicy, TelegramReplier, TelegramShared
 from bot.telegram.transport import (
@@ -91,7 +92,7 @@ class TelegramFrontEnd:
         self._token = token
         self._settings = settings
         self._options = options or TelegramOptions()
-        self._callbacks = callbacks or MemoryCallbackStore()
+        self._callbacks: CallbackStore | None = callbacks
         self.webhook_mode = settings.public_url.startswith("https://")
         configured = secret(settings.telegram_webhook_secret)
         if configured is not None and not valid_secret(configured):
@@ -117,6 +118,7 @@ class TelegramFrontEnd:
 
     async def start(self, services: Services) -> None:
         self._services = services
+        self._callbacks = self._callbacks or DatabaseCallbackStore(services.db)
         app = build_application(
             self._token, api_url=self._settings.telegram_api_url, retry=self._options.retry
         )
@@ -137,6 +139,7 @@ class TelegramFrontEnd:
         await app.initialize()  # getMe: the bot's id and @username
         await app.start()
         self._app = app
+        assert self._callbacks is not None  # set by start(), which connects
         self._shared = TelegramShared(app.bot, self._callbacks, policy=self._options.reply)
         self._accepting = True
         await self._register_commands()
@@ -291,6 +294,8 @@ class TelegramFrontEnd:
         return "\n".join(lines)
 
     async def callback_entry(self, token: str) -> CallbackEntry | None:
+        if self._callbacks is None:
+            return None  # not started: no button of ours can exist yet
         return await self._callbacks.load(token)
 
     def keyed(self, address: ConversationAddress, key: str, message: Message) -> None:

@@ -18,6 +18,11 @@ from storage.repositories.approvals import (
     get_approval,
     resolve_approval,
 )
+from storage.repositories.buttons import (
+    load_button_token,
+    prune_button_tokens,
+    save_button_token,
+)
 from storage.repositories.conversations import (
     NewMessage,
     append_message,
@@ -118,10 +123,12 @@ __all__ = [
     "get_person",
     "get_workspace",
     "list_open_actions",
+    "load_button_token",
     "mark_event_done",
     "mark_outbox_failed",
     "mark_outbox_sent",
     "mark_person_provisioned",
+    "prune_button_tokens",
     "prune_events",
     "read_person_profile",
     "recent_messages",
@@ -130,6 +137,7 @@ __all__ = [
     "release_token_rotation",
     "release_welcome",
     "resolve_approval",
+    "save_button_token",
     "save_installation",
     "set_spend_cap",
     "store_rotated_tokens",

@@ -126,6 +126,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_bind_token_token_hash")),
     )
     op.create_table(
+        "button_token",
+        _str("token", 64),
+        sa.Column("value", sa.Text(), nullable=False),
+        _str("chat_id", 255),
+        _str("reply_key", 255, nullable=True),
+        _ts("created_at"),
+        sa.PrimaryKeyConstraint("token", name=op.f("pk_button_token")),
+    )
+    op.create_index(op.f("ix_button_token_created_at"), "button_token", ["created_at"])
+    op.create_table(
         "person",
         _uuid(),
         _str("platform", 16),
@@ -291,6 +301,7 @@ def downgrade() -> None:
         "message",
         "conversation",
         "person",
+        "button_token",
         "bind_token",
         "workspace_credential",
         "installation",
