@@ -139,4 +139,6 @@ def activity_detail(
         booking_note=booking_note,
         prices_fresh=fresh,
         buttons=card_buttons(activity.activity_id, activity.is_bookable)[1:],
+        lat=activity.location.lat if activity.location else None,
+        lng=activity.location.lng if activity.location else None,
     )

@@ -64,6 +64,8 @@ class ActivityDetail:
     booking_note: str | None = None
     prices_fresh: bool = False
     buttons: tuple[Button, ...] = ()
+    lat: float | None = None
+    lng: float | None = None
 
 
 @dataclass(frozen=True)

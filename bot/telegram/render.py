@@ -34,12 +34,24 @@ Names = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
+class Venue:
+    """A place on the map, sent as Telegram's venue message."""
+
+    lat: float
+    lng: float
+    title: str
+    address: str
+
+
+@dataclass(frozen=True)
 class TelegramMessage:
-    """One Bot API message: `html` is the text, or the caption when `photo` is set."""
+    """One Bot API message: `html` is the text, or the caption when `photo` is set; with
+    `venue` it is a venue message (and `html` is unused)."""
 
     html: str
     photo: str | None = None
     keyboard: tuple[tuple[Button, ...], ...] = ()
+    venue: Venue | None = None
 
 
 def escape(text: str) -> str:
@@ -151,12 +163,23 @@ def detail_lines(detail: ActivityDetail) -> list[str]:
 
 
 def render_detail(detail: ActivityDetail) -> list[TelegramMessage]:
-    """One photo with the whole detail as caption when it fits; otherwise text messages."""
+    """One photo with the whole detail as caption when it fits, otherwise text messages;
+    then the place on the map when its coordinates are known."""
     keyboard = _rows(detail.buttons)
     body = "\n".join(detail_lines(detail))
     if detail.image_url and visible_length(html.unescape(_strip_tags(body))) <= MAX_CAPTION:
-        return [TelegramMessage(body, photo=detail.image_url, keyboard=keyboard)]
-    return _html_messages(detail_lines(detail), keyboard)
+        messages = [TelegramMessage(body, photo=detail.image_url, keyboard=keyboard)]
+    else:
+        messages = _html_messages(detail_lines(detail), keyboard)
+    if detail.lat is not None and detail.lng is not None:
+        place = Venue(
+            detail.lat,
+            detail.lng,
+            detail.venue or detail.title,
+            detail.place or detail.venue or "",
+        )
+        messages.append(TelegramMessage("", venue=place))
+    return messages
 
 
 def render_approval(approval: ApprovalRequest, names: Names, *, group: bool) -> TelegramMessage:

@@ -225,6 +225,21 @@ class TelegramReplier:
             if self._reply_to
             else None
         )
+        if message.venue is not None:
+            venue = message.venue
+            sent = await self._call(
+                "sendVenue",
+                lambda chat: self._shared.bot.send_venue(
+                    chat,
+                    latitude=venue.lat,
+                    longitude=venue.lng,
+                    title=venue.title[:200],
+                    address=venue.address[:200],
+                    message_thread_id=self._thread(),
+                    reply_parameters=reply,
+                ),
+            )
+            return Posted(sent.chat.id, sent.message_id) if sent is not None else None
         if message.photo:
             photo = message.photo
             try:

@@ -217,6 +217,22 @@ class FakeTelegram:
         photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 800, "height": 500}]
         return refused or self._message(params, caption=params.get("caption"), photo=photo)
 
+    async def _sendVenue(self, params: dict[str, Any]) -> Any:
+        for field in ("latitude", "longitude", "title", "address"):
+            if field not in params:
+                return _error(400, f"Bad Request: {field} is required")
+        if not (
+            -90 <= float(params["latitude"]) <= 90 and -180 <= float(params["longitude"]) <= 180
+        ):
+            return _error(400, "Bad Request: wrong venue location")
+        venue = {
+            "location": {"latitude": params["latitude"], "longitude": params["longitude"]},
+            "title": params["title"],
+            "address": params["address"],
+        }
+        params["_ok"] = True
+        return self._message(params, venue=venue)
+
     async def _editMessageText(self, params: dict[str, Any]) -> Any:
         return _check(str(params.get("text", "")), 4096) or self._edit(params, "text")
 

@@ -198,6 +198,9 @@ async def test_details_button_shows_the_detail_without_the_model(rig: TelegramRi
     assert "Celebrate Brooklyn! Jazz in Prospect Park" in detail.text
     assert "Sessions and tickets" in detail.text
     assert detail.reply_to == first_card.params["_message_id"]
+    (venue,) = rig.telegram.called("sendVenue")
+    assert venue.params["title"] == "Lena Horne Bandshell"
+    assert 40.6 < float(venue.params["latitude"]) < 40.7
 
 
 async def test_an_unknown_or_foreign_button_says_it_is_no_longer_active(
