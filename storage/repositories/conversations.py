@@ -51,15 +51,11 @@ async def get_or_create_conversation(
         )
         .on_conflict_do_nothing(index_elements=["platform", "workspace_id", "chat_id", "thread_id"])
     )
-    result = await session.exec(
-        select(Conversation).where(
-            col(Conversation.platform) == platform,
-            col(Conversation.workspace_id) == workspace_id,
-            col(Conversation.chat_id) == chat_id,
-            col(Conversation.thread_id) == thread_id,
-        )
+    found = await find_conversation(
+        session, platform=platform, workspace_id=workspace_id, chat_id=chat_id, thread_id=thread_id
     )
-    return result.one()
+    assert found is not None  # inserted above, or already there
+    return found
 
 
 async def get_conversation(
