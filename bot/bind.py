@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.services import Services
-from conversations.workspaces import BindResult
+from conversations.workspaces import BIND_API_PATH, BindResult
 
 MAX_API_BODY = 4 * 1024
 MAX_FORM_BODY = 16 * 1024
@@ -203,7 +203,7 @@ def _page_problem(result: BindResult) -> str:
 
 def bind_routes() -> list[BaseRoute]:
     return [
-        Route("/partner/v1/slack/workspaces/bind", bind_api, methods=["POST"]),
+        Route(BIND_API_PATH, bind_api, methods=["POST"]),
         Route("/bind", bind_page, methods=["GET"]),
         Route("/bind", bind_submit, methods=["POST"]),
     ]

@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
             secret(settings.anthropic_api_key),
             secret(settings.outgoing_api_key),
             secret(settings.slack_bot_token),
+            secret(settings.slack_signing_secret),
+            secret(settings.slack_app_token),
+            secret(settings.slack_client_secret),
             secret(settings.telegram_bot_token),
         )
         if value

@@ -1,7 +1,8 @@
 """Logging set-up with redaction at the formatter: secrets never reach a log line.
 
 Known secret values are masked, and so are the shapes of tokens we handle (Slack `xox…`,
-Telegram bot tokens, Outgoing `og_api_…`, `whsec_…`, bearer headers), whoever logs them.
+Telegram bot tokens, Outgoing `og_api_…`, `whsec_…`, bearer headers, bind tokens in links and
+in the bind call's body), whoever logs them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import sys
 from collections.abc import Iterable
 
 SECRET_SHAPES = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]+"
+    r"(xox[abeposr]-[A-Za-z0-9-]+"
+    r"|(?<=[?&]token=)[A-Za-z0-9_-]{16,}"
+    r"|(?<=bind_token\": \")[A-Za-z0-9_-]{16,}"
     r"|xapp-[A-Za-z0-9-]+"
     r"|\b\d{6,12}:[A-Za-z0-9_-]{30,}"
     r"|og_api_[A-Za-z0-9_]+"
@@ -49,3 +52,6 @@ def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) ->
     # httpx logs full URLs (tokens in Telegram paths, capability URLs) at INFO.
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # slack_sdk logs request and response bodies at DEBUG: `oauth.v2.access` codes and
+    # tokens, and the welcome DM's bind token. Never below INFO, even with --debug.
+    logging.getLogger("slack_sdk").setLevel(max(level, logging.INFO))

@@ -36,7 +36,10 @@ async def metrics(request: Request) -> Response:
 def configured_front_ends(settings: Settings) -> list[FrontEnd]:
     """Every front-end whose settings are present."""
     front_ends: list[FrontEnd] = []
-    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+    slack_tokens = settings.slack_bot_token or (
+        settings.slack_client_id and settings.slack_client_secret
+    )
+    if slack_tokens and (settings.slack_signing_secret or settings.slack_app_token):
         from bot.slack import SlackFrontEnd
 
         front_ends.append(SlackFrontEnd(settings))

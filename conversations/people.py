@@ -7,10 +7,17 @@ person is re-provisioned only when their profile actually changed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from conversations.types import ConversationAddress, Sender
 from storage import Database, FieldCipher, repositories
+
+PROFILE_FIELDS = ("display_name", "email", "phone")
+
+ProfileSource = Callable[[ConversationAddress, Sender], Awaitable[Mapping[str, str]]]
+"""What a front-end knows of a person beyond `Sender` (e.g. contact details the workspace
+granted); only `PROFILE_FIELDS` are kept. It must not raise: {} when it knows nothing."""
 
 
 @dataclass(frozen=True)
@@ -26,14 +33,29 @@ class People:
         self._db = db
         self._cipher = cipher
         # People already provisioned with exactly this profile, so a turn costs no write.
-        self._known: dict[tuple[str, str, str, str | None], Person] = {}
+        self._known: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Person] = {}
+        self._sources: dict[str, ProfileSource] = {}
+
+    def use_profiles(self, platform: str, source: ProfileSource) -> None:
+        """Let a front-end complete the profiles of its platform's people."""
+        self._sources[platform] = source
+
+    async def _profile(self, address: ConversationAddress, sender: Sender) -> dict[str, str]:
+        profile = {"display_name": sender.display_name} if sender.display_name else {}
+        source = self._sources.get(address.platform)
+        if source is not None:
+            extra = await source(address, sender)
+            profile.update(
+                {k: v for k, v in extra.items() if k in PROFILE_FIELDS and isinstance(v, str) and v}
+            )
+        return profile
 
     async def lookup(self, address: ConversationAddress, sender: Sender) -> Person:
         """The person behind `sender`, noting whether partners must (re)learn their profile."""
-        known = self._known.get(_cache_key(address, sender))
+        profile = await self._profile(address, sender)
+        known = self._known.get(_cache_key(address, sender, profile))
         if known is not None:
             return known
-        profile = {"display_name": sender.display_name} if sender.display_name else {}
         async with self._db.session() as session:
             row = await repositories.get_or_create_person(
                 session,
@@ -52,11 +74,11 @@ class People:
         async with self._db.session() as session:
             await repositories.mark_person_provisioned(session, person_id=person.id)
         settled = Person(person.id, person.external_user_id, person.profile, False)
-        self._known[_cache_key(address, sender)] = settled
+        self._known[_cache_key(address, sender, person.profile)] = settled
 
     async def forget(self, address: ConversationAddress, sender: Sender) -> str:
         """Delete the person's profile and history here; their bookings at partners stay."""
-        mine = _cache_key(address, sender)[:3]
+        mine = _cache_key(address, sender, {})[:3]
         self._known = {k: v for k, v in self._known.items() if k[:3] != mine}
         async with self._db.session() as session:
             report = await repositories.forget_person(
@@ -74,5 +96,7 @@ class People:
         )
 
 
-def _cache_key(address: ConversationAddress, sender: Sender) -> tuple[str, str, str, str | None]:
-    return (address.platform, address.workspace_id, sender.user_id, sender.display_name)
+def _cache_key(
+    address: ConversationAddress, sender: Sender, profile: Mapping[str, str]
+) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+    return (address.platform, address.workspace_id, sender.user_id, tuple(sorted(profile.items())))

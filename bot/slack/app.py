@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,10 +35,12 @@ log = logging.getLogger(__name__)
 BOT_EVENTS = (
     "app_home_opened",  # App Home tab (views.publish) and the agent view's suggested prompts
     "app_mention",  # mentions in channels and group DMs
+    "app_uninstalled",  # forget the installation and the keys bound to the workspace
     "message.channels",  # follow-ups in public-channel threads the bot is part of
     "message.groups",  # … in private channels
     "message.im",  # DMs
     "message.mpim",  # … in group DMs
+    "tokens_revoked",  # the bot token was revoked: the same as an uninstall
 )
 BOT_SCOPES = (
     "app_mentions:read",  # app_mention
@@ -47,7 +52,11 @@ BOT_SCOPES = (
     "im:history",  # message.im
     "im:write",  # conversations.open: /concierge answers in the person's DM
     "mpim:history",  # message.mpim
+    "users:read",  # users.info: people's profile names, and who is a workspace admin
 )
+# Asked for only when CONCIERGE_SLACK_CONTACT_DETAILS is on: people's e-mail (and phone)
+# then reach partners when they are provisioned.
+CONTACT_SCOPE = "users:read.email"
 
 
 class Handlers(Protocol):
@@ -60,6 +69,8 @@ class Handlers(Protocol):
     ) -> None: ...
 
     async def home_opened(self, body: Mapping[str, Any]) -> None: ...
+
+    async def revoked(self, team_id: str, event: Mapping[str, Any]) -> None: ...
 
 
 class _DropTokenNotice(logging.Filter):
@@ -74,10 +85,13 @@ def build_app(
     *,
     signing_secret: str,
     client: AsyncWebClient,
-    authorize: Callable[..., Awaitable[Any]],
+    authorize: AsyncAuthorize,
     rules: InboundRules,
     handlers: Handlers,
+    oauth_flow: AsyncOAuthFlow | None = None,
 ) -> AsyncApp:
+    """The bolt app. `oauth_flow` is always given explicitly when OAuth is on, so bolt never
+    builds its own from `SLACK_CLIENT_ID` in the environment (with file stores)."""
     bolt_log = logging.getLogger("bot.slack.bolt")
     if not any(isinstance(f, _DropTokenNotice) for f in bolt_log.filters):
         bolt_log.addFilter(_DropTokenNotice())
@@ -86,7 +100,10 @@ def build_app(
         logger=bolt_log,
         signing_secret=signing_secret,
         client=client,
-        authorize=authorize,
+        # bolt's annotation wants a plain callable, its code also takes an AsyncAuthorize
+        # (which an OAuth flow requires).
+        authorize=cast(Callable[..., Awaitable[AuthorizeResult]], authorize),
+        oauth_flow=oauth_flow,
         process_before_response=True,
         raise_error_for_unhandled_request=True,
         request_verification_enabled=bool(signing_secret),
@@ -107,6 +124,13 @@ def build_app(
         await ack()
         await handlers.home_opened(body)
 
+    async def revoked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        event = body.get("event")
+        await handlers.revoked(
+            str(body.get("team_id") or ""), event if isinstance(event, dict) else {}
+        )
+
     async def unhandled(error: Exception) -> BoltResponse | None:
         if isinstance(error, BoltUnhandledRequestError):
             return BoltResponse(status=200, body="")
@@ -118,5 +142,7 @@ def build_app(
     app.action(re.compile(rf"^{ACTION_PREFIX}\d+$"))(inbound)
     app.command(COMMAND)(command)
     app.event("app_home_opened")(home_opened)
+    app.event("app_uninstalled")(revoked)
+    app.event("tokens_revoked")(revoked)
     app.error(unhandled)
     return app

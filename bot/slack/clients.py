@@ -9,13 +9,18 @@ slack_sdk's retry handlers, so a 429 from `chat.postMessage` delays a reply inst
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -23,10 +28,22 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 log = logging.getLogger(__name__)
 
 API_TIMEOUT_S = 20
+REMEMBERED = 1000
+SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError)
+
+
+def describe(error: BaseException) -> str:
+    """A Slack failure in a few words, for logs and for admins (never a token)."""
+    if isinstance(error, SlackApiError):
+        data = error.response.data
+        code = data.get("error") if isinstance(data, dict) else None
+        return str(code or error.response.status_code)
+    return type(error).__name__
 
 
 class TokenLookup(Protocol):
@@ -52,6 +69,8 @@ class BotIdentity:
     team_id: str
     user_id: str
     bot_id: str
+    scopes: frozenset[str] = frozenset()
+    """What the workspace granted (`X-OAuth-Scopes`)."""
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -60,6 +79,35 @@ def retry_handlers() -> list[AsyncRetryHandler]:
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=2),
     ]
+
+
+class WebClient(AsyncWebClient):
+    """slack_sdk's client, except that app credentials (`oauth.v2.access`) go in a plain
+    Basic header instead of through aiohttp's deprecated `BasicAuth`."""
+
+    async def api_call(
+        self, api_method: str, *, auth: dict[str, str] | None = None, **kwargs: Any
+    ) -> AsyncSlackResponse:
+        if auth is not None:
+            pair = f"{auth['client_id']}:{auth['client_secret']}".encode()
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+            kwargs["headers"] = headers
+        return await super().api_call(api_method, **kwargs)
+
+
+def web_client(
+    base_url: str, *, token: str | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """A Web API client at `SLACK_API_URL` (also the base of `oauth.v2.access`) that
+    retries rate limits, resets and 5xx."""
+    return WebClient(
+        token=token,
+        base_url=api_base_url(base_url),
+        timeout=API_TIMEOUT_S,
+        session=session,
+        retry_handlers=retry_handlers(),
+    )
 
 
 def api_base_url(url: str) -> str:
@@ -74,8 +122,8 @@ class SlackClients:
         self._base_url = api_base_url(base_url)
         self._tokens = tokens
         self._session = session
-        self._clients: dict[str, AsyncWebClient] = {}
-        self._identities: dict[str, BotIdentity] = {}
+        self._clients: OrderedDict[str, AsyncWebClient] = OrderedDict()
+        self._identities: OrderedDict[str, BotIdentity] = OrderedDict()
         self._identity_lock = asyncio.Lock()
 
     def client(self, token: str | None = None) -> AsyncWebClient:
@@ -83,15 +131,14 @@ class SlackClients:
         key = _fingerprint(token) if token else ""
         client = self._clients.get(key)
         if client is None:
-            client = AsyncWebClient(
-                token=token,
-                base_url=self._base_url,
-                timeout=API_TIMEOUT_S,
-                session=self._session,
-                retry_handlers=retry_handlers(),
-            )
+            client = web_client(self._base_url, token=token, session=self._session)
             self._clients[key] = client
+            _bound(self._clients)
         return client
+
+    async def token_for(self, team_id: str | None) -> str | None:
+        """The workspace's bot token (refreshed first when it is about to expire)."""
+        return await self._tokens.bot_token(team_id=team_id, enterprise_id=None)
 
     async def client_for(
         self, team_id: str | None, enterprise_id: str | None = None
@@ -109,12 +156,15 @@ class SlackClients:
             known = self._identities.get(key)
             if known is None:
                 answer = await self.client(token).auth_test()
+                scopes = str(answer.headers.get("x-oauth-scopes") or "")
                 known = BotIdentity(
                     team_id=str(answer.get("team_id") or ""),
                     user_id=str(answer.get("user_id") or ""),
                     bot_id=str(answer.get("bot_id") or ""),
+                    scopes=frozenset(s.strip() for s in scopes.split(",") if s.strip()),
                 )
                 self._identities[key] = known
+                _bound(self._identities)
         return known
 
     async def identity_for(self, team_id: str | None) -> BotIdentity | None:
@@ -138,6 +188,32 @@ class SlackClients:
             bot_token=token,
             user_id=user_id,
         )
+
+
+class Authorize(AsyncAuthorize):
+    """bolt's `authorize` seam (an `AsyncAuthorize`, so it may sit next to an OAuth flow)."""
+
+    def __init__(self, clients: SlackClients) -> None:
+        self._clients = clients
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        return await self._clients.authorize(enterprise_id, team_id, user_id)
+
+
+def _bound(cache: OrderedDict[str, Any]) -> None:
+    """Tokens rotate: keep the newest few hundred clients and identities, not all ever seen."""
+    while len(cache) > REMEMBERED:
+        cache.popitem(last=False)
 
 
 def _fingerprint(token: str) -> str:

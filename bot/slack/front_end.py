@@ -5,6 +5,10 @@ URL). The raw body is capped and its signature checked before bolt sees it; bolt
 authorizes, our middleware filters and claims, and a listener acks and spawns the work.
 Socket Mode: when `SLACK_APP_TOKEN` is set, the same bolt app also takes requests over
 slack_sdk's aiohttp Socket Mode client, connected in `start`.
+
+Tokens: one workspace from `SLACK_BOT_TOKEN`, or any number installed through OAuth
+(`SLACK_CLIENT_ID`/`SLACK_CLIENT_SECRET`, see `multi_workspace`); the `TokenLookup` seam picks the
+token of the request's (or the reply's) workspace either way.
 """
 
 from __future__ import annotations
@@ -13,14 +17,13 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -30,18 +33,27 @@ from starlette.routing import BaseRoute, Route
 
 from bot.services import Services
 from bot.settings import Settings, secret
+from bot.slack import multi_workspace
 from bot.slack.addressing import PLATFORM, Accepted, team_of
+from bot.slack.admin import Basics, WorkspaceSettings
 from bot.slack.app import build_app
-from bot.slack.clients import SingleWorkspaceTokens, SlackClients, TokenLookup
+from bot.slack.clients import (
+    Authorize,
+    SingleWorkspaceTokens,
+    SlackClients,
+    TokenLookup,
+)
 from bot.slack.middleware import InboundRules, check_signature
+from bot.slack.oauth import INSTALL_PATH
+from bot.slack.people import SlackPeople
 from bot.slack.replier import ReplyPolicy, SlackReplier, SlackShared
 from bot.slack.surfaces import (
+    COMMAND,
     ORDERS_TEXT,
     SUGGESTED_PROMPTS,
     help_text,
     home_view,
     orders_text,
-    settings_text,
 )
 from conversations.delivery import Outlet
 from conversations.manager import ConversationManager
@@ -53,6 +65,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1 << 20  # Slack's payloads are a few KiB; anything near a MiB is not Slack
 DM_OPEN_TIMEOUT_S = 1.5
+SETTINGS_TIMEOUT_S = 2.5
 MAX_COMMAND_TEXT = 2000
 REMEMBERED = 10_000
 KEEPALIVE_S = 4.0
@@ -69,12 +82,19 @@ class SlackFrontEnd:
         policy: ReplyPolicy | None = None,
     ) -> None:
         bot_token = secret(settings.slack_bot_token)
-        if tokens is None:
+        self._multi = (
+            multi_workspace.MultiWorkspace(settings) if multi_workspace.enabled(settings) else None
+        )
+        if tokens is None and self._multi is None:
             if not bot_token:
-                raise ValueError("Slack needs SLACK_BOT_TOKEN (or a token lookup)")
+                raise ValueError(
+                    "Slack needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
+                )
             tokens = SingleWorkspaceTokens(bot_token)
         self._settings = settings
         self._tokens = tokens
+        self._people: SlackPeople | None = None
+        self._admin: WorkspaceSettings | None = None
         self._secrets = [s for s in (secret(settings.slack_signing_secret),) if s]
         self._app_token = secret(settings.slack_app_token)
         self._policy = policy or ReplyPolicy()
@@ -91,7 +111,10 @@ class SlackFrontEnd:
     # ---- FrontEnd ----------------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:
-        return [Route(EVENTS_PATH, self._events, methods=["POST"])]
+        routes: list[BaseRoute] = [Route(EVENTS_PATH, self._events, methods=["POST"])]
+        if self._multi is not None:
+            routes += self._multi.routes()
+        return routes
 
     async def start(self, services: Services) -> None:
         self._services = services
@@ -100,20 +123,35 @@ class SlackFrontEnd:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=KEEPALIVE_S)
         )
+        tokens = self._tokens
+        if tokens is None:
+            assert self._multi is not None
+            tokens = self._multi.tokens(services, self._session)
         clients = SlackClients(
-            base_url=self._settings.slack_api_url, tokens=self._tokens, session=self._session
+            base_url=self._settings.slack_api_url, tokens=tokens, session=self._session
         )
         self._shared = SlackShared(clients, policy=self._policy)
+        self._people = SlackPeople(clients)
+        services.people.use_profiles(PLATFORM, self._profile_of)
+        self._admin = WorkspaceSettings(
+            workspaces=services.workspaces,
+            people=self._people,
+            open_dm=self._open_dm_in,
+        )
+        flow = None
+        if self._multi is not None and self._tokens is None:
+            flow = self._multi.start(services, clients, lambda: self._accepting)
         self._bolt = build_app(
             signing_secret=self._secrets[0] if self._secrets else "",
             client=clients.client(),
-            authorize=_authorize_with(clients),
+            authorize=Authorize(clients),
             rules=InboundRules(
                 manager=self._manager,
                 in_thread=self._shared.threads.knows,
                 joined=self._shared.threads.join,
             ),
             handlers=self,
+            oauth_flow=flow,
         )
         self._accepting = True
         if self._app_token:
@@ -122,8 +160,9 @@ class SlackFrontEnd:
             )
             self._socket_task = asyncio.create_task(self._connect_socket(), name="slack-socket")
         log.info(
-            "Slack front-end ready (%s)",
+            "Slack front-end ready (%s%s)",
             "Socket Mode and HTTP" if self._app_token else f"HTTP at {EVENTS_PATH}",
+            f", installs at {INSTALL_PATH}" if flow else "",
         )
 
     async def stop(self) -> None:
@@ -141,6 +180,11 @@ class SlackFrontEnd:
 
     def outlet(self) -> Outlet:
         return SlackOutlet(self)
+
+    @property
+    def bolt(self) -> AsyncApp | None:
+        """The slack-bolt app, once started."""
+        return self._bolt
 
     # ---- HTTP --------------------------------------------------------------------------
 
@@ -188,7 +232,9 @@ class SlackFrontEnd:
         services.work.spawn(work(), name=f"slack:{item.event_id}")
 
     async def command(self, ack: AsyncAck, body: Mapping[str, Any], client: AsyncWebClient) -> None:
-        """`/concierge help|orders|settings|<anything>`; free text is a message in our DM."""
+        """`/concierge help|orders|settings|forget me|<anything>`; free text is a message in
+        our DM. Help, settings and forget me are answered privately, right where they were
+        typed."""
         services, _ = self._running()
         text = str(body.get("text") or "").strip()[:MAX_COMMAND_TEXT]
         word = text.lower()
@@ -196,16 +242,15 @@ class SlackFrontEnd:
         if word in {"", "help"}:
             await ack(text=help_text(), response_type="ephemeral")
             return
-        if word == "settings":
+        if word.split()[0] == "settings":
             here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
-            await ack(
-                text=settings_text(
-                    outgoing=await services.deps.outgoing.configured(here),
-                    payment_mode=self._settings.payment_mode.value,
-                    offline=services.offline,
-                ),
-                response_type="ephemeral",
-            )
+            answer = await self._settings_for(here, user, text[len("settings") :])
+            await ack(text=answer, response_type="ephemeral")
+            return
+        if " ".join(word.split()).strip(" .!") == "forget me":
+            here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
+            said = await services.people.forget(here, Sender(user))
+            await ack(text=said, response_type="ephemeral")
             return
         dm = await self._open_dm(client, team, user)
         if dm is None:
@@ -237,10 +282,55 @@ class SlackFrontEnd:
         channel = str(event.get("channel") or "")
         if event.get("tab") == "home" and user:
             services.work.spawn(self._publish_home(team, user, channel), name="slack:home")
+            welcome = self._multi.home_opened(team, user, channel) if self._multi else None
+            if welcome is not None:
+                services.work.spawn(welcome, name="slack:welcome")
         elif event.get("tab") == "messages" and channel and _first(self._prompted, channel):
             services.work.spawn(self._suggest_prompts(team, channel), name="slack:prompts")
 
+    async def revoked(self, team_id: str, event: Mapping[str, Any]) -> None:
+        """`app_uninstalled`, or `tokens_revoked` naming the bot's token: forget the
+        installation, the workspace's partner keys and its bind tokens (in any order, any
+        number of times)."""
+        services, _ = self._running()
+        if event.get("type") == "tokens_revoked":
+            tokens = event.get("tokens")
+            bots = tokens.get("bot") if isinstance(tokens, Mapping) else None
+            if not bots:
+                return  # only user tokens, and the concierge keeps none
+        if not team_id:
+            return
+        await services.workspaces.revoke(platform=PLATFORM, workspace_external_id=team_id)
+        if self._multi is not None:
+            self._multi.forget(team_id)
+
     # ---- helpers -----------------------------------------------------------------------
+
+    async def _settings_for(self, here: ConversationAddress, user: str, rest: str) -> str:
+        services, _ = self._running()
+        assert self._admin is not None
+        basics = Basics(
+            outgoing=await services.deps.outgoing.configured(here),
+            payment_mode=self._settings.payment_mode.value,
+            offline=services.offline,
+            default_key=self._settings.outgoing_enabled,
+            default_cap_cents=services.deps.booking.default_spend_cap_cents,
+        )
+        try:
+            async with asyncio.timeout(SETTINGS_TIMEOUT_S):
+                return await self._admin.answer(
+                    team=here.workspace_id, user=user, rest=rest, basics=basics
+                )
+        except TimeoutError:
+            return f"That took me too long. Run `{COMMAND} settings` again to see where it stands."
+
+    async def _profile_of(self, address: ConversationAddress, sender: Sender) -> Mapping[str, str]:
+        """People's profile for partners: their Slack name, and their e-mail and phone only
+        where the workspace granted `users:read.email` (`People.use_profiles`)."""
+        if self._people is None or address.platform != PLATFORM:
+            return {}
+        profile = await self._people.profile(address.workspace_id, sender.user_id)
+        return profile.for_partners() if profile is not None else {}
 
     def _manager(self) -> ConversationManager:
         services, _ = self._running()
@@ -257,6 +347,14 @@ class SlackFrontEnd:
         return SlackReplier(
             self._shared, address, status_thread=address.thread_id or None, raise_errors=True
         )
+
+    async def _open_dm_in(self, team: str, user: str) -> str | None:
+        """The person's DM with the bot in `team` (opened if needed), or None."""
+        _, shared = self._running()
+        if (team, user) in self._dms:
+            return self._dms[(team, user)]
+        client = await shared.clients.client_for(team)
+        return await self._open_dm(client, team, user) if client is not None else None
 
     async def _open_dm(self, client: AsyncWebClient, team: str, user: str) -> str | None:
         known = self._dms.get((team, user))
@@ -332,17 +430,6 @@ class SlackOutlet:
 
     def replier_for(self, address: ConversationAddress) -> Replier | None:
         return self._front_end.replier_for(address)
-
-
-def _authorize_with(clients: SlackClients) -> Callable[..., Awaitable[AuthorizeResult | None]]:
-    """bolt passes arguments by name (and would pass `self` to a bound method)."""
-
-    async def authorize(
-        enterprise_id: str | None, team_id: str | None, user_id: str | None
-    ) -> AuthorizeResult | None:
-        return await clients.authorize(enterprise_id, team_id, user_id)
-
-    return authorize
 
 
 def _first(seen: OrderedDict[str, None], key: str) -> bool:

@@ -43,7 +43,8 @@ def help_text() -> str:
         "in a channel (I answer in the thread), or use:",
         f"• `{COMMAND} <anything>` — ask me; I answer in our DM",
         f"• `{COMMAND} orders` — your bookings",
-        f"• `{COMMAND} settings` — how I am set up here",
+        f"• `{COMMAND} settings` — how I am set up here (admins: connect Outgoing, spend limit)",
+        f"• `{COMMAND} forget me` — delete what I stored about you here",
         f"• `{COMMAND} help` — this list",
     ]
     return "\n".join(lines)

@@ -179,10 +179,16 @@ async def claim_token_rotation(
     return result.first() is not None
 
 
-async def release_token_rotation(session: AsyncSession, *, workspace_id: str) -> None:
+async def release_token_rotation(
+    session: AsyncSession, *, workspace_id: str, until: datetime
+) -> None:
+    """Give the lease back, if it is still the one taken until `until`."""
     await session.exec(
         update(Installation)
-        .where(col(Installation.workspace_id) == workspace_id)
+        .where(
+            col(Installation.workspace_id) == workspace_id,
+            col(Installation.rotation_lease_until) == until,
+        )
         .values(rotation_lease_until=None)
     )
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select, update
@@ -11,6 +12,9 @@ from storage.models import Installation, Person, Workspace, WorkspaceCredential
 from storage.repositories import (
     bind_credential,
     bot_token,
+    claim_token_rotation,
+    claim_welcome,
+    delete_installation,
     get_credential,
     get_installation,
     get_or_create_person,
@@ -20,7 +24,10 @@ from storage.repositories import (
     mark_person_provisioned,
     read_person_profile,
     refresh_token,
+    release_token_rotation,
+    release_welcome,
     save_installation,
+    store_rotated_tokens,
     update_person_profile,
 )
 
@@ -158,3 +165,66 @@ async def test_installation_upsert(database: Database) -> None:
         assert refresh_token(stored, cipher=CIPHER) == "xoxe-1"
         assert (stored.bot_user_id, stored.installer_user_id) == (None, "U9")
         assert (await session.exec(select(Workspace))).one().id == ws.id
+
+
+async def test_token_rotation_lease_compare_and_set_and_one_welcome(database: Database) -> None:
+    now = datetime.now(UTC)
+    async with database.session() as session:
+        ws = await get_or_create_workspace(session, platform="slack", external_id="T1")
+        stored = await save_installation(
+            session, workspace_id=ws.id, bot_token="xoxb-1", refresh_token="xoxe-1", cipher=CIPHER
+        )
+        spent = stored.refresh_token_ciphertext
+        assert spent is not None
+    leases = []
+    for _ in range(2):  # two replicas: one lease
+        async with database.session() as session:
+            leases.append(
+                await claim_token_rotation(
+                    session, workspace_id=ws.id, until=now + timedelta(seconds=30), now=now
+                )
+            )
+    assert leases == [True, False]
+    later = now + timedelta(seconds=31)
+    async with database.session() as session:  # an expired lease can be taken over…
+        assert await claim_token_rotation(
+            session, workspace_id=ws.id, until=later + timedelta(seconds=30), now=later
+        )
+        # … and the first holder, late, cannot give back the new holder's lease.
+        await release_token_rotation(session, workspace_id=ws.id, until=now + timedelta(seconds=30))
+    async with database.session() as session:
+        assert not await claim_token_rotation(
+            session, workspace_id=ws.id, until=later + timedelta(seconds=60), now=later
+        )
+        await release_token_rotation(
+            session, workspace_id=ws.id, until=later + timedelta(seconds=30)
+        )
+        assert await claim_token_rotation(
+            session, workspace_id=ws.id, until=later + timedelta(seconds=60), now=later
+        )
+
+    async def store(previous: bytes, token: str) -> bool:
+        async with database.session() as session:
+            return await store_rotated_tokens(
+                session,
+                workspace_id=ws.id,
+                previous_refresh=previous,
+                bot_token=token,
+                refresh_token=f"xoxe-{token}",
+                expires_at=now + timedelta(hours=12),
+                cipher=CIPHER,
+            )
+
+    assert await store(spent, "xoxb-2")
+    assert not await store(spent, "xoxb-3")  # the same refresh token spent twice: refused
+    async with database.session() as session:
+        row = await get_installation(session, workspace_id=ws.id)
+        assert row is not None and row.rotation_lease_until is None
+        assert bot_token(row, cipher=CIPHER) == "xoxb-2"
+        assert refresh_token(row, cipher=CIPHER) == "xoxe-xoxb-2"
+        welcomed = [await claim_welcome(session, workspace_id=ws.id) for _ in range(2)]
+        await release_welcome(session, workspace_id=ws.id)
+        assert await claim_welcome(session, workspace_id=ws.id)
+        assert await delete_installation(session, workspace_id=ws.id)
+        assert not await delete_installation(session, workspace_id=ws.id)
+    assert welcomed == [True, False]

@@ -2,8 +2,13 @@
 
 It answers the methods the front-end uses with the shapes slack_sdk reads (`auth.test`,
 `chat.postMessage` with a fresh `ts`, `chat.update`, the streaming trio, `conversations.open`,
-…) and `{"ok": true}` to the rest. It can be told to answer one method once with a 429 and
-`Retry-After` (`rate_limit_once`) or with an API error (`fail_once`).
+`users.info`, …) and `{"ok": true}` to the rest. It can be told to answer one method once with
+a 429 and `Retry-After` (`rate_limit_once`) or with an API error (`fail_once`).
+
+OAuth: `grant` registers an authorization code for a workspace; `oauth.v2.access` checks
+the app's credentials (HTTP Basic), trades a code once for a bot token (with a refresh token
+and `expires_in` when the grant rotates), and trades each refresh token once for new ones.
+`auth.test` answers for the workspace a token was issued to.
 
     slack = FakeSlackAPI()
     async with serve_in_background(slack.app) as url:
@@ -13,8 +18,10 @@ It answers the methods the front-end uses with the shapes slack_sdk reads (`auth
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
+import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -30,6 +37,34 @@ from starlette.routing import Route
 TEAM = "T0TEAM"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "fake-client-secret-0123456789"
+SCOPES = (
+    "app_mentions:read,assistant:write,channels:history,chat:write,commands,groups:history,"
+    "im:history,im:write,mpim:history,users:read"
+)
+TOKEN_LIFETIME_S = 43_200
+
+
+@dataclass
+class Grant:
+    """What one installation in the fake gives out."""
+
+    team: str
+    installer: str
+    team_name: str = "Test"
+    rotation: bool = False
+    scopes: str = SCOPES
+    enterprise: bool = False
+    lifetime_s: int = TOKEN_LIFETIME_S
+    """How long the installed token lives (rotation); refreshed tokens live 12 hours."""
+
+
+@dataclass
+class Issued:
+    team: str
+    bot_user: str
+    scopes: str
 
 
 @dataclass
@@ -76,11 +111,18 @@ class FakeSlackAPI:
     calls: list[Call] = field(default_factory=list)
     socket_url: str = ""
     """What `apps.connections.open` hands out (Socket Mode tests)."""
+    scopes: str = SCOPES
+    """`X-OAuth-Scopes` of tokens the fake did not issue (single-workspace tests)."""
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh_delay_s: float = 0.0
+    issued: dict[str, Issued] = field(default_factory=dict)
+    _codes: dict[str, Grant] = field(default_factory=dict)
+    _refresh: dict[str, tuple[Grant, bool]] = field(default_factory=dict)
     _faults: dict[str, deque[Response]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
-        self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["POST"])])
+        self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
 
     # ---- steering ----------------------------------------------------------------------
 
@@ -95,6 +137,47 @@ class FakeSlackAPI:
 
     def fail_once(self, method: str, error: str) -> None:
         self._faults[method].append(JSONResponse({"ok": False, "error": error}))
+
+    def break_down(self, method: str, times: int, status: int = 502) -> None:
+        """The next `times` calls of `method` get an HTML error page (a broken proxy)."""
+        for _ in range(times):
+            self._faults[method].append(
+                Response(b"<html>Bad Gateway</html>", status_code=status, media_type="text/html")
+            )
+
+    def grant(self, grant: Grant) -> str:
+        """A one-time authorization code for installing in `grant.team`."""
+        code = f"code-{secrets.token_hex(8)}"
+        self._codes[code] = grant
+        return code
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        admin: bool = False,
+        owner: bool = False,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> None:
+        profile = {"display_name": name, "real_name": f"{name} Example"}
+        if email:
+            profile["email"] = email
+        if phone:
+            profile["phone"] = phone
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name.lower(),
+            "real_name": f"{name} Example",
+            "is_admin": admin,
+            "is_owner": owner,
+            "profile": profile,
+        }
+
+    @property
+    def refreshes(self) -> list[Call]:
+        return [c for c in self.of("oauth.v2.access") if c.args.get("grant_type")]
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -130,26 +213,82 @@ class FakeSlackAPI:
         args.update(request.query_params)  # slack_sdk sends some methods' params in the URL
         auth = request.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        if token is None and "token" in args and method != "oauth.v2.access":
+            token = str(args["token"])
         recorded = Call(method, args, token, time.monotonic())
         self.calls.append(recorded)
         if self._faults[method]:
             return self._faults[method].popleft()
-        recorded.answer = self._answer(method, args)
-        return JSONResponse(recorded.answer)
+        if method == "oauth.v2.access":
+            recorded.answer = await self._oauth(args, auth)
+            return JSONResponse(recorded.answer)
+        recorded.answer = self._answer(method, args, token)
+        issued = self.issued.get(token or "")
+        scopes = issued.scopes if issued else self.scopes
+        return JSONResponse(recorded.answer, headers={"X-OAuth-Scopes": scopes})
 
-    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def _oauth(self, args: dict[str, Any], auth: str) -> dict[str, Any]:
+        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return {"ok": False, "error": "invalid_client_id"}
+        if args.get("grant_type") == "refresh_token":
+            await asyncio.sleep(self.refresh_delay_s)
+            known = self._refresh.get(str(args.get("refresh_token")))
+            if known is None or known[1]:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            self._refresh[str(args["refresh_token"])] = (known[0], True)
+            return self._tokens(known[0], refresh_only=True)
+        grant = self._codes.pop(str(args.get("code")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        answer = self._tokens(grant, refresh_only=False)
+        answer.update(
+            {
+                "app_id": "A0CONCIERGE",
+                "scope": grant.scopes,
+                "bot_user_id": f"U{grant.team[1:]}BOT",
+                "team": {"id": grant.team, "name": grant.team_name},
+                "enterprise": {"id": "E0ORG", "name": "Org"} if grant.enterprise else None,
+                "is_enterprise_install": grant.enterprise,
+                "authed_user": {"id": grant.installer},
+            }
+        )
+        return answer
+
+    def _tokens(self, grant: Grant, *, refresh_only: bool) -> dict[str, Any]:
+        prefix = "xoxe.xoxb" if grant.rotation else "xoxb"
+        token = f"{prefix}-{grant.team}-{secrets.token_hex(8)}"
+        self.issued[token] = Issued(grant.team, f"U{grant.team[1:]}BOT", grant.scopes)
+        answer: dict[str, Any] = {"ok": True, "access_token": token, "token_type": "bot"}
+        if grant.rotation:
+            refresh = f"xoxe-1-{grant.team}-{secrets.token_hex(8)}"
+            self._refresh[refresh] = (grant, False)
+            lifetime = TOKEN_LIFETIME_S if refresh_only else grant.lifetime_s
+            answer.update({"refresh_token": refresh, "expires_in": lifetime})
+        if refresh_only:
+            answer["team"] = {"id": grant.team}
+        return answer
+
+    def _answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         channel = args.get("channel") or args.get("channel_id")
         if method == "auth.test":
+            issued = self.issued.get(token or "")
             return {
                 "ok": True,
                 "url": "https://test.slack.com/",
                 "team": "Test",
                 "user": "concierge",
-                "team_id": self.team,
-                "user_id": self.bot_user,
-                "bot_id": self.bot_id,
+                "team_id": issued.team if issued else self.team,
+                "user_id": issued.bot_user if issued else self.bot_user,
+                "bot_id": f"B{issued.team[1:]}" if issued else self.bot_id,
                 "is_enterprise_install": False,
             }
+        if method == "users.info":
+            user_id = str(args.get("user") or "")
+            if not user_id.startswith(("U", "W")):
+                return {"ok": False, "error": "user_not_found"}
+            plain = {"id": user_id, "name": user_id.lower(), "profile": {"display_name": ""}}
+            return {"ok": True, "user": self.users.get(user_id, plain)}
         if method in {"chat.postMessage", "chat.startStream"}:
             ts = self.new_ts()
             return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}

@@ -13,12 +13,13 @@ import hashlib
 import hmac
 import itertools
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -31,12 +32,20 @@ from bot.slack.replier import ReplyPolicy
 from conversations.llm import LLM
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
+    RunningSandbox,
     SandboxConfig,
     running_outgoing_sandbox,
     serve_in_background,
 )
 from storage import generate_key
-from tests.bot.slack.fake_slack import BOT_USER, TEAM, FakeSlackAPI
+from tests.bot.slack.fake_slack import (
+    BOT_USER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TEAM,
+    FakeSlackAPI,
+    Grant,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-0000-test-token"
@@ -60,16 +69,18 @@ def sign(body: bytes, *, secret: str = SECRET, timestamp: int | None = None) -> 
 # ---- payloads ---------------------------------------------------------------------------
 
 
-def event_callback(event: Mapping[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+def event_callback(
+    event: Mapping[str, Any], *, event_id: str | None = None, team: str = TEAM
+) -> dict[str, Any]:
     return {
         "token": "verification-token",
-        "team_id": TEAM,
+        "team_id": team,
         "api_app_id": APP_ID,
         "event": dict(event),
         "type": "event_callback",
         "event_id": event_id or f"Ev{next(_ids):08d}",
         "event_time": int(time.time()),
-        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
     }
 
 
@@ -130,14 +141,15 @@ def block_action(
     thread_ts: str | None = None,
     action_id: str = "btn-0",
     user: str = "U0ALICE",
+    team: str = TEAM,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "user": BOT_USER}
     if thread_ts:
         message["thread_ts"] = thread_ts
     return {
         "type": "block_actions",
-        "team": {"id": TEAM, "domain": "test"},
-        "user": {"id": user, "username": "alice", "name": "alice", "team_id": TEAM},
+        "team": {"id": team, "domain": "test"},
+        "user": {"id": user, "username": "alice", "name": "alice", "team_id": team},
         "api_app_id": APP_ID,
         "token": "verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
@@ -157,10 +169,12 @@ def block_action(
     }
 
 
-def slash_command(text: str, *, user: str = "U0ALICE", channel: str = "C0PLANS") -> dict[str, str]:
+def slash_command(
+    text: str, *, user: str = "U0ALICE", channel: str = "C0PLANS", team: str = TEAM
+) -> dict[str, str]:
     return {
         "token": "verification-token",
-        "team_id": TEAM,
+        "team_id": team,
         "team_domain": "test",
         "channel_id": channel,
         "channel_name": "plans",
@@ -183,6 +197,8 @@ class SlackRig:
     slack: FakeSlackAPI
     http: httpx.AsyncClient
     app: Starlette
+    outgoing: RunningSandbox
+    front_end: SlackFrontEnd
 
     @property
     def services(self) -> Services:
@@ -196,9 +212,14 @@ class SlackRig:
         return await self.http.post(f"{self.url}{EVENTS_PATH}", content=body, headers=sent)
 
     async def event(
-        self, event: Mapping[str, Any], *, event_id: str | None = None, retry: int | None = None
+        self,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        retry: int | None = None,
+        team: str = TEAM,
     ) -> httpx.Response:
-        body = json.dumps(event_callback(event, event_id=event_id)).encode()
+        body = json.dumps(event_callback(event, event_id=event_id, team=team)).encode()
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         return await self.post(body, "application/json", headers if retry else None)
 
@@ -210,22 +231,60 @@ class SlackRig:
         body = urlencode(slash_command(text, **kwargs)).encode()
         return await self.post(body, "application/x-www-form-urlencoded")
 
+    async def start_install(self, http: httpx.AsyncClient | None = None) -> str:
+        """`GET /slack/install` as a browser would: the state Slack will send back."""
+        client = http or self.http
+        started = await client.get(f"{self.url}/slack/install")
+        assert started.status_code == 302, started.text
+        query = parse_qs(urlsplit(started.headers["location"]).query)
+        return query["state"][0]
+
+    async def finish_install(
+        self, code: str, state: str, http: httpx.AsyncClient | None = None
+    ) -> httpx.Response:
+        """Slack sends the installer back to `/slack/oauth_redirect`."""
+        client = http or self.http
+        query = urlencode({"code": code, "state": state})
+        return await client.get(f"{self.url}/slack/oauth_redirect?{query}")
+
+    async def install(self, grant: Grant) -> httpx.Response:
+        """The whole OAuth install of a workspace, in a fresh browser."""
+        async with httpx.AsyncClient(timeout=10) as browser:
+            state = await self.start_install(browser)
+            return await self.finish_install(self.slack.grant(grant), state, browser)
+
     async def settle(self, timeout_s: float = 15.0) -> None:
         """Wait until every turn the front-end started has finished."""
         await self.slack.wait_for(lambda: self.services.work.running == 0, timeout_s)
 
 
 def slack_settings(database_url: str, slack_url: str, outgoing_url: str, **extra: Any) -> Settings:
-    return Settings(
-        CONCIERGE_DATABASE_URL=database_url,
-        CONCIERGE_SECRET_KEY=generate_key(),
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=f"{slack_url}/api/",
-        OUTGOING_API_URL=outgoing_url,
-        OUTGOING_API_KEY=DEFAULT_NEGOTIATED_KEY,
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "CONCIERGE_DATABASE_URL": database_url,
+        "CONCIERGE_SECRET_KEY": generate_key(),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": f"{slack_url}/api/",
+        "OUTGOING_API_URL": outgoing_url,
+        "OUTGOING_API_KEY": DEFAULT_NEGOTIATED_KEY,
+    }
+    values.update(extra)
+    return Settings(**values)
+
+
+def oauth_settings() -> dict[str, Any]:
+    """Multi-workspace mode: no SLACK_BOT_TOKEN, installs through OAuth."""
+    return {
+        "SLACK_BOT_TOKEN": None,
+        "SLACK_CLIENT_ID": CLIENT_ID,
+        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -239,6 +298,8 @@ async def running_slack(
     **settings: Any,
 ) -> AsyncIterator[SlackRig]:
     slack = slack or FakeSlackAPI()
+    port = free_port()
+    settings.setdefault("CONCIERGE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     async with (
         serve_in_background(slack.app) as slack_url,
         running_outgoing_sandbox(sandbox or SandboxConfig.fast()) as outgoing,
@@ -246,8 +307,11 @@ async def running_slack(
         config = slack_settings(database_url, slack_url, outgoing.base_url, **settings)
         front_end = SlackFrontEnd(config, policy=policy or ReplyPolicy(progress_min_interval_s=0))
         app = create_app(config, front_ends=[front_end], llm=llm)
-        async with serve_in_background(app) as url, httpx.AsyncClient(timeout=10) as http:
-            yield SlackRig(url, slack, http, app)
+        async with (
+            serve_in_background(app, port=port) as url,
+            httpx.AsyncClient(timeout=10) as http,
+        ):
+            yield SlackRig(url, slack, http, app, outgoing, front_end)
 
 
 def sqlite_url(tmp_path: Path) -> str:

@@ -9,6 +9,7 @@ import yaml
 
 from bot.slack import EVENTS_PATH
 from bot.slack.app import BOT_EVENTS, BOT_SCOPES
+from bot.slack.oauth import REDIRECT_PATH
 from bot.slack.surfaces import COMMAND, SUGGESTED_PROMPTS
 
 MANIFEST = Path(__file__).resolve().parents[3] / "manifest.yml"
@@ -38,6 +39,8 @@ def test_every_request_url_is_the_one_events_endpoint() -> None:
     assert all(url == f"https://YOUR-HOST{EVENTS_PATH}" for url in urls)
     assert settings["interactivity"]["is_enabled"] is True
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
+    redirects = manifest["oauth_config"]["redirect_urls"]
+    assert redirects == [f"https://YOUR-HOST{REDIRECT_PATH}"]
 
 
 def test_bot_user_messages_tab_and_agent_view_with_suggested_prompts() -> None:

@@ -1,0 +1,113 @@
+"""Who a Slack user is: their profile name (and contact details, only where the workspace
+granted `users:read.email`), and whether they are a workspace admin (`users.info`).
+
+Names are cached for a few minutes per (team, user), so a conversation does not cost a
+`users.info` call per message; a failed lookup keeps serving the last known profile.
+Admin checks always ask Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.slack.clients import SLACK_ERRORS, SlackClients, describe
+
+log = logging.getLogger(__name__)
+
+CONTACT_SCOPE = "users:read.email"
+LOOKUP_TIMEOUT_S = 2.0
+CACHE_S = 300.0
+REMEMBERED = 10_000
+
+
+@dataclass(frozen=True)
+class SlackProfile:
+    user_id: str
+    display_name: str | None
+    is_admin: bool
+    email: str | None = None
+    phone: str | None = None
+
+    def __repr__(self) -> str:  # personal data stays out of logs
+        return f"SlackProfile(user_id={self.user_id!r})"
+
+    def for_partners(self) -> dict[str, str]:
+        """The profile partners may get: a name, and contact details when granted."""
+        fields = {"display_name": self.display_name, "email": self.email, "phone": self.phone}
+        return {k: v for k, v in fields.items() if v}
+
+
+class ProfileUnavailable(Exception):
+    """Slack could not tell who the user is (the reason is safe to show an admin)."""
+
+
+class SlackPeople:
+    def __init__(self, clients: SlackClients) -> None:
+        self._clients = clients
+        self._cache: OrderedDict[tuple[str, str], tuple[float, SlackProfile]] = OrderedDict()
+
+    async def profile(self, team_id: str, user_id: str) -> SlackProfile | None:
+        """The user's profile (cached); None when Slack can't say and nothing is known."""
+        key = (team_id, user_id)
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_S:
+            return cached[1]
+        try:
+            found = await self.fetch(team_id, user_id)
+        except ProfileUnavailable as error:
+            log.info("no Slack profile for a user of %s: %s", team_id, error)
+            return cached[1] if cached is not None else None
+        self._remember(key, found)
+        return found
+
+    async def fetch(self, team_id: str, user_id: str) -> SlackProfile:
+        """Ask Slack now (admin checks); raises `ProfileUnavailable`."""
+        token = await self._clients.token_for(team_id)
+        if token is None:
+            raise ProfileUnavailable("the app is not installed in this workspace")
+        client = self._clients.client(token)
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT_S):
+                answer = await client.users_info(user=user_id)
+                identity = await self._clients.identity(token)
+        except SLACK_ERRORS as error:
+            raise ProfileUnavailable(describe(error)) from error
+        user = answer.get("user")
+        if not isinstance(user, Mapping):
+            raise ProfileUnavailable("no user in the answer")
+        found = _profile(user_id, user, contact=CONTACT_SCOPE in identity.scopes)
+        self._remember((team_id, user_id), found)
+        return found
+
+    def _remember(self, key: tuple[str, str], found: SlackProfile) -> None:
+        self._cache[key] = (time.monotonic(), found)
+        self._cache.move_to_end(key)
+        while len(self._cache) > REMEMBERED:
+            self._cache.popitem(last=False)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip()[:255] or None if isinstance(value, str) else None
+
+
+def _profile(user_id: str, user: Mapping[str, Any], *, contact: bool) -> SlackProfile:
+    profile = user.get("profile") if isinstance(user.get("profile"), Mapping) else {}
+    assert isinstance(profile, Mapping)
+    name = (
+        _text(profile.get("display_name"))
+        or _text(profile.get("real_name"))
+        or _text(user.get("real_name"))
+        or _text(user.get("name"))
+    )
+    admin = any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
+    if not contact:
+        return SlackProfile(user_id, name, admin)
+    return SlackProfile(
+        user_id, name, admin, email=_text(profile.get("email")), phone=_text(profile.get("phone"))
+    )
