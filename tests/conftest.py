@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage import Database
-from tests.storage.databases import migrated_database
+from tests.storage.databases import migrated_database, postgres_database
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -18,6 +18,17 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     PostgreSQL (a throw-away schema at $CONCIERGE_TEST_POSTGRES_URL; fails if unreachable)."""
     async with migrated_database(request.param, tmp_path) as db:
         yield db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL for code that migrates a database itself (`serve`): a SQLite file in `tmp_path`,
+    and a throw-away database on the PostgreSQL server (fails if unreachable)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'serve.db'}"
+        return
+    async with postgres_database("serve") as url:
+        yield url
 
 
 @pytest.fixture

@@ -64,6 +64,27 @@ async def postgres_schema(url: str | None = None) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
+async def postgres_database(prefix: str) -> AsyncIterator[str]:
+    """The URL of a fresh, empty database on the test server, dropped afterwards (for code
+    that migrates a URL itself, like `serve`)."""
+    server = postgres_url()
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin = await _admin_connection(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await _admin_connection(server)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
 async def migrated_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated ``Database`` on ``backend`` ("sqlite": a file under ``tmp_path``)."""
     if backend == "sqlite":
