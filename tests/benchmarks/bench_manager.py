@@ -16,13 +16,10 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
-import socket
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +34,7 @@ from conversations.prompt import SYSTEM_PROMPT
 from conversations.tools import ALL_TOOLS, ToolDeps
 from integrations.sandbox import DEFAULT_NEGOTIATED_KEY
 from storage import Database, FieldCipher, generate_key, upgrade
+from tests.benchmarks.processes import free_port, server_process
 
 
 @dataclass
@@ -110,36 +108,11 @@ class CountingReplier:
         return None
 
 
-@contextlib.asynccontextmanager
-async def sandbox_process() -> AsyncIterator[str]:
+def sandbox_process() -> contextlib.AbstractAsyncContextManager[str]:
     """The sandbox in its own process, so its CPU time is not billed to the manager."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "sandbox",
-        "--port",
-        str(port),
-        "--search-latency",
-        "0",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(200):
-                with contextlib.suppress(httpx.TransportError):
-                    await http.get(f"{url}/partner/v1/auth")
-                    break
-                await asyncio.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
+    port = free_port()
+    args = ("bot.cli", "sandbox", "--port", str(port), "--search-latency", "0")
+    return server_process(*args, port=port, ready_path="/partner/v1/auth")
 
 
 @dataclass

@@ -21,9 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -35,6 +33,7 @@ import httpx
 import uvicorn
 
 from integrations.sandbox import SandboxConfig, running_outgoing_sandbox, serve_in_background
+from tests.benchmarks.processes import free_port, server_process
 from tests.bot.slack.fake_slack import FakeSlackAPI
 from tests.bot.slack.harness import APP_ID, BOT_TOKEN, SECRET, dm, event_callback, sign
 
@@ -99,40 +98,10 @@ def serve_echo(port: int, slack_url: str) -> None:
 # ---- the load ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def child(*args: str) -> AsyncIterator[str]:
+def child(*args: str) -> contextlib.AbstractAsyncContextManager[str]:
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.benchmarks.bench_slack",
-        "--child",
-        *args,
-        "--port",
-        str(port),
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get(f"{url}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError(f"{args[0]} did not start")
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
+    module = ("tests.benchmarks.bench_slack", "--child", *args, "--port", str(port))
+    return server_process(*module, port=port, ready_path="/healthz")
 
 
 @dataclass

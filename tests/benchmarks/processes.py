@@ -1,0 +1,42 @@
+"""Servers in their own processes for benchmarks, so their CPU time is not billed to the
+process being measured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def server_process(*args: str, port: int, ready_path: str) -> AsyncIterator[str]:
+    """Run `python -m <args>` listening on `port`; yields its base URL once `ready_path`
+    answers (any HTTP status means it is up); terminated on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", *args, stdout=asyncio.subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    await http.get(f"{url}{ready_path}")
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"{args[0]} did not start")
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()
