@@ -34,13 +34,13 @@ from integrations.sandbox import (
 )
 from storage import generate_key, repositories
 from storage.models import Action, Approval
+from tests.factories import LATE_SET, book_call, first_session
 from tests.fakes.chat import RecordingReplier
 from tests.fakes.llm import FunctionLLM, call, calls, tool_results
 
 ALICE = Sender("U_ALICE", "Alice")
 BOB = Sender("U_BOB", "Bob")
 THREAD = ConversationAddress("console", "T1", "C1", "1700000000.000100")
-LATE_SET = "Late Set: Brooklyn Jazz Quartet"
 INJECTED = "Midnight Jazz Jam Session"
 BOOKINGS = "/partner/v1/bookings"
 
@@ -62,12 +62,7 @@ class Env:
     script: list[Any] = field(default_factory=list)
 
     def activity(self, name: str) -> tuple[str, str, str]:
-        """(id, date, time) of an activity's first session in the sandbox catalogue."""
-        found = next(a for a in self.sandbox.state.catalogue.activities if a.name == name)
-        detail = found.to_detail(now=self.sandbox.state.now())
-        assert detail.ticket_price is not None
-        first = detail.ticket_price.sessions[0]
-        return detail.activity_id, str(first.date), str(first.time)
+        return first_session(self.sandbox.state, name)
 
     async def say(self, text: str, *, sender: Sender = ALICE) -> None:
         message = InboundMessage(THREAD, sender, text, new_event_id())
@@ -155,16 +150,7 @@ async def make_env(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
 
 async def propose_late_set(env: Env, quantity: int = 2) -> None:
-    activity_id, date, time = env.activity(LATE_SET)
-    env.script.append(
-        call(
-            "book_activity",
-            activity_id=activity_id,
-            session_date=date,
-            session_time=time,
-            tickets=[{"name": "General Admission", "quantity": quantity}],
-        )
-    )
+    env.script.append(book_call(env.sandbox.state, LATE_SET, quantity=quantity))
     await env.say(f"book {quantity} for the late set")
 
 

@@ -17,9 +17,9 @@ from storage.models import Approval
 from tests.bot.slack.fake_slack import Call
 from tests.bot.slack.harness import SlackRig, block_action, dm, oauth_settings, running_slack
 from tests.bot.slack.test_install import SECOND_KEY, TEAM_A, TEAM_B, install_and_bind
+from tests.factories import book_call
 from tests.fakes.llm import FunctionLLM, call, calls, text, tool_results
 
-LATE_SET = "Late Set: Brooklyn Jazz Quartet"
 KEYS = {TEAM_A: DEFAULT_NEGOTIATED_KEY, TEAM_B: SECOND_KEY}
 
 
@@ -38,20 +38,7 @@ def _model(sandbox: list[RunningSandbox], seen: list[tuple[str, int]]) -> Functi
             return calls(call("search_activities", prompt="jazz", location="Brooklyn"))
         if "orders" in said:
             return calls(call("list_orders"))
-        state = sandbox[0].state
-        found = next(a for a in state.catalogue.activities if a.name == LATE_SET)
-        detail = found.to_detail(now=state.now())
-        assert detail.ticket_price is not None
-        first = detail.ticket_price.sessions[0]
-        return calls(
-            call(
-                "book_activity",
-                activity_id=detail.activity_id,
-                session_date=str(first.date),
-                session_time=str(first.time),
-                tickets=[{"name": "General Admission", "quantity": 2}],
-            )
-        )
+        return calls(book_call(sandbox[0].state))
 
     return FunctionLLM(respond)
 

@@ -21,10 +21,10 @@ from tests.bot.slack.harness import (
     sqlite_url,
 )
 from tests.bot.slack.test_install import ADMIN, TEAM_A, bind, welcomes
+from tests.factories import book_call
 from tests.fakes.llm import FunctionLLM, ScriptedLLM, call, calls, text, tool_results
 
 BOB = "U0BOB"
-LATE_SET = "Late Set: Brooklyn Jazz Quartet"
 
 
 def _booker(sandbox: list[RunningSandbox]) -> FunctionLLM:
@@ -37,20 +37,7 @@ def _booker(sandbox: list[RunningSandbox]) -> FunctionLLM:
             return text(errors[0] if errors else "Done.")
         said = " ".join(p.text for p in last.parts if isinstance(p, TextPart))
         if "book" in said:
-            state = sandbox[0].state
-            found = next(a for a in state.catalogue.activities if a.name == LATE_SET)
-            detail = found.to_detail(now=state.now())
-            assert detail.ticket_price is not None
-            first = detail.ticket_price.sessions[0]
-            return calls(
-                call(
-                    "book_activity",
-                    activity_id=detail.activity_id,
-                    session_date=str(first.date),
-                    session_time=str(first.time),
-                    tickets=[{"name": "General Admission", "quantity": 2}],
-                )
-            )
+            return calls(book_call(sandbox[0].state))
         if "orders" in said:
             return calls(call("list_orders"))
         return text("Hello!")
