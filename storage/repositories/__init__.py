@@ -25,7 +25,6 @@ from storage.repositories.buttons import (
 )
 from storage.repositories.conversations import (
     NewMessage,
-    append_message,
     append_messages,
     find_conversation,
     get_conversation,
@@ -88,7 +87,6 @@ __all__ = [
     "IdempotencyKeyConflict",
     "NewMessage",
     "OutgoingKeyKind",
-    "append_message",
     "append_messages",
     "bind_credential",
     "bot_token",

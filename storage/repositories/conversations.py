@@ -15,7 +15,6 @@ from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
     "NewMessage",
-    "append_message",
     "append_messages",
     "find_conversation",
     "get_conversation",
@@ -102,28 +101,6 @@ async def update_conversation_state(
         .execution_options(**RETURNING_OPTIONS)
     )
     return result.first() is not None
-
-
-async def append_message(
-    session: AsyncSession,
-    *,
-    conversation_id: str,
-    role: str,
-    content: Sequence[Any],
-    sender_id: str | None = None,
-    now: datetime | None = None,
-) -> Message:
-    """Append one transcript entry (``content``: JSON-able neutral parts, stored as given)."""
-    message = Message(
-        conversation_id=conversation_id,
-        role=role,
-        sender_id=sender_id,
-        content=list(content),
-        created_at=now or utc_now(),
-    )
-    session.add(message)
-    await session.flush()
-    return message
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from sqlmodel import func, select
 from storage import Database
 from storage.models import Message
 from storage.repositories import (
-    append_message,
+    NewMessage,
+    append_messages,
     recent_messages,
     update_conversation_state,
 )
@@ -31,11 +32,11 @@ async def test_two_engines_ten_writers_each(database: Database) -> None:
                 # this at once ("database is locked") when another connection wrote meanwhile
                 last = await recent_messages(session, conversation_id=conversation.id, limit=1)
                 await asyncio.sleep(0)
-                await append_message(
+                after = last[0].id if last else None
+                await append_messages(
                     session,
                     conversation_id=conversation.id,
-                    role="user",
-                    content=[{"writer": name, "n": n, "after": last[0].id if last else None}],
+                    messages=[NewMessage("user", [{"writer": name, "n": n, "after": after}])],
                 )
                 await update_conversation_state(
                     session, conversation_id=conversation.id, state={"last_writer": name}

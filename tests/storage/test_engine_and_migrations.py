@@ -49,11 +49,13 @@ async def test_sqlite_connection_settings(sqlite_database: Database) -> None:
 async def test_sqlite_foreign_keys_are_enforced(sqlite_database: Database) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from storage.repositories import append_message
+    from storage.repositories import NewMessage, append_messages
 
     with pytest.raises(IntegrityError):
         async with sqlite_database.session() as session:
-            await append_message(session, conversation_id="missing", role="user", content=[])
+            await append_messages(
+                session, conversation_id="missing", messages=[NewMessage("user", [])]
+            )
 
 
 async def test_session_commits_or_rolls_back(database: Database) -> None:
