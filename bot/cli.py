@@ -107,7 +107,7 @@ async def _demo(settings: Settings) -> None:
                     sys.stdout,
                     interactive=interactive,
                     banner=banner,
-                    settle=lambda: services.settle_bookings(DEMO_SETTLE_S),
+                    settle=lambda: services.settle_jobs(DEMO_SETTLE_S),
                 )
 
 

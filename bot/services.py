@@ -16,16 +16,18 @@ import httpx
 from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
 from conversations.booking.config import BookingConfig
-from conversations.booking.placing import reconcile
-from conversations.buttons import ButtonRouter
+from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender, Outlet
+from conversations.inbox import TAKE_OVER_EVERY_S
+from conversations.jobs import JobRunner
+from conversations.leases import new_owner
 from conversations.offline import OfflinePlanner
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
 from conversations.replies import Replier
-from conversations.tools import ALL_TOOLS, ToolDeps, register_booking_buttons
+from conversations.tools import ToolDeps
 from conversations.types import ConversationAddress
 from conversations.workspaces import StoredCredentials, Workspaces
 from integrations.anthropic_llm import AnthropicLLM
@@ -35,7 +37,6 @@ from storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 20.0
-AWAITING_OUTGOING = ["placing", "unknown", "accepted", "pending"]
 
 
 @dataclass
@@ -49,27 +50,36 @@ class Services:
     deps: ToolDeps
     workspaces: Workspaces
     people: People
+    owner: str
     outlets: dict[str, Outlet] = field(default_factory=dict)
     outbox: OutboxSender = field(init=False)
+    jobs: JobRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = OutboxSender(self.db, self.outlets)
+        self.jobs = JobRunner(
+            db=self.db,
+            kinds=JOB_KINDS,
+            deps=self.deps,
+            owner=self.owner,
+            replier_for=self.replier_for,
+            on_said=self.outbox.wake,
+        )
+        self.deps.jobs.listen(self.jobs.wake)
 
-    async def reconcile_bookings(self) -> int:
-        """Re-send bookings a crash or an outage left without Outgoing's answer."""
-        resent = await reconcile(self.db, self.deps.booking, self.deps.outgoing)
-        if resent:
-            self.outbox.wake()
-        return resent
-
-    async def settle_bookings(self, timeout_s: float) -> None:
-        """Wait (bounded) until no booking awaits Outgoing's answer, delivering what arrives."""
+    async def settle_jobs(self, timeout_s: float) -> None:
+        """Wait (bounded) until no job of this process's kinds is open, delivering what
+        arrives (the demo's end of input: a search or a booking still on its way)."""
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
+            await self.jobs.start_due()
+            await self.jobs.drain()
             await self.outbox.deliver_due()
             async with self.db.session(read_only=True) as session:
                 waiting = await repositories.list_open_actions(
-                    session, kinds=["booking"], statuses=AWAITING_OUTGOING
+                    session,
+                    kinds=list(self.jobs.kinds),
+                    statuses=[s for k in self.jobs.kinds.values() for s in k.waiting_statuses],
                 )
             if not waiting or asyncio.get_running_loop().time() > deadline:
                 return
@@ -155,15 +165,22 @@ async def running_services(
             outgoing=OutgoingAccess(http=http, credentials=credentials, people=people),
             booking=booking_config(settings),
             people=people,
+            job_kinds={kind.name: kind for kind in JOB_KINDS},
         )
         if progress_interval_s is not None:
             deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)
-        buttons = ButtonRouter()
-        register_booking_buttons(buttons)
+        owner = new_owner()
+        answers = questions()
         manager = ConversationManager(
-            llm=model, deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT, buttons=buttons
+            llm=model,
+            deps=deps,
+            tools=ALL_TOOLS,
+            system_prompt=SYSTEM_PROMPT,
+            buttons=buttons(answers),
+            questions=answers,
+            owner=owner,
         )
-        yield Services(settings, db, http, model, manager, work, deps, workspaces, people)
+        yield Services(settings, db, http, model, manager, work, deps, workspaces, people, owner)
     finally:
         await work.drain(SHUTDOWN_GRACE_S)
         if llm is None and isinstance(model, AnthropicLLM):
@@ -172,8 +189,7 @@ async def running_services(
         await db.dispose()
 
 
-RECONCILE_EVERY_S = 60.0
-PRUNE_EVERY = 60  # reconciliation rounds, i.e. about an hour
+PRUNE_EVERY_S = 3600.0
 EVENT_MEMORY = timedelta(days=7)  # longer than any platform keeps retrying a delivery
 
 
@@ -185,31 +201,36 @@ async def _prune(services: Services) -> None:
 
 
 async def _maintain_forever(services: Services) -> None:
-    rounds = 0
     while True:
         try:
-            await services.reconcile_bookings()
-            if rounds % PRUNE_EVERY == 0:
-                await _prune(services)
+            await _prune(services)
         except Exception:
             log.exception("maintenance failed")
-        rounds += 1
-        await asyncio.sleep(RECONCILE_EVERY_S)
+        await asyncio.sleep(PRUNE_EVERY_S)
 
 
 @contextlib.asynccontextmanager
 async def background_loops(services: Services) -> AsyncIterator[None]:
-    """The outbox sender, maintenance (booking reconciliation, pruning), and resuming what a
-    crash interrupted."""
+    """The outbox sender, the job runner, maintenance (pruning), and taking over inbound
+    items whose process died (every few seconds, since replicas share the database)."""
+    started = datetime.now(UTC)
+
+    async def resume_forever() -> None:
+        while True:
+            try:
+                await services.manager.resume_unfinished(
+                    services.replier_for, accepted_before=started, work=services.work
+                )
+            except Exception:
+                log.exception("taking over unfinished items failed")
+            await asyncio.sleep(TAKE_OVER_EVERY_S)
+
     loops = [
         asyncio.create_task(services.outbox.run(), name="outbox"),
+        asyncio.create_task(services.jobs.run(), name="jobs"),
         asyncio.create_task(_maintain_forever(services), name="maintenance"),
+        asyncio.create_task(resume_forever(), name="resume-unfinished"),
     ]
-    started = datetime.now(UTC)
-    services.work.spawn(
-        services.manager.resume_unfinished(services.replier_for, accepted_before=started),
-        name="resume-unfinished",
-    )
     try:
         yield
     finally:

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations import metrics
 from conversations.buttons import ButtonRouter
 from conversations.history import message_to_json, messages_from_rows
+from conversations.inbox import Inbox
+from conversations.leases import LEASE_S
 from conversations.llm import (
     LLM,
     LLMError,
@@ -30,6 +33,7 @@ from conversations.llm import (
     ToolResultPart,
 )
 from conversations.locks import KeyedLocks
+from conversations.questions import QuestionRouter
 from conversations.replies import LazyStream, Replier, Reply
 from conversations.serialize import inbound_from_json, inbound_to_json
 from conversations.state import ConversationState
@@ -37,6 +41,7 @@ from conversations.tools.base import Tool, ToolOutcome, describe_validation_erro
 from conversations.tools.context import ToolContext, ToolDeps
 from conversations.tools.failures import partner_failure
 from conversations.types import ButtonPress, ConversationAddress, Inbound, InboundMessage
+from conversations.work import WorkTracker
 from integrations.errors import PartnerError
 from storage import repositories
 from storage.models import Conversation, Message
@@ -74,27 +79,38 @@ class ConversationManager:
         tools: Sequence[Tool],
         system_prompt: str,
         buttons: ButtonRouter | None = None,
+        questions: QuestionRouter | None = None,
         config: ManagerConfig | None = None,
+        owner: str | None = None,
+        lease_s: float = LEASE_S,
     ) -> None:
         self._llm = llm
         self._deps = deps
         self._tools = {t.name: t for t in tools}
         self._system = system_prompt
         self._buttons = buttons or ButtonRouter()
+        self._questions = questions or QuestionRouter()
         self._config = config or ManagerConfig()
         self._locks = KeyedLocks()
+        self._inbox = Inbox(deps.db, owner=owner, lease_s=lease_s)
+
+    @property
+    def owner(self) -> str:
+        """The name this process's inbound items are leased under (one per process)."""
+        return self._inbox.owner
 
     async def accept(self, item: Inbound) -> bool:
         """Claim the item's event id and keep the item, before the front-end acknowledges it.
 
-        False for a duplicate delivery. An accepted item is never lost: if the process dies
-        before `run` finishes, `resume_unfinished` runs it at the next start.
+        False for a duplicate delivery. The claim takes a lease for this process, renewed
+        until the item is done (also while it waits behind earlier turns of its conversation),
+        so no other process runs it; if this process dies first, the lease runs out and
+        `resume_unfinished` in a live process (or at the next start) runs it.
         """
         platform = item.address.platform
-        async with self._deps.db.session() as session:
-            fresh = await repositories.claim_event(
-                session, key=_event_key(item), source=platform, payload=inbound_to_json(item)
-            )
+        fresh = await self._inbox.claim(
+            key=_event_key(item), source=platform, payload=inbound_to_json(item)
+        )
         if not fresh:
             metrics.DUPLICATES.labels(platform).inc()
         return fresh
@@ -123,24 +139,50 @@ class ConversationManager:
         self,
         replier_for: Callable[[ConversationAddress], Replier | None],
         *,
-        accepted_before: datetime,
+        accepted_before: datetime | None = None,
+        work: WorkTracker | None = None,
     ) -> int:
-        """Run items accepted before `accepted_before` (this process's start) whose work never
-        finished because the process that accepted them died; returns how many."""
-        async with self._deps.db.session(read_only=True) as session:
-            rows = await repositories.unfinished_events(session, before=accepted_before)
+        """Take over accepted items nobody works on any more and run them; returns how many.
+
+        Called every few seconds (`background_loops`). Taken: items whose lease ran out (the
+        process that accepted them died). On SQLite, which one process uses, also every item
+        another owner accepted before `accepted_before` (this process's start), at once; on
+        PostgreSQL `accepted_before` is ignored, since another owner may be a live replica.
+        A taken item joins its conversation's order like any other (`run`'s lock). With
+        `work`, items run as tracked work (a shutdown drains them) and this returns at once;
+        without, it returns when they have run.
+        """
+
+        async def resume(key: str, item: Inbound, replier: Replier) -> None:
+            try:
+                await self.run(item, replier)
+            except Exception:
+                log.exception("could not resume %s", key)
+            finally:
+                self._inbox.let_go(key)  # done by now; else its lease runs out, and it reruns
+
+        rows = await self._inbox.take_over(started_at=accepted_before)
+        running: list[asyncio.Task[None]] = []
         resumed = 0
         for row in rows:
             try:
                 item = inbound_from_json(row.payload or {})
                 replier = replier_for(item.address)
-                if replier is None:
-                    continue
-                log.info("resuming unfinished %s", row.key)
-                await self.run(item, replier)
-                resumed += 1
             except Exception:  # one broken item must not keep the others from running
                 log.exception("could not resume %s", row.key)
+                replier = None
+            if replier is None:  # perhaps another process can: its lease runs out
+                self._inbox.let_go(row.key)
+                continue
+            log.info("resuming unfinished %s", row.key)
+            # Started in order: each takes its conversation's lock before the next one asks.
+            job = resume(row.key, item, replier)
+            if work is None:
+                running.append(asyncio.get_running_loop().create_task(job))
+            else:
+                work.spawn(job, name=f"resume:{row.key}")
+            resumed += 1
+        await asyncio.gather(*running)
         return resumed
 
     async def _guarded_turn(self, message: InboundMessage, replier: Replier) -> str:
@@ -160,7 +202,7 @@ class ConversationManager:
             await self._say(replier, SORRY_BROKEN)
             outcome = "error"
         async with self._deps.db.session() as session:
-            await repositories.mark_event_done(session, key=_event_key(message))
+            await self._inbox.done(session, key=_event_key(message))
         return outcome
 
     async def _load(self, address: ConversationAddress) -> tuple[Conversation, list[Message]]:
@@ -194,7 +236,7 @@ class ConversationManager:
             said = await self._deps.people.forget(message.address, message.sender)
             await self._say(replier, said)
             async with self._deps.db.session() as session:
-                await repositories.mark_event_done(session, key=_event_key(message))
+                await self._inbox.done(session, key=_event_key(message))
             return "ok"
         conversation, rows = await self._load(message.address)
         state = ConversationState.from_json(conversation.state)
@@ -203,6 +245,15 @@ class ConversationManager:
         ctx = ToolContext(
             self._deps, message.address, message.sender, replier, state, conversation.id
         )
+        answered = await self._questions.text(ctx, message.text)
+        if answered is not None:
+            # The asker's open question takes this message before the model does.
+            for reply in answered:
+                await replier.send(reply)
+            async with self._deps.db.session() as session:
+                await self._save_state(session, conversation, state)
+                await self._inbox.done(session, key=_event_key(message))
+            return "answered"
         tools = await self._available_tools(ctx)
         new: list[LLMMessage] = [user]
         outcome = "stuck"
@@ -230,6 +281,7 @@ class ConversationManager:
         else:
             await self._say(replier, SORRY_STUCK)
         async with self._deps.db.session() as session:
+            await self._save_state(session, conversation, state)  # locks the row first
             await repositories.append_messages(
                 session,
                 conversation_id=conversation.id,
@@ -242,10 +294,7 @@ class ConversationManager:
                     for item in new
                 ],
             )
-            await repositories.update_conversation_state(
-                session, conversation_id=conversation.id, state=state.to_json()
-            )
-            await repositories.mark_event_done(session, key=_event_key(message))
+            await self._inbox.done(session, key=_event_key(message))
         return outcome
 
     async def _press(self, press: ButtonPress, replier: Replier) -> None:
@@ -263,10 +312,19 @@ class ConversationManager:
         for reply in replies:
             await replier.send(reply)
         async with self._deps.db.session() as session:
-            await repositories.update_conversation_state(
-                session, conversation_id=conversation.id, state=state.to_json()
-            )
-            await repositories.mark_event_done(session, key=_event_key(press))
+            await self._save_state(session, conversation, state)
+            await self._inbox.done(session, key=_event_key(press))
+
+    @staticmethod
+    async def _save_state(
+        session: AsyncSession, conversation: Conversation, state: ConversationState
+    ) -> None:
+        """Write only what this turn changed, so a job's results that landed meanwhile stay."""
+        before = conversation.state or {}
+        changes = {k: v for k, v in state.to_json().items() if before.get(k) != v}
+        await repositories.merge_conversation_state(
+            session, conversation_id=conversation.id, changes=changes
+        )
 
     async def _available_tools(self, ctx: ToolContext) -> dict[str, Tool]:
         """Tools of partners not configured here are left out, so the model cannot offer them."""

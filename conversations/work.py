@@ -52,9 +52,10 @@ class WorkTracker:
 
 @contextlib.asynccontextmanager
 async def progress_ticker(
-    replier: Replier, *, key: str, text: str, interval_s: float
+    replier: Replier, *, key: str, text: str, interval_s: float, finish: bool = True
 ) -> AsyncIterator[None]:
-    """Show `text` at once, refresh it with the elapsed time, and mark it done at the end."""
+    """Show `text` at once, refresh it with the elapsed time, and mark it done at the end
+    (unless `finish` is False: a reply under the same key will replace the line)."""
     started = time.monotonic()
 
     async def tick() -> None:
@@ -72,5 +73,6 @@ async def progress_ticker(
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
-        with contextlib.suppress(Exception):
-            await replier.progress(Progress(key, text, time.monotonic() - started, done=True))
+        if finish:
+            with contextlib.suppress(Exception):
+                await replier.progress(Progress(key, text, time.monotonic() - started, done=True))

@@ -41,11 +41,14 @@ __all__ = [
     "NAMING_CONVENTION",
     "Action",
     "Approval",
+    "ChatNote",
     "Conversation",
     "Installation",
     "Message",
     "OutboxMessage",
+    "PendingQuestion",
     "Person",
+    "PostedMessage",
     "ProcessedEvent",
     "StorageModel",
     "UTCDateTime",
@@ -270,6 +273,7 @@ class Action(StorageModel, table=True):
     __table_args__ = (
         Index(None, "status", "kind"),
         Index(None, "kind", "partner_ref"),
+        Index(None, "next_run_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -291,6 +295,9 @@ class Action(StorageModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     lease_owner: str | None = Field(default=None, max_length=255)
     lease_until: datetime | None = _ts(nullable=True)
+    next_run_at: datetime | None = _ts(nullable=True)
+    """When a job runner should next work on it (None: nothing to do until something
+    arrives from outside — a webhook, an answer — or it is finished)."""
     attempts: int = 0
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -334,6 +341,9 @@ class ProcessedEvent(StorageModel, table=True):
     payload: dict[str, Any] | None = _json_col(nullable=True)
     """The accepted inbound item, so work not finished before a crash is resumed at boot."""
     done_at: datetime | None = _ts(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=255)
+    lease_until: datetime | None = _ts(nullable=True)
+    """Held by the process working on the item; a dead process's item is taken over after it."""
     created_at: datetime = _created(index=True)
 
 
@@ -369,3 +379,81 @@ class ButtonToken(StorageModel, table=True):
     chat_id: str = Field(max_length=255)
     reply_key: str | None = Field(default=None, max_length=255)
     created_at: datetime = _created(index=True)
+
+
+class PendingQuestion(StorageModel, table=True):
+    """A question a job asks a person mid-task: posted once, answered once.
+
+    ``form`` is ``text``, ``yes_no`` or ``choice`` (``options`` then lists ``{"value",
+    "label"}``); when ``deadline`` passes, ``default_value`` is taken (stated in the question).
+    """
+
+    __tablename__ = "pending_question"
+    __table_args__ = (
+        Index(None, "conversation_id", "status"),
+        Index(None, "status", "deadline"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    action_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("action.id"), nullable=True, index=True),
+    )
+    conversation_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("conversation.id"), nullable=False)
+    )
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    thread_id: str = Field(default="", max_length=255)
+    asked_of: str = Field(max_length=255)
+    purpose: str = Field(max_length=64)
+    """What the answer is for, read by the job that asked (``session``, ``ticket`` …)."""
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    form: str = Field(max_length=16)
+    options: list[Any] = _json_col(nullable=False, default_factory=list)
+    context: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    """What the asker needs to go on once answered (an activity id, a chosen session…)."""
+    default_value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: str = Field(default="open", max_length=16)
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answered_by: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _created()
+    deadline: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    answered_at: datetime | None = _ts(nullable=True)
+
+
+class PostedMessage(StorageModel, table=True):
+    """Which platform message shows the reply posted under ``reply_key`` in a conversation,
+    so any process can edit it in place (status lines, job cards, confirmations)."""
+
+    __tablename__ = "posted_message"
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace_id", "chat_id", "thread_id", "reply_key"),
+        Index(None, "platform", "channel", "message_id"),
+    )
+
+    id: int | None = _log_id()
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    thread_id: str = Field(default="", max_length=255)
+    reply_key: str = Field(max_length=255)
+    channel: str = Field(max_length=255)
+    message_id: str = Field(max_length=255)
+    shape: str = Field(default="text", max_length=16)
+    """How the message can be edited: ``text`` or ``photo`` (a caption)."""
+    updated_at: datetime = _created()
+
+
+class ChatNote(StorageModel, table=True):
+    """A small fact a front-end keeps about a chat or thread, shared by every process:
+    threads the bot takes part in, chats that blocked it, a group's new id, reply anchors."""
+
+    __tablename__ = "chat_note"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    scope: str = Field(primary_key=True, max_length=512)
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _created()

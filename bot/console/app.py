@@ -113,8 +113,10 @@ async def run_console(
     banner: str,
     settle: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Feed each line to the manager as its own tracked work; at the end of input, drain it
-    and `settle` (wait for results still on their way, such as a booking's confirmation)."""
+    """Feed each line to the manager as its own tracked work; `settle` waits for results
+    still on their way (a search's cards, a booking's confirmation): after each line when
+    the input is piped, as a person would read each answer before typing again, and at the
+    end of input."""
     out.write(banner + "\n\n")
     if interactive:
         out.write("you> ")
@@ -132,6 +134,8 @@ async def run_console(
             )
             # One line at a time, like a person reading each answer before typing again.
             await work.spawn(manager.handle(message, replier), name="console-turn")
+            if not interactive and settle is not None:
+                await settle()
         if interactive:
             out.write("you> ")
             out.flush()

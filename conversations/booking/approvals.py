@@ -6,16 +6,18 @@ press, resolved by one conditional update (pending, same person, same workspace,
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from conversations.booking.messages import approval_request, quote_lines
-from conversations.booking.placing import place
 from conversations.booking.quote import Quote, money
+from conversations.capabilities.outgoing.booking_job import BOOKING, NOT_SENT, BookingJobStatus
+from conversations.jobs import start_job
 from conversations.replies import Reply
 from conversations.tools.base import ToolOutcome, tool_error
 from conversations.tools.context import ToolContext
-from storage import repositories
+from storage import repositories, token_hash
 from storage.models import Approval
 
 
@@ -121,12 +123,69 @@ async def _decide(ctx: ToolContext, approval_id: str, to_status: str) -> _Decide
 
 
 async def on_approve(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
-    """The Confirm button: grant once, then place the booking from the approved snapshot."""
-    decided = await _decide(ctx, approval_id, "granted")
-    if decided is None:
-        return await _why_not(ctx, approval_id)
-    placed = await place(ctx, decided.approval.id, decided.quote, decided.mode)
-    return (decided.shown_as("granted"), *placed)
+    """The Confirm button: grant once and record the booking job in the same transaction, so
+    a granted approval always has its booking; the job sends it from the approved snapshot."""
+    now = datetime.now(UTC)
+    key = uuid.uuid4().hex
+    async with ctx.deps.db.session() as session:
+        approval = await repositories.resolve_approval(
+            session,
+            approval_id=approval_id,
+            workspace_id=ctx.address.workspace_id,
+            requested_by=ctx.sender.user_id,
+            to_status="granted",
+            now=now,
+        )
+        if approval is not None:
+            job = await start_job(
+                session,
+                BOOKING,
+                status=BookingJobStatus.PLACING,
+                address=ctx.address,
+                conversation_id=ctx.conversation_id,
+                requested_by=ctx.sender.user_id,
+                payload={
+                    "quote": approval.snapshot["quote"],
+                    "payment_mode": approval.snapshot["payment_mode"],
+                    "approval_id": approval.id,
+                },
+                idempotency_key=key,
+                webhook_token_hash=token_hash(ctx.deps.booking.webhook_token(key)),
+            )
+            await repositories.link_approval(session, approval_id=approval.id, action_id=job.id)
+    if approval is None:
+        return await _confirm_again(ctx, approval_id) or await _why_not(ctx, approval_id)
+    ctx.deps.jobs.ring()
+    decided = _Decided(
+        approval,
+        Quote.from_json(approval.snapshot["quote"]),
+        str(approval.snapshot["payment_mode"]),
+    )
+    return (decided.shown_as("granted"),)
+
+
+async def _confirm_again(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
+    """A second Confirm after the booking could not even be sent: send it now, same key."""
+    async with ctx.deps.db.session() as session:
+        approval = await repositories.get_approval(
+            session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
+        )
+        if (
+            approval is None
+            or approval.status != "granted"
+            or approval.requested_by != ctx.sender.user_id
+            or approval.action_id is None
+        ):
+            return ()
+        job = await repositories.get_action(
+            session, action_id=approval.action_id, workspace_id=ctx.address.workspace_id
+        )
+        if job is None or job.status != BookingJobStatus.PLACING or job.error != NOT_SENT:
+            return ()
+        if not await repositories.schedule_job(session, action_id=job.id):
+            return (Reply(text="I'm already trying again; I'll post the result here."),)
+    ctx.deps.jobs.ring()
+    return (Reply(text="Trying again; I'll post the result here."),)
 
 
 async def on_reject(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:

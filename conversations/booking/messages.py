@@ -48,11 +48,18 @@ def approval_request(
     return Reply(approval=request, key=approval_key(approval_id), mention=requester)
 
 
-def status_reply(payload: BookingWebhookPayload, quote: Quote, requester: str, retry: str) -> Reply:
-    """One message per booking status, addressed to the person who asked."""
+def status_reply(
+    status: BookingStatus,
+    quote: Quote,
+    requester: str,
+    retry: str,
+    payload: BookingWebhookPayload | None = None,
+) -> Reply:
+    """One message per booking status, addressed to the person who asked; `payload` (the
+    webhook's) adds ticket details, the amount charged or the reason it failed."""
     name = quote.activity_name
-    details = payload.ticket_details
-    if payload.status is BookingStatus.CONFIRMED:
+    details = payload.ticket_details if payload else None
+    if status is BookingStatus.CONFIRMED:
         lines = [f"Booked: {name}, {quote.session_label}."]
         if details and details.confirmation_code:
             lines.append(f"Confirmation code: {clip(details.confirmation_code, 60)}")
@@ -60,26 +67,26 @@ def status_reply(payload: BookingWebhookPayload, quote: Quote, requester: str, r
             lines.extend(f"Tickets: {clip(url, 300)}" for url in details.download_urls[:10])
         if details and details.notes:
             lines.append(f"Venue notes: {clip(details.notes, 400)}")
-        charged = payload.total_charged_cents
+        charged = payload.total_charged_cents if payload else None
         if charged is not None:
             lines.append(f"Charged: {money(charged, quote.currency)}")
         return Reply(text="\n".join(lines), mention=requester)
-    if payload.status is BookingStatus.FAILED:
-        reason = clip(payload.error_message, 300) or "no reason given"
+    if status is BookingStatus.FAILED:
+        reason = (clip(payload.error_message, 300) if payload else None) or "no reason given"
         return Reply(
             text=f"The booking for {name} failed: {reason}. Nothing was charged.",
             buttons=(Button("Retry", retry, "primary"),),
             mention=requester,
         )
-    if payload.status is BookingStatus.PENDING:
+    if status is BookingStatus.PENDING:
         return Reply(text=f"Outgoing is processing your booking for {name}…", mention=requester)
-    if payload.status is BookingStatus.USER_INPUT_REQUIRED:
+    if status is BookingStatus.USER_INPUT_REQUIRED:
         return Reply(
             text=f"Outgoing needs more details from you to finish booking {name}; "
             "check the e-mail Outgoing sent you.",
             mention=requester,
         )
-    if payload.status is BookingStatus.DELIVERABLE_READY:
+    if status is BookingStatus.DELIVERABLE_READY:
         urls = details.download_urls if details else []
         lines = [f"Your tickets for {name} are ready."]
         lines.extend(f"Tickets: {clip(url, 300)}" for url in urls[:10])

@@ -79,7 +79,7 @@ def money(cents: int, currency: str) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
 
 
-def _session_label(session: PartnerSession) -> str:
+def session_label(session: PartnerSession) -> str:
     if session.date and session.time:
         return format_when(f"{session.date}T{session.time}") or f"{session.date} {session.time}"
     return (format_when(session.date) or session.date) if session.date else "any day"
@@ -93,7 +93,7 @@ def _pick_session(
     ]
     if len(matches) == 1:
         return matches[0]
-    options = ", ".join(f"{_session_label(s)} ({s.date} {s.time})" for s in sessions[:8])
+    options = ", ".join(f"{session_label(s)} ({s.date} {s.time})" for s in sessions[:8])
     if not matches:
         raise QuoteProblem(f"There is no session then. Sessions: {options}.")
     raise QuoteProblem(f"Which session? {options}.")
@@ -137,7 +137,7 @@ def quote(
     for request in tickets:
         ticket = _pick_ticket(session, request.name)
         if not ticket.available:
-            raise QuoteProblem(f"{ticket.name} is sold out for {_session_label(session)}.")
+            raise QuoteProblem(f"{ticket.name} is sold out for {session_label(session)}.")
         low = max(1, ticket.min_quantity)
         high = min(ticket.max_quantity or MAX_TICKETS_PER_LINE, MAX_TICKETS_PER_LINE)
         if not low <= request.quantity <= high:

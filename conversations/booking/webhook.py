@@ -16,8 +16,15 @@ from pydantic import ValidationError
 
 from conversations import delivery
 from conversations.booking.messages import status_reply
-from conversations.booking.placing import ACCEPTED, KIND, PLACING, UNKNOWN
 from conversations.booking.quote import Quote
+from conversations.capabilities.outgoing.booking_choices import needs_input
+from conversations.capabilities.outgoing.booking_job import (
+    BOOKING,
+    CHECK_AFTER,
+    BookingJobStatus,
+)
+from conversations.jobs import soon
+from conversations.questions import ask_in
 from conversations.types import ConversationAddress
 from integrations.outgoing.models import BookingStatus, BookingWebhookPayload
 from storage import Database, repositories, token_hash
@@ -26,21 +33,11 @@ from storage.models import Action
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-_EARLY = (PLACING, UNKNOWN, ACCEPTED)
-ALLOWED_FROM: dict[BookingStatus, tuple[str, ...]] = {
-    BookingStatus.PENDING: _EARLY,
-    BookingStatus.USER_INPUT_REQUIRED: (*_EARLY, "pending"),
-    BookingStatus.CONFIRMED: (*_EARLY, "pending", "user_input_required"),
-    BookingStatus.FAILED: (*_EARLY, "pending", "user_input_required"),
-    BookingStatus.DELIVERABLE_READY: (*_EARLY, "pending", "user_input_required", "confirmed"),
-    BookingStatus.CANCELLED: (
-        *_EARLY,
-        "pending",
-        "user_input_required",
-        "confirmed",
-        "deliverable_ready",
-    ),
-}
+_WAITING = (
+    BookingJobStatus.ACCEPTED,
+    BookingJobStatus.PENDING,
+    BookingJobStatus.USER_INPUT_REQUIRED,
+)
 
 
 @dataclass(frozen=True)
@@ -76,14 +73,17 @@ async def receive_booking_webhook(db: Database, token: str, body: bytes) -> Webh
         action = await repositories.get_action_by_webhook_token(
             session, token_hash=token_hash(token)
         )
-        if action is None or action.kind != KIND or not _matches(action, payload):
+        if action is None or action.kind != BOOKING.name or not _matches(action, payload):
             log.warning("booking webhook that matches no booking of ours")
             return NOT_FOUND
+        waiting = payload.status.value in _WAITING
         applied = await repositories.transition_action(
             session,
             action_id=action.id,
-            from_statuses=ALLOWED_FROM[payload.status],
+            from_statuses=BOOKING.allowed_from(payload.status.value),
             to_status=payload.status.value,
+            # A result still open is checked in the orders later if nothing more comes.
+            next_run_at=soon(CHECK_AFTER.total_seconds()) if waiting else None,
             partner_ref=payload.booking_id,
             result=payload.model_dump(mode="json", include={"status", "booking_id", "resolved_at"}),
             error=payload.error_message if payload.status is BookingStatus.FAILED else None,
@@ -93,7 +93,18 @@ async def receive_booking_webhook(db: Database, token: str, body: bytes) -> Webh
                 action.platform, action.workspace_id, action.chat_id, action.thread_id
             )
             quote = Quote.from_json(action.payload["quote"])
-            reply = status_reply(payload, quote, action.requested_by, f"retry:{action.id}")
+            reply = status_reply(
+                payload.status, quote, action.requested_by, f"retry:{action.id}", payload
+            )
+            if payload.status is BookingStatus.USER_INPUT_REQUIRED:
+                reply = await ask_in(
+                    session,
+                    needs_input(quote, payload.error_message),
+                    address=address,
+                    conversation_id=action.conversation_id,
+                    asked_of=action.requested_by,
+                    action_id=action.id,
+                )
             await delivery.enqueue(
                 session, address, reply, dedupe_key=f"booking:{action.id}:{payload.status}"
             )

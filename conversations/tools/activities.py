@@ -1,4 +1,5 @@
-"""Finding things to do through Outgoing: search, nearby ideas, details, orders.
+"""Finding things to do through Outgoing: nearby ideas, details, orders (search is a job:
+`capabilities.outgoing.search_job`).
 
 Partner errors propagate to the manager, which turns them into one short explanation.
 """
@@ -10,11 +11,11 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from conversations import actions
-from conversations.cards import activity_detail, clip, detail_card, search_card
+from conversations.cards import activity_detail, clip, detail_card
 from conversations.outgoing_access import OutgoingSession
 from conversations.places import UnknownPlace, h3_cell, known_places, resolve_place
 from conversations.replies import ActivityCard, Button, Reply
+from conversations.state import ConversationState
 from conversations.tools.base import ToolOutcome, tool, tool_error
 from conversations.tools.context import ToolContext
 from conversations.types import GeoPoint
@@ -36,7 +37,7 @@ async def _session(ctx: ToolContext) -> OutgoingSession | None:
     return await ctx.deps.outgoing.session(ctx.address, ctx.sender)
 
 
-def _card_for_model(card: ActivityCard) -> dict[str, Any]:
+def card_for_model(card: ActivityCard) -> dict[str, Any]:
     return {
         "n": card.number,
         "activity_id": card.activity_id,
@@ -49,11 +50,10 @@ def _card_for_model(card: ActivityCard) -> dict[str, Any]:
     }
 
 
-def _page(ctx: ToolContext, header: str) -> Reply:
+def results_page(state: ConversationState, page_size: int, header: str) -> Reply:
     """The next page of the stored results, with a More button while some remain."""
-    state = ctx.state
     start = state.shown
-    page = tuple(state.results[start : start + ctx.deps.page_size])
+    page = tuple(state.results[start : start + page_size])
     state.shown = start + len(page)
     remaining = len(state.results) - state.shown
     buttons = (Button(f"More ({remaining})", "more"),) if remaining else ()
@@ -64,82 +64,27 @@ def _page(ctx: ToolContext, header: str) -> Reply:
 def _results_outcome(
     ctx: ToolContext, *, source: str, header: str, summary: str | None
 ) -> ToolOutcome:
-    reply = _page(ctx, header)
+    reply = results_page(ctx.state, ctx.deps.page_size, header)
     return ToolOutcome(
         for_model={
             "source": source,
             "note": UNTRUSTED + " The cards are already shown; do not repeat them in full.",
             "summary": clip(summary, 400),
-            "shown": [_card_for_model(c) for c in reply.cards],
+            "shown": [card_for_model(c) for c in reply.cards],
             "more_available": len(ctx.state.results) - ctx.state.shown,
         },
         replies=(reply,),
     )
 
 
-async def _details(session: OutgoingSession, ids: list[str]) -> dict[str, PartnerActivityDetail]:
+async def fetch_details(
+    session: OutgoingSession, ids: list[str]
+) -> dict[str, PartnerActivityDetail]:
     """Fetch details concurrently; a failed one just leaves its card without a price."""
     found = await asyncio.gather(
         *(session.client.get_activity(i, user=session.user) for i in ids), return_exceptions=True
     )
     return {i: d for i, d in zip(ids, found, strict=True) if isinstance(d, PartnerActivityDetail)}
-
-
-@tool(partner="outgoing")
-async def search_activities(
-    ctx: ToolContext,
-    prompt: Annotated[
-        str, Field(min_length=2, max_length=500, description="what the user wants, in their words")
-    ],
-    location: Annotated[
-        str | None, Field(max_length=120, description="city or neighbourhood, if known")
-    ] = None,
-) -> ToolOutcome:
-    """Search Outgoing for activities, events and places. Takes 30-120 seconds; the user sees
-    progress and then result cards. Use when the user asks for things to do."""
-    session = await _session(ctx)
-    if session is None:
-        return NOT_CONFIGURED
-    where = f" in {location}" if location else ""
-    async with actions.tracked(
-        ctx.deps.db,
-        kind="search",
-        address=ctx.address,
-        requested_by=ctx.sender.user_id,
-        conversation_id=ctx.conversation_id,
-        payload={"prompt": prompt, "location": location},
-    ) as action:
-        async with progress_ticker(
-            ctx.replier,
-            key=f"search:{action.id}",
-            text=f"Searching for “{prompt}”{where}…",
-            interval_s=ctx.deps.progress_interval_s,
-        ):
-            response = await session.client.search(prompt, location=location, user=session.user)
-            ids = [
-                r.activity_id for r in response.results[: ctx.deps.enrich_limit] if r.activity_id
-            ]
-            details = await _details(session, ids)
-        action.succeed({"count": len(response.results)})
-    cards = [
-        search_card(n, result, details.get(result.activity_id or ""))
-        for n, result in enumerate(response.results, start=1)
-    ]
-    ctx.state.results, ctx.state.shown, ctx.state.query = cards, 0, prompt
-    if not cards:
-        return ToolOutcome(
-            for_model={
-                "source": "outgoing_search",
-                "results": [],
-                "summary": clip(response.message, 400),
-                "hint": "Nothing matched; suggest a broader search or another place.",
-            },
-            replies=(
-                Reply(text=f"No matches for “{prompt}”{where}. Try fewer words or another place."),
-            ),
-        )
-    header = f"{len(cards)} ideas for “{prompt}”{where}:"
-    return _results_outcome(ctx, source="outgoing_search", header=header, summary=response.message)
 
 
 @tool(partner="outgoing")
@@ -309,4 +254,4 @@ async def list_orders(ctx: ToolContext) -> ToolOutcome:
     )
 
 
-ACTIVITY_TOOLS = (search_activities, nearby_activities, more_results, get_activity, list_orders)
+ACTIVITY_TOOLS = (nearby_activities, more_results, get_activity, list_orders)

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conversations.booking.approvals import on_approve, on_reject, propose
 from conversations.booking.quote import Quote, QuoteProblem, TicketRequest, quote
-from conversations.cards import activity_detail
-from conversations.replies import BUTTON_EXPIRED, ActivityDetail, Reply
+from conversations.capabilities.outgoing.booking_choices import choose_and_propose
+from conversations.replies import BUTTON_EXPIRED, Reply
 from conversations.tools.activities import NOT_CONFIGURED, ActivityId
 from conversations.tools.base import ToolOutcome, tool, tool_error
 from conversations.tools.context import ToolContext
@@ -41,13 +41,25 @@ async def book_activity(
     tickets: Annotated[list[TicketChoice], Field(max_length=5)] | None = None,
 ) -> ToolOutcome:
     """Propose booking tickets. Posts a confirmation with the exact tickets and total; nothing
-    is booked until the requesting user presses Confirm. Give the activity (id or card number),
-    the session date/time when there are several, and ticket types with quantities."""
+    is booked until the requesting user presses Confirm. Give the activity (id or card number)
+    and what the user said of session date/time, ticket type and quantity; anything missing
+    is asked with buttons by this tool itself."""
     if activity_id is None:
         card = ctx.state.card(number) if number is not None else None
         if card is None or card.activity_id is None:
             return tool_error("Which activity?", hint="Use an activity_id or a card number.")
         activity_id = card.activity_id
+    if not tickets or len(tickets) == 1:
+        # One ticket type (or none yet): what is missing is asked with buttons.
+        first = tickets[0] if tickets else None
+        return await choose_and_propose(
+            ctx,
+            activity_id,
+            session_date=session_date,
+            session_time=session_time,
+            ticket=first.name if first else None,
+            quantity=first.quantity if first else None,
+        )
     session = await ctx.deps.outgoing.session(ctx.address, ctx.sender)
     if session is None:
         return NOT_CONFIGURED
@@ -65,22 +77,12 @@ async def book_activity(
 
 
 async def _book_button(ctx: ToolContext, activity_id: str) -> tuple[Reply, ...]:
-    """Book on a card: straight to a confirmation when the choice is obvious, else the options."""
-    outcome = await book_activity.run(ctx, book_activity.validate({"activity_id": activity_id}))
-    if not outcome.is_error:
-        return outcome.replies
-    session = await ctx.deps.outgoing.session(ctx.address, ctx.sender)
-    if session is None:
+    """Book on a card: straight to a confirmation when the choice is obvious, else a question
+    with the options as buttons."""
+    outcome = await choose_and_propose(ctx, activity_id)
+    if outcome.is_error:
         return (Reply(text=str(outcome.for_model["error"])),)
-    activity = await session.client.get_activity(activity_id, user=session.user)
-    detail = activity_detail(activity, activity.ticket_price, fresh=False)
-    ask = str(outcome.for_model["error"])
-    return (Reply(text=f"{ask} Tell me, e.g. “2 {_first_ticket(detail)}”.", detail=detail),)
-
-
-def _first_ticket(detail: ActivityDetail) -> str:
-    available = (t.name for s in detail.sessions for t in s.tickets if t.available)
-    return next(available, "tickets")
+    return outcome.replies
 
 
 async def _retry_button(ctx: ToolContext, action_id: str) -> tuple[Reply, ...]:

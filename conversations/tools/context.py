@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from conversations.booking.config import BookingConfig
+from conversations.jobs.starting import JobBell
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
 from conversations.replies import Replier
 from conversations.state import ConversationState
 from conversations.types import ConversationAddress, Sender
 from storage import Database
+
+if TYPE_CHECKING:
+    from conversations.jobs.kinds import JobKind
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,8 @@ class ToolDeps:
     outgoing: OutgoingAccess
     booking: BookingConfig = field(default_factory=BookingConfig)
     people: People | None = None
+    jobs: JobBell = field(default_factory=JobBell)
+    job_kinds: Mapping[str, JobKind] = field(default_factory=dict)
     progress_interval_s: float = 5.0
     page_size: int = 5
     enrich_limit: int = 8

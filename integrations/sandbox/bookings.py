@@ -327,6 +327,11 @@ async def _fulfil(state: SandboxState, booking: Booking) -> None:
         await _deliver(state, booking)
         await asyncio.sleep(delay)
         booking.resolved_at = state.now()
+        if state.config.booking_needs_input:
+            booking.status = BookingStatus.USER_INPUT_REQUIRED.value
+            booking.error_message = "The venue needs each guest's full name."
+            await _deliver(state, booking)
+            return
         if booking.request.payment_mode is PaymentMode.DRY_RUN_FAILURE:
             booking.status = BookingStatus.FAILED.value
             booking.error_message = "Payment declined by processor (dry run)."

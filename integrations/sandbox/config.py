@@ -87,6 +87,9 @@ class SandboxConfig:
     webhook_retry_backoff_s: float = 1.0
     """Wait ``backoff * attempt`` seconds between attempts after a non-2xx or network error."""
     webhook_timeout_s: float = 10.0
+    booking_needs_input: bool = False
+    """Bookings stop at ``user_input_required`` (the venue needs more details) after
+    ``pending``, and stay there."""
     booking_fee_cents: int = 0
     """Outgoing's own fee reported in webhooks (``total_charged = purchase + fee``)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from storage.models import Action, new_id, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
+    "KEEP",
     "IdempotencyKeyConflict",
     "claim_action_lease",
     "create_action",
@@ -24,6 +26,14 @@ __all__ = [
     "release_action_lease",
     "transition_action",
 ]
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP
+"""Leave a column as it is (where None is a value)."""
 
 
 class IdempotencyKeyConflict(Exception):
@@ -45,6 +55,7 @@ async def create_action(
     idempotency_key: str | None = None,
     webhook_token_hash: str | None = None,
     partner_ref: str | None = None,
+    next_run_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Action:
     """Record an action that reports back to the conversation's address.
@@ -74,6 +85,7 @@ async def create_action(
             result=None,
             error=None,
             attempts=0,
+            next_run_at=next_run_at,
             created_at=now,
             updated_at=now,
         )
@@ -132,12 +144,16 @@ async def transition_action(
     partner_ref: str | None = None,
     lease_owner: str | None = None,
     count_attempt: bool = False,
+    next_run_at: datetime | _Keep | None = KEEP,
+    release_lease: bool = False,
     now: datetime | None = None,
 ) -> bool:
     """Move an action to ``to_status`` only if its status is in ``from_statuses`` (and, with
     ``lease_owner``, only while that owner holds the lease). One conditional UPDATE, so a
     replayed webhook, two pollers or two processes cannot move it backwards or apply twice.
-    ``result``/``error``/``partner_ref`` are written only when given. Returns whether it applied.
+    ``result``/``error``/``partner_ref`` are written only when given; ``next_run_at`` (a time,
+    or None for "nothing to do") only when given; ``release_lease`` frees the lease. Returns
+    whether it applied.
     """
     statuses = list(from_statuses)
     if not statuses:
@@ -151,6 +167,11 @@ async def transition_action(
         values["partner_ref"] = partner_ref
     if count_attempt:
         values["attempts"] = col(Action.attempts) + 1
+    if not isinstance(next_run_at, _Keep):
+        values["next_run_at"] = next_run_at
+    if release_lease:
+        values["lease_owner"] = None
+        values["lease_until"] = None
     conditions = [col(Action.id) == action_id, col(Action.status).in_(statuses)]
     if lease_owner is not None:
         conditions.append(col(Action.lease_owner) == lease_owner)

@@ -12,7 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Approval, utc_now
 from storage.repositories._common import RETURNING_OPTIONS
 
-__all__ = ["create_approval", "expire_approvals", "get_approval", "resolve_approval"]
+__all__ = [
+    "create_approval",
+    "expire_approvals",
+    "get_approval",
+    "link_approval",
+    "resolve_approval",
+]
 
 
 async def create_approval(
@@ -95,3 +101,10 @@ async def expire_approvals(session: AsyncSession, *, now: datetime) -> list[Appr
         .execution_options(**RETURNING_OPTIONS)
     )
     return sorted(result.scalars().all(), key=lambda a: (a.expires_at, a.id))
+
+
+async def link_approval(session: AsyncSession, *, approval_id: str, action_id: str) -> None:
+    """Tie a granted approval to the action it started (its booking job)."""
+    await session.exec(
+        update(Approval).where(col(Approval.id) == approval_id).values(action_id=action_id)
+    )

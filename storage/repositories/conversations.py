@@ -11,7 +11,7 @@ from sqlmodel import col, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation, Message, new_id, utc_now
-from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert, is_postgresql
 
 __all__ = [
     "NewMessage",
@@ -19,6 +19,7 @@ __all__ = [
     "find_conversation",
     "get_conversation",
     "get_or_create_conversation",
+    "merge_conversation_state",
     "recent_messages",
     "update_conversation_state",
 ]
@@ -101,6 +102,33 @@ async def update_conversation_state(
         .execution_options(**RETURNING_OPTIONS)
     )
     return result.first() is not None
+
+
+async def merge_conversation_state(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+) -> bool:
+    """Replace only the top-level keys in ``changes``, keeping what others wrote meanwhile
+    (a job's results landing while a turn runs). Read and write in the caller's write
+    transaction; on PostgreSQL the row is locked first — even with nothing to change, so that
+    writers of one conversation always take its lock before anything else (no deadlocks)."""
+    query = select(Conversation).where(col(Conversation.id) == conversation_id)
+    if is_postgresql(session):
+        query = query.with_for_update()
+    conversation = (await session.exec(query.execution_options(populate_existing=True))).first()
+    if conversation is None:
+        return False
+    if not changes:
+        return True
+    return await update_conversation_state(
+        session,
+        conversation_id=conversation_id,
+        state={**(conversation.state or {}), **changes},
+        now=now,
+    )
 
 
 @dataclass(frozen=True)

@@ -206,11 +206,12 @@ async def test_forget_me_removes_the_person_and_their_history(server: Server) ->
         return chat.texts[-1]
 
     assert (await server.bind(await server.token("T1"), DEFAULT_NEGOTIATED_KEY)).status_code == 200
-    await say("jazz")  # provisions Uma with Outgoing and stores the turn
+    await say("jazz")  # stores the turn; the search job provisions Uma with Outgoing
+    await server.services.settle_jobs(10)
     async with server.services.db.session() as session:
         assert len((await session.exec(select(Person))).all()) == 1
     said = await say("forget me")
-    assert said.startswith("Done. I deleted your profile and 4 stored messages (1 private")
+    assert said.startswith("Done. I deleted your profile and 5 stored messages (1 private")
     async with server.services.db.session() as session:
         assert (await session.exec(select(Person))).all() == []
         assert (await session.exec(select(Message))).all() == []

@@ -9,13 +9,17 @@ import httpx
 import pytest
 
 from conversations import ConversationAddress, ConversationManager, InboundMessage, Sender
+from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
+from conversations.delivery import OutboxSender
+from conversations.jobs import JobRunner
 from conversations.llm import LLM
 from conversations.manager import ManagerConfig, new_event_id
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
-from conversations.tools import ALL_TOOLS, ToolDeps
+from conversations.replies import Replier
+from conversations.tools import ToolDeps
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
     RunningSandbox,
@@ -36,15 +40,28 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
         yield running
 
 
+class _Outlet:
+    """Results that jobs post later reach the replier of the conversation's last message."""
+
+    def __init__(self) -> None:
+        self.repliers: dict[ConversationAddress, Replier] = {}
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        return self.repliers.get(address)
+
+
 @dataclass
 class Harness:
-    """Everything a manager test needs; `say` sends one message and returns what was shown."""
+    """Everything a manager test needs; `say` sends one message, lets the jobs it started
+    finish (unless `settle=False`), and returns what was shown."""
 
     db: Database
     http: httpx.AsyncClient
     sandbox: RunningSandbox
     key: str | None
     config: ManagerConfig = field(default_factory=ManagerConfig)
+    outlet: _Outlet = field(default_factory=_Outlet)
+    runners: dict[int, JobRunner] = field(default_factory=dict)
 
     def manager(self, llm: LLM, *, key: str | None = None) -> ConversationManager:
         credentials = EnvironmentCredentials(self.sandbox.base_url, key or self.key)
@@ -54,10 +71,34 @@ class Harness:
                 http=self.http, credentials=credentials, people=People(self.db, CIPHER)
             ),
             progress_interval_s=0.05,
+            job_kinds={kind.name: kind for kind in JOB_KINDS},
         )
-        return ConversationManager(
-            llm=llm, deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT, config=self.config
+        answers = questions()
+        manager = ConversationManager(
+            llm=llm,
+            deps=deps,
+            tools=ALL_TOOLS,
+            system_prompt=SYSTEM_PROMPT,
+            buttons=buttons(answers),
+            questions=answers,
+            config=self.config,
         )
+        self.runners[id(manager)] = JobRunner(
+            db=self.db,
+            kinds=JOB_KINDS,
+            deps=deps,
+            owner=f"test-{id(manager)}",
+            replier_for=self.outlet.replier_for,
+        )
+        return manager
+
+    async def settle(self, manager: ConversationManager) -> None:
+        """Run the jobs due now to their end and deliver what they said."""
+        runner = self.runners[id(manager)]
+        outbox = OutboxSender(self.db, {"console": self.outlet})
+        while await runner.start_due():
+            await runner.drain()
+        await outbox.deliver_due()
 
     async def say(
         self,
@@ -68,10 +109,14 @@ class Harness:
         sender: Sender = ALICE,
         event_id: str | None = None,
         replier: RecordingReplier | None = None,
+        settle: bool = True,
     ) -> RecordingReplier:
         replier = replier or RecordingReplier()
         message = InboundMessage(address, sender, text, event_id or new_event_id())
+        self.outlet.repliers[address] = replier
         await manager.handle(message, replier)
+        if settle:
+            await self.settle(manager)
         return replier
 
 

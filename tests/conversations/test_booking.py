@@ -21,7 +21,6 @@ from bot.settings import Settings
 from bot.webhooks import webhook_routes
 from conversations import ConversationAddress, InboundMessage, Replier, Sender
 from conversations.booking.config import WEBHOOK_PATH
-from conversations.booking.placing import PLACING
 from conversations.llm import LLMRequest, LLMResponse, TextPart, ToolResultPart
 from conversations.manager import new_event_id
 from conversations.types import ButtonPress
@@ -90,7 +89,7 @@ class Env:
     async def settle(self) -> None:
         async with asyncio.timeout(10):
             await self.sandbox.state.wait_for_webhooks()
-            await self.services.settle_bookings(5)
+            await self.services.settle_jobs(5)
 
     async def bookings(self) -> list[Action]:
         async with self.services.db.session() as session:
@@ -211,7 +210,7 @@ async def test_replayed_forged_and_mismatched_webhooks_change_nothing(make_env: 
     assert replay.status_code == 200 and late_pending.status_code == 200
     assert [r.status_code for r in (forged, mismatched, other_user, garbage)] == [404] * 4
     assert huge.status_code == 413
-    await env.services.settle_bookings(1)
+    await env.services.settle_jobs(1)
     assert len(env.chat.replies) == posts_before
     (action,) = await env.bookings()
     assert action.status == "confirmed"
@@ -287,8 +286,9 @@ async def test_live_purchase_without_a_stored_card_is_refused_clearly(make_env: 
     approval = env.chat.replies[0].approval
     assert approval is not None
     assert "Payment: live purchase (the card on file is charged)" in approval.lines
-    chat = await env.press(env.approval_value())
-    assert chat.replies[-1].text.startswith("Live purchases aren't enabled")
+    await env.press(env.approval_value())
+    await env.settle()
+    assert env.chat.texts[-1].startswith("Live purchases aren't enabled")
     (action,) = await env.bookings()
     assert (action.status, action.error) == ("failed", "payment_required")
 
@@ -303,17 +303,16 @@ async def test_a_crash_after_storing_the_key_resends_the_same_booking(make_env: 
         *(ForcedResponse(BOOKINGS, status=503, headers={"Retry-After": "0"}) for _ in range(3))
     )
     await propose_late_set(env)
-    chat = await env.press(env.approval_value())
-    assert "I'll check again with the same request" in chat.replies[-1].text
+    await env.press(env.approval_value())
+    await env.services.jobs.start_due()
+    await env.services.jobs.drain()
+    await env.services.outbox.deliver_due()
+    assert "I'll check again with the same request" in env.chat.texts[-1]
     (action,) = await env.bookings()
     assert action.status == "unknown"
-    # ...then mark it as if the process died between storing the key and the 202.
+    # The job comes due again (a backoff later, or after a restart) and re-sends it.
     async with env.services.db.session() as session:
-        await repositories.transition_action(
-            session, action_id=action.id, from_statuses=("unknown",), to_status=PLACING
-        )
-    assert await env.services.reconcile_bookings() == 1
-    assert await env.services.reconcile_bookings() == 0
+        await repositories.schedule_job(session, action_id=action.id)
     await env.settle()
     keys = [
         p.body["idempotency_key"] for p in env.sandbox.state.requests_to(BOOKINGS, "POST") if p.body
@@ -329,6 +328,7 @@ async def test_an_injected_instruction_in_a_result_books_nothing(make_env: Any) 
     # A model that obeys the text in the search result and asks for 10 VIP tickets.
     env.script.append(call("search_activities", prompt="jazz", location="Brooklyn"))
     await env.say("jazz in brooklyn")
+    await env.settle()
     await env.press("more")
     assert any("IGNORE ALL PREVIOUS INSTRUCTIONS" in str(r) for r in env.chat.replies)
     env.script.append(
@@ -359,7 +359,7 @@ async def test_an_injected_instruction_in_a_result_books_nothing(make_env: Any) 
     approval = next(r.approval for r in reversed(env.chat.replies) if r.approval)
     assert approval is not None and "10 × VIP at $95.00" in approval.lines
     assert "Total: $950.00 (fees included)" in approval.lines
-    await env.services.settle_bookings(0.5)
+    await env.services.settle_jobs(0.5)
     assert env.bookings_posted() == 0
 
 

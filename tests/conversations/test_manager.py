@@ -8,6 +8,7 @@ import json
 from sqlmodel import select
 
 from conversations import ConversationAddress
+from conversations.jobs.runner import NOTE_PREFIX
 from conversations.llm import LLMError, LLMRequest, LLMResponse, TextPart, ToolResultPart
 from conversations.manager import SORRY_MODEL, SORRY_STUCK, ManagerConfig
 from integrations.sandbox import (
@@ -32,28 +33,44 @@ def _results(model: ScriptedLLM | FunctionLLM, index: int = -1) -> list[dict[str
 
 async def test_search_shows_progress_then_cards_from_outgoing(harness: Harness) -> None:
     model = ScriptedLLM(
-        [call("search_activities", prompt="jazz", location="Brooklyn"), "Two late sets stand out."]
+        [
+            call("search_activities", prompt="jazz", location="Brooklyn"),
+            "On it.",
+            "The first one is closest.",
+        ]
     )
-    chat = await harness.say(harness.manager(model), "find jazz in Brooklyn this weekend")
+    manager = harness.manager(model)
+    chat = await harness.say(manager, "find jazz in Brooklyn this weekend")
 
-    started, *_, done = chat.updates
-    assert started.text == "Searching for “jazz” in Brooklyn…" and not started.done
-    assert done.done and done.key == started.key
-    cards = chat.replies[0].cards
+    # The turn ends at once with a status line; the job's result then replaces that line.
+    started = chat.updates[0]
+    assert started.text == "Searching for “jazz” in Brooklyn…"
+    assert {(u.key, u.done) for u in chat.updates} == {(started.key, False)}
+    said, result = chat.replies
+    assert said.text == "On it."
+    assert result.key == started.key
+    cards = result.cards
     assert 1 <= len(cards) <= 5
     assert all("jazz" in (c.title + (c.why or "") + (c.summary or "")).lower() for c in cards)
     assert all(c.image_url and c.activity_id for c in cards)
     assert any(c.price_label for c in cards)
-    assert chat.texts[-1] == "Two late sets stand out."
-
-    # The model saw the same results as data, marked with their source.
-    (result,) = _results(model)
-    assert result["source"] == "outgoing_search"
-    shown = result["shown"]
-    assert isinstance(shown, list)
-    assert [r["name"] for r in shown] == [c.title for c in cards]
-    # The search is an action row, settled as succeeded.
+    (begun,) = _results(model)
+    assert begun["status"] == "searching"
+    # The search is a job row, settled as succeeded.
     assert [a.status for a in await _searches(harness)] == ["succeeded"]
+
+    # Next turn the model reads the results as a note, data marked with its source.
+    await harness.say(manager, "which is closest?")
+    notes = [
+        p.text
+        for m in model.requests[-1].messages
+        for p in m.parts
+        if isinstance(p, TextPart) and p.text.startswith(NOTE_PREFIX)
+    ]
+    (note,) = notes
+    data = json.loads(note.removeprefix(NOTE_PREFIX))
+    assert data["source"] == "outgoing_search"
+    assert [r["name"] for r in data["shown"]] == [c.title for c in cards]
 
 
 async def test_model_request_carries_system_prompt_and_only_valid_tools(harness: Harness) -> None:
@@ -114,42 +131,30 @@ async def test_partner_422_is_explained_and_changes_nothing(harness: Harness) ->
     harness.sandbox.state.force(
         ForcedResponse("/partner/v1/search", status=422, body={"detail": detail})
     )
-    model = FunctionLLM(
-        lambda r: (
-            LLMResponse((TextPart(str(tool_results(r)[0]["error"])),))
-            if isinstance(r.messages[-1].parts[0], ToolResultPart)
-            else calls(call("search_activities", prompt="stuff"))
-        )
-    )
+    model = ScriptedLLM([call("search_activities", prompt="stuff"), "Searching."])
     chat = await harness.say(harness.manager(model), "stuff")
-    assert chat.texts[0].startswith("Outgoing did not accept the request")
-    assert "prompt too vague" in chat.texts[0]
-    assert [(a.status, a.error) for a in await _searches(harness)] == [
-        ("failed", "ValidationFailed")
-    ]
+    assert chat.texts[-1].startswith(
+        "The search for “stuff” didn't work: Outgoing did not accept the request"
+    )
+    assert "prompt too vague" in chat.texts[-1]
+    assert [a.status for a in await _searches(harness)] == ["failed"]
 
 
 async def test_malformed_key_is_reported_not_crashed(harness: Harness) -> None:
-    model = FunctionLLM(
-        lambda r: (
-            LLMResponse((TextPart(str(tool_results(r)[0]["error"])),))
-            if isinstance(r.messages[-1].parts[0], ToolResultPart)
-            else calls(call("search_activities", prompt="jazz"))
-        )
-    )
+    model = ScriptedLLM([call("search_activities", prompt="jazz"), "Searching."])
     chat = await harness.say(harness.manager(model, key="not-an-outgoing-key"), "jazz")
     assert chat.texts == [
-        "Outgoing refused this workspace's key (key_malformed). "
-        "A workspace admin needs to connect a valid key."
+        "Searching.",
+        "The search for “jazz” didn't work: Outgoing refused this workspace's key "
+        "(key_malformed). A workspace admin needs to connect a valid key.",
     ]
 
 
 async def test_empty_search_says_so(harness: Harness) -> None:
     model = ScriptedLLM([call("search_activities", prompt="underwater yodelling"), "Nothing yet."])
     chat = await harness.say(harness.manager(model), "underwater yodelling")
-    assert chat.replies[0].text.startswith("No matches for “underwater yodelling”")
-    assert not chat.replies[0].cards
-    assert _results(model)[0]["results"] == []
+    assert chat.replies[-1].text.startswith("No matches for “underwater yodelling”")
+    assert not chat.replies[-1].cards
 
 
 async def test_duplicate_delivery_is_handled_once(harness: Harness) -> None:
@@ -216,7 +221,7 @@ async def test_a_slow_search_does_not_hold_up_another_conversation(harness: Harn
         assert loop.time() - started < 0.5 and other.texts == ["Hi Bob!"]
         assert not search.done()
         chat = await search
-    assert chat.texts[-1] == "Done." and chat.replies[0].cards
+    assert chat.texts[0] == "Done." and chat.replies[-1].cards
 
 
 async def test_messages_of_one_conversation_are_answered_in_order(harness: Harness) -> None:

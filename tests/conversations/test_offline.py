@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from conversations.capabilities.registry import ALL_TOOLS
 from conversations.llm import LLMMessage, LLMRequest, TextPart, ToolResultPart, ToolSpec
 from conversations.offline import HELP, OFFLINE_NOTE, OfflinePlanner
-from conversations.tools import ALL_TOOLS
 
 TOOLS = tuple(t.spec for t in ALL_TOOLS)
 

@@ -40,7 +40,7 @@ async def test_buttons_run_code_not_the_model(harness: Harness) -> None:
     model = ScriptedLLM([call("search_activities", prompt="jazz", location="Brooklyn"), "Here."])
     manager = harness.manager(model)
     chat = await harness.say(manager, "jazz")
-    first_card = chat.replies[0].cards[0]
+    first_card = chat.replies[-1].cards[0]
     asked = len(model.requests)
 
     async def press(value: str) -> RecordingReplier:

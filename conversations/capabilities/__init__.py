@@ -1,0 +1,1 @@
+"""One package per partner capability: its tools, job kinds, buttons and wording."""

@@ -1,0 +1,1 @@
+"""Outgoing: search and nearby ideas, activity details, orders and booking."""

@@ -1,0 +1,33 @@
+"""The one list of capabilities: every tool, job kind and button the concierge offers.
+
+Adding a partner means adding its capability package and a line here.
+"""
+
+from __future__ import annotations
+
+from conversations.buttons import ButtonRouter
+from conversations.capabilities.jobs_tools import job_status
+from conversations.capabilities.outgoing.booking_choices import register_booking_questions
+from conversations.capabilities.outgoing.booking_job import BOOKING
+from conversations.capabilities.outgoing.search_job import SEARCH, search_activities
+from conversations.jobs import JobKind
+from conversations.questions import QuestionRouter
+from conversations.tools.activities import ACTIVITY_TOOLS
+from conversations.tools.base import Tool
+from conversations.tools.booking import book_activity, register_booking_buttons
+
+ALL_TOOLS: tuple[Tool, ...] = (search_activities, *ACTIVITY_TOOLS, book_activity, job_status)
+JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING)
+
+
+def questions() -> QuestionRouter:
+    router = QuestionRouter()
+    register_booking_questions(router)
+    return router
+
+
+def buttons(answers: QuestionRouter) -> ButtonRouter:
+    router = ButtonRouter()
+    register_booking_buttons(router)
+    router.register("answer", answers.button)
+    return router

@@ -1,0 +1,286 @@
+"""Pending questions: one mechanism for every worker that needs a person mid-task.
+
+A question says who may answer (the requester), how (free text, yes/no, a choice of
+options), by when, and what happens if nobody does (stated in the question). It is posted
+once and answered once — by a button or by the asker's next message in that thread, which
+goes to their open question before the model — through one conditional update. A late or
+foreign answer is told plainly and changes nothing. What an answer leads to is the business
+of the question's `purpose`, registered by its capability in a `QuestionRouter`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.cards import clip
+from conversations.replies import Button, Reply
+from conversations.tools.context import ToolContext
+from conversations.types import ConversationAddress
+from storage import repositories
+from storage.models import PendingQuestion
+
+log = logging.getLogger(__name__)
+
+MAX_BUTTONS = 10
+CANCEL_WORDS = frozenset({"cancel", "stop", "never mind", "nevermind", "forget it"})
+YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "ok", "okay", "sure"})
+NO_WORDS = frozenset({"no", "n", "nope", "nah"})
+
+
+class AnswerForm(StrEnum):
+    TEXT = "text"
+    YES_NO = "yes_no"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question to post. `if_unanswered` is said in the question (“nothing is booked”)."""
+
+    purpose: str
+    prompt: str
+    form: AnswerForm
+    if_unanswered: str
+    options: tuple[Choice, ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+    default_value: str | None = None
+    ttl_s: float = 15 * 60
+
+
+def question_key(question_id: str) -> str:
+    return f"question:{question_id}"
+
+
+def _options(question: PendingQuestion) -> list[Choice]:
+    return [Choice(str(o["value"]), str(o["label"])) for o in question.options]
+
+
+def question_reply(question: PendingQuestion, *, answered: str | None = None) -> Reply:
+    """The question as posted (buttons while open), or as settled (`answered` says how)."""
+    if answered is not None:
+        return Reply(text=f"{question.prompt}\n✓ {answered}", key=question_key(question.id))
+    buttons: tuple[Button, ...] = ()
+    lines = [question.prompt]
+    if question.form == AnswerForm.CHOICE:
+        options = _options(question)
+        lines.extend(f"{n}. {o.label}" for n, o in enumerate(options, start=1))
+        buttons = tuple(
+            Button(clip(o.label, 70) or o.value, f"answer:{question.id}:{n}")
+            for n, o in enumerate(options[:MAX_BUTTONS], start=1)
+        )
+    elif question.form == AnswerForm.YES_NO:
+        buttons = (
+            Button("Yes", f"answer:{question.id}:yes", "primary"),
+            Button("No", f"answer:{question.id}:no"),
+        )
+    until = question.deadline.astimezone(UTC).strftime("%H:%M UTC")
+    lines.append(
+        f"(Reply here or tap a button. If I hear nothing by {until}, {_unanswered(question)}.)"
+    )
+    return Reply(
+        text="\n".join(lines),
+        buttons=buttons,
+        key=question_key(question.id),
+        mention=question.asked_of,
+    )
+
+
+def _unanswered(question: PendingQuestion) -> str:
+    return str(question.context.get("if_unanswered", "I'll drop it"))
+
+
+async def ask(ctx: ToolContext, spec: Ask, *, action_id: str | None = None) -> Reply:
+    """Record the question for the person in `ctx`, and the reply that poses it."""
+    async with ctx.deps.db.session() as session:
+        return await ask_in(
+            session,
+            spec,
+            address=ctx.address,
+            conversation_id=ctx.conversation_id,
+            asked_of=ctx.sender.user_id,
+            action_id=action_id,
+        )
+
+
+async def ask_in(
+    session: AsyncSession,
+    spec: Ask,
+    *,
+    address: ConversationAddress,
+    conversation_id: str,
+    asked_of: str,
+    action_id: str | None = None,
+) -> Reply:
+    """Record the question inside the caller's transaction (a webhook's, a job's)."""
+    question = await repositories.create_question(
+        session,
+        conversation_id=conversation_id,
+        platform=address.platform,
+        workspace_id=address.workspace_id,
+        chat_id=address.chat_id,
+        thread_id=address.thread_id,
+        asked_of=asked_of,
+        purpose=spec.purpose,
+        prompt=spec.prompt,
+        form=spec.form.value,
+        options=[{"value": o.value, "label": o.label} for o in spec.options],
+        context={**spec.context, "if_unanswered": spec.if_unanswered},
+        default_value=spec.default_value,
+        deadline=datetime.now(UTC) + timedelta(seconds=spec.ttl_s),
+        action_id=action_id,
+    )
+    return question_reply(question)
+
+
+def parse_answer(question: PendingQuestion, text: str) -> str | None:
+    """The answer `text` gives to `question`, or None when it doesn't fit the form."""
+    words = " ".join(text.lower().split()).strip(" .!?")
+    if question.form == AnswerForm.YES_NO:
+        return "yes" if words in YES_WORDS else "no" if words in NO_WORDS else None
+    if question.form == AnswerForm.TEXT:
+        return text.strip()[:500] or None
+    options = _options(question)
+    number = re.fullmatch(r"(?:#|no\.?\s*|number\s*)?(\d{1,2})", words)
+    if number and 1 <= int(number.group(1)) <= len(options):
+        return options[int(number.group(1)) - 1].value
+    exact = [o for o in options if o.label.lower() == words]
+    partial = [o for o in options if words and words in o.label.lower()]
+    found = exact or partial
+    return found[0].value if len(found) == 1 else None
+
+
+def _label(question: PendingQuestion, value: str) -> str:
+    for option in _options(question):
+        if option.value == value:
+            return option.label
+    return {"yes": "Yes", "no": "No"}.get(value, clip(value, 200) or value)
+
+
+AnswerHandler = Callable[[ToolContext, PendingQuestion, str | None], Awaitable[tuple[Reply, ...]]]
+
+
+class QuestionRouter:
+    """Maps a question's purpose to what its answer (or None: unanswered in time) leads to."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, AnswerHandler] = {}
+
+    def register(self, purpose: str, handler: AnswerHandler) -> None:
+        self._handlers[purpose] = handler
+
+    async def button(self, ctx: ToolContext, argument: str) -> tuple[Reply, ...]:
+        """`answer:<question id>:<n | yes | no>` pressed."""
+        question_id, _, picked = argument.partition(":")
+        async with ctx.deps.db.session(read_only=True) as session:
+            question = await repositories.get_question(
+                session, question_id=question_id, workspace_id=ctx.address.workspace_id
+            )
+        if question is None:
+            return (Reply(text="I can't find that question any more."),)
+        value = picked
+        if question.form == AnswerForm.CHOICE:
+            options = _options(question)
+            if not picked.isdigit() or not 1 <= int(picked) <= len(options):
+                return (Reply(text="That choice is not one of the options."),)
+            value = options[int(picked) - 1].value
+        return await self._answer(ctx, question, value)
+
+    async def text(self, ctx: ToolContext, text: str) -> tuple[Reply, ...] | None:
+        """The asker's message, taken as the answer to their open question in this thread;
+        None when they have none (the message then goes to the model)."""
+        async with ctx.deps.db.session(read_only=True) as session:
+            waiting = await repositories.open_questions(
+                session, conversation_id=ctx.conversation_id, asked_of=ctx.sender.user_id
+            )
+        now = datetime.now(UTC)
+        for stale in [q for q in waiting if q.deadline <= now]:
+            for reply in await self.expire(ctx, stale):
+                await ctx.replier.send(reply)
+        waiting = [q for q in waiting if q.deadline > now]
+        if not waiting:
+            return None
+        question = waiting[0]
+        if " ".join(text.lower().split()).strip(" .!") in CANCEL_WORDS:
+            return await self._cancel(ctx, question)
+        value = parse_answer(question, text)
+        if value is None:
+            return (
+                Reply(
+                    text="I'm waiting for your answer to this first — tap a button, reply with "
+                    "the number of an option, or say “cancel”.",
+                ),
+                question_reply(question),
+            )
+        return await self._answer(ctx, question, value)
+
+    async def _answer(
+        self, ctx: ToolContext, question: PendingQuestion, value: str
+    ) -> tuple[Reply, ...]:
+        now = datetime.now(UTC)
+        async with ctx.deps.db.session() as session:
+            answered = await repositories.answer_question(
+                session,
+                question_id=question.id,
+                workspace_id=ctx.address.workspace_id,
+                answered_by=ctx.sender.user_id,
+                answer=value,
+                now=now,
+            )
+        if answered is None:
+            return (self._why_not(ctx, question, now),)
+        settled = question_reply(answered, answered=_label(answered, value))
+        return (settled, *await self._follow(ctx, answered, value))
+
+    async def _cancel(self, ctx: ToolContext, question: PendingQuestion) -> tuple[Reply, ...]:
+        async with ctx.deps.db.session() as session:
+            closed = await repositories.expire_question(
+                session, question_id=question.id, status="cancelled", now=datetime.now(UTC)
+            )
+        if closed is None:
+            return (Reply(text="That question was already settled."),)
+        return (
+            question_reply(closed, answered="Cancelled"),
+            *await self._follow(ctx, closed, None),
+        )
+
+    async def expire(self, ctx: ToolContext, question: PendingQuestion) -> tuple[Reply, ...]:
+        """The deadline passed: take the stated default."""
+        async with ctx.deps.db.session() as session:
+            closed = await repositories.expire_question(
+                session, question_id=question.id, now=datetime.now(UTC)
+            )
+        if closed is None:
+            return ()
+        said = f"No answer in time, so {_unanswered(closed)}"
+        return (question_reply(closed, answered=said), *await self._follow(ctx, closed, None))
+
+    async def _follow(
+        self, ctx: ToolContext, question: PendingQuestion, value: str | None
+    ) -> tuple[Reply, ...]:
+        handler = self._handlers.get(question.purpose)
+        if handler is None:
+            log.error("no handler for questions about %s", question.purpose)
+            return ()
+        return await handler(ctx, question, value if value is not None else question.default_value)
+
+    @staticmethod
+    def _why_not(ctx: ToolContext, question: PendingQuestion, now: datetime) -> Reply:
+        if question.asked_of != ctx.sender.user_id:
+            return Reply(text="Only the person who was asked can answer this question.")
+        if question.status == "open" and question.deadline <= now:
+            return Reply(text=f"That question has expired, so {_unanswered(question)}.")
+        return Reply(text="That question was already answered.")

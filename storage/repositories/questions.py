@@ -1,0 +1,138 @@
+"""Pending questions: asked once, answered once by one conditional update."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import PendingQuestion, new_id, utc_now
+from storage.repositories._common import RETURNING_OPTIONS
+
+__all__ = [
+    "answer_question",
+    "create_question",
+    "expire_question",
+    "get_question",
+    "open_questions",
+]
+
+
+async def create_question(
+    session: AsyncSession,
+    *,
+    conversation_id: str,
+    platform: str,
+    workspace_id: str,
+    chat_id: str,
+    thread_id: str,
+    asked_of: str,
+    purpose: str,
+    prompt: str,
+    form: str,
+    deadline: datetime,
+    options: Sequence[Mapping[str, str]] = (),
+    context: Mapping[str, Any] | None = None,
+    default_value: str | None = None,
+    action_id: str | None = None,
+    now: datetime | None = None,
+) -> PendingQuestion:
+    question = PendingQuestion(
+        id=new_id(),
+        action_id=action_id,
+        conversation_id=conversation_id,
+        platform=platform,
+        workspace_id=workspace_id,
+        chat_id=chat_id,
+        thread_id=thread_id,
+        asked_of=asked_of,
+        purpose=purpose,
+        prompt=prompt,
+        form=form,
+        options=[dict(o) for o in options],
+        context=dict(context or {}),
+        default_value=default_value,
+        status="open",
+        created_at=now or utc_now(),
+        deadline=deadline,
+    )
+    session.add(question)
+    await session.flush()
+    return question
+
+
+async def get_question(
+    session: AsyncSession, *, question_id: str, workspace_id: str
+) -> PendingQuestion | None:
+    """A question by id, only within ``workspace_id`` (None across tenants)."""
+    result = await session.exec(
+        select(PendingQuestion)
+        .where(
+            col(PendingQuestion.id) == question_id,
+            col(PendingQuestion.workspace_id) == workspace_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return result.first()
+
+
+async def open_questions(
+    session: AsyncSession, *, conversation_id: str, asked_of: str
+) -> list[PendingQuestion]:
+    """The person's open questions in this conversation, oldest first."""
+    result = await session.exec(
+        select(PendingQuestion)
+        .where(
+            col(PendingQuestion.conversation_id) == conversation_id,
+            col(PendingQuestion.asked_of) == asked_of,
+            col(PendingQuestion.status) == "open",
+        )
+        .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(result.all())
+
+
+async def answer_question(
+    session: AsyncSession,
+    *,
+    question_id: str,
+    workspace_id: str,
+    answered_by: str,
+    answer: str,
+    now: datetime,
+) -> PendingQuestion | None:
+    """Record the answer only while the question is open, unexpired, in ``workspace_id`` and
+    asked of ``answered_by``; None when it did not apply (answered, late, someone else's)."""
+    result = await session.exec(
+        update(PendingQuestion)
+        .where(
+            col(PendingQuestion.id) == question_id,
+            col(PendingQuestion.workspace_id) == workspace_id,
+            col(PendingQuestion.asked_of) == answered_by,
+            col(PendingQuestion.status) == "open",
+            col(PendingQuestion.deadline) > now,
+        )
+        .values(status="answered", answer=answer, answered_by=answered_by, answered_at=now)
+        .returning(PendingQuestion)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.scalars().first()
+
+
+async def expire_question(
+    session: AsyncSession, *, question_id: str, status: str = "expired", now: datetime
+) -> PendingQuestion | None:
+    """Close an open question without an answer (deadline passed: its default is taken; or
+    cancelled); None if it was no longer open."""
+    result = await session.exec(
+        update(PendingQuestion)
+        .where(col(PendingQuestion.id) == question_id, col(PendingQuestion.status) == "open")
+        .values(status=status, answered_at=now)
+        .returning(PendingQuestion)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.scalars().first()
