@@ -31,6 +31,7 @@ HELP = f"""{OFFLINE_NOTE}
 • book <n> [<how many> <ticket type>] [on <YYYY-MM-DD> <HH:MM>] — e.g. `book 2 2 General Admission`
 • more — the next results
 • orders — your bookings
+• status — what is running or finished here
 • help — this list"""
 
 _SEARCH = re.compile(
@@ -86,6 +87,8 @@ def _plan(text: str, available: set[str]) -> LLMResponse:
         return _call("more_results", {}, available)
     if lowered in {"orders", "my orders", "bookings", "my bookings"}:
         return _call("list_orders", {}, available)
+    if lowered in {"status", "/status", "what's going on", "whats going on", "jobs"}:
+        return _call("job_status", {}, available)
     args: dict[str, Any]
     if match := _BOOK.match(command):
         args = {"number": int(match["n"])}
@@ -125,12 +128,20 @@ def _shared_location(text: str) -> dict[str, Any] | None:
 
 
 def _after_tools(message: LLMMessage) -> str:
-    """Errors are said in words; successful results already reached the chat as cards."""
+    """Errors are said in words, and so is the job ledger; other results already reached the
+    chat (cards, a status line, a question)."""
     sentences = []
     for part in message.parts:
-        if isinstance(part, ToolResultPart) and part.is_error:
-            try:
-                sentences.append(str(json.loads(part.content)["error"]))
-            except (ValueError, KeyError, TypeError):
-                sentences.append("That didn't work.")
+        if not isinstance(part, ToolResultPart):
+            continue
+        try:
+            data = json.loads(part.content)
+        except ValueError:
+            data = None
+        if part.is_error:
+            error = data.get("error") if isinstance(data, dict) else None
+            sentences.append(str(error) if error else "That didn't work.")
+        elif isinstance(data, dict) and data.get("source") == "job_ledger":
+            jobs = [str(j.get("status")) for j in data.get("jobs") or [] if isinstance(j, dict)]
+            sentences.append("\n".join(f"• {j}" for j in jobs) or "Nothing is running here.")
     return " ".join(sentences)

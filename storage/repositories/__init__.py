@@ -52,7 +52,6 @@ from storage.repositories.events import (
     prune_events,
     renew_event_leases,
     take_over_events,
-    unfinished_events,
 )
 from storage.repositories.jobs import (
     claim_runnable_jobs,
@@ -189,7 +188,6 @@ __all__ = [
     "store_rotated_tokens",
     "take_over_events",
     "transition_action",
-    "unfinished_events",
     "update_conversation_state",
     "update_job_payload",
     "update_person_profile",

@@ -26,7 +26,6 @@ __all__ = [
     "prune_events",
     "renew_event_leases",
     "take_over_events",
-    "unfinished_events",
 ]
 
 _RENEW_CHUNK = 500  # keys per UPDATE, far below any driver's bind-parameter limit
@@ -164,22 +163,6 @@ async def take_over_events(
         .execution_options(**RETURNING_OPTIONS)
     )
     return sorted(result.scalars().all(), key=lambda row: row.id or 0)
-
-
-async def unfinished_events(
-    session: AsyncSession, *, before: datetime, limit: int = 100
-) -> list[ProcessedEvent]:
-    """Accepted items whose work never finished (claimed before ``before``), oldest first.
-    Read only, for inspection: work is resumed through ``take_over_events``."""
-    result = await session.exec(
-        select(ProcessedEvent)
-        .where(col(ProcessedEvent.done_at).is_(None))
-        .where(col(ProcessedEvent.payload).is_not(None))
-        .where(col(ProcessedEvent.created_at) < before)
-        .order_by(col(ProcessedEvent.id))
-        .limit(limit)
-    )
-    return list(result.all())
 
 
 async def prune_events(session: AsyncSession, *, before: datetime) -> int:

@@ -263,3 +263,36 @@ async def test_a_self_serve_key_never_names_a_user_and_says_whose_orders(harness
     assert "orders of the key's owner, and bookings go to that account" in chat.texts[0]
     for request in harness.sandbox.state.journal:
         assert "x-external-user-id" not in {h.lower() for h in request.headers}
+
+
+async def test_job_status_lists_this_conversations_jobs(harness: Harness) -> None:
+    model = ScriptedLLM(
+        [
+            call("search_activities", prompt="jazz", location="Brooklyn"),
+            "On it.",
+            call("job_status"),
+            "Still searching.",
+            call("job_status"),
+            "Done.",
+        ]
+    )
+    manager = harness.manager(model)
+    await harness.say(manager, "find jazz in Brooklyn", settle=False)
+    await harness.say(manager, "what's going on?", settle=False)
+    (running,) = _jobs(model)
+    assert running == {
+        "job_id": running["job_id"],
+        "status": "Search for “jazz” in Brooklyn: still searching",
+        "open": True,
+    }
+    await harness.settle(manager)
+    await harness.say(manager, "and now?")
+    (done,) = _jobs(model)
+    assert str(done["status"]).startswith("Search for “jazz” in Brooklyn: done, ")
+    assert done["open"] is False
+
+
+def _jobs(model: ScriptedLLM) -> list[dict[str, object]]:
+    jobs = _results(model)[0]["jobs"]
+    assert isinstance(jobs, list)
+    return jobs

@@ -8,6 +8,8 @@ confirmation. Unanswered in time, nothing is booked.
 
 from __future__ import annotations
 
+from typing import Any
+
 from conversations.booking.approvals import propose
 from conversations.booking.quote import (
     MAX_TICKETS_PER_LINE,
@@ -18,7 +20,14 @@ from conversations.booking.quote import (
     session_label,
 )
 from conversations.cards import clip
-from conversations.questions import AnswerForm, Ask, Choice, QuestionRouter, ask
+from conversations.questions import (
+    AnswerForm,
+    AnswerHandler,
+    Ask,
+    Choice,
+    QuestionRouter,
+    ask,
+)
 from conversations.replies import Reply
 from conversations.tools.activities import NOT_CONFIGURED
 from conversations.tools.base import ToolOutcome, tool_error
@@ -149,53 +158,31 @@ def _replies(outcome: ToolOutcome) -> tuple[Reply, ...]:
     return outcome.replies
 
 
-async def _on_session(
-    ctx: ToolContext, question: PendingQuestion, value: str | None
-) -> tuple[Reply, ...]:
-    if value is None:
-        return ()
-    date, _, time = value.partition("|")
-    activity = str(question.context["activity_id"])
-    return _replies(
-        await choose_and_propose(
-            ctx, activity, session_date=date or None, session_time=time or None
-        )
-    )
+def _continue(step: str) -> AnswerHandler:
+    """What a booking choice's answer leads to: the next choice, or the confirmation."""
 
+    async def handle(
+        ctx: ToolContext, question: PendingQuestion, value: str | None
+    ) -> tuple[Reply, ...]:
+        if value is None:
+            return ()  # unanswered or cancelled: nothing is booked, as the question said
+        c = question.context
+        chosen: dict[str, Any] = {
+            "session_date": c.get("date") or None,
+            "session_time": c.get("time") or None,
+        }
+        if step == "session":
+            date, _, time = value.partition("|")
+            chosen = {"session_date": date or None, "session_time": time or None}
+        elif step == "ticket":
+            chosen["ticket"] = value
+        elif value.isdigit():
+            chosen |= {"ticket": str(c["ticket"]), "quantity": int(value)}
+        else:
+            return ()
+        return _replies(await choose_and_propose(ctx, str(c["activity_id"]), **chosen))
 
-async def _on_ticket(
-    ctx: ToolContext, question: PendingQuestion, value: str | None
-) -> tuple[Reply, ...]:
-    if value is None:
-        return ()
-    c = question.context
-    return _replies(
-        await choose_and_propose(
-            ctx,
-            str(c["activity_id"]),
-            session_date=c["date"] or None,
-            session_time=c["time"] or None,
-            ticket=value,
-        )
-    )
-
-
-async def _on_quantity(
-    ctx: ToolContext, question: PendingQuestion, value: str | None
-) -> tuple[Reply, ...]:
-    if value is None or not value.isdigit():
-        return ()
-    c = question.context
-    return _replies(
-        await choose_and_propose(
-            ctx,
-            str(c["activity_id"]),
-            session_date=c["date"] or None,
-            session_time=c["time"] or None,
-            ticket=str(c["ticket"]),
-            quantity=int(value),
-        )
-    )
+    return handle
 
 
 def needs_input(quote: Quote, reason: str | None) -> Ask:
@@ -245,7 +232,6 @@ async def _on_input(
 
 
 def register_booking_questions(router: QuestionRouter) -> None:
-    router.register("book.session", _on_session)
-    router.register("book.ticket", _on_ticket)
-    router.register("book.quantity", _on_quantity)
+    for step in ("session", "ticket", "quantity"):
+        router.register(f"book.{step}", _continue(step))
     router.register("booking.input", _on_input)
