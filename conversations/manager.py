@@ -327,9 +327,19 @@ class ConversationManager:
         )
 
     async def _available_tools(self, ctx: ToolContext) -> dict[str, Tool]:
-        """Tools of partners not configured here are left out, so the model cannot offer them."""
-        outgoing = await self._deps.outgoing.configured(ctx.address)
-        return {n: t for n, t in self._tools.items() if t.partner != "outgoing" or outgoing}
+        """Tools of partners not configured here are left out, so the model cannot offer them.
+        Each partner is resolved once per turn, however many tools it has."""
+        resolver = self._deps.credentials or self._deps.outgoing.credentials
+        partners = sorted({t.partner for t in self._tools.values() if t.partner is not None})
+        configured = {
+            partner: await resolver.credentials(ctx.address, partner) is not None
+            for partner in partners
+        }
+        return {
+            name: tool
+            for name, tool in self._tools.items()
+            if tool.partner is None or configured[tool.partner]
+        }
 
     async def _call(
         self, ctx: ToolContext, tools: dict[str, Tool], call: ToolCallPart, index: int

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from conversations.credentials import CredentialResolver, OutgoingCredentials
+from conversations.credentials import OUTGOING, CredentialResolver, PartnerCredentials
 from conversations.people import People
 from conversations.types import ConversationAddress, Sender
 from integrations.breaker import CircuitBreaker
@@ -40,19 +40,24 @@ class OutgoingAccess:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._provisioned: set[tuple[str, str]] = set()
 
+    @property
+    def credentials(self) -> CredentialResolver:
+        """The resolver this access reads (the manager asks it about other partners too)."""
+        return self._credentials
+
     async def configured(self, address: ConversationAddress) -> bool:
-        return await self._credentials.outgoing(address) is not None
+        return await self._credentials.credentials(address, OUTGOING) is not None
 
     async def session(self, address: ConversationAddress, sender: Sender) -> OutgoingSession | None:
         """A ready client for this person, or None when Outgoing is not configured here."""
-        creds = await self._credentials.outgoing(address)
+        creds = await self._credentials.credentials(address, OUTGOING)
         if creds is None:
             return None
         kind = await self._key_kind(creds)
-        breaker = self._breakers.setdefault(creds.base_url, CircuitBreaker("outgoing"))
+        breaker = self._breakers.setdefault(creds.base_url, CircuitBreaker(OUTGOING))
         client = OutgoingClient(
             self._http,
-            api_key=creds.api_key,
+            api_key=creds.key,
             key_kind=kind,
             base_url=creds.base_url,
             breaker=breaker,
@@ -70,14 +75,14 @@ class OutgoingAccess:
             self._provisioned.add(provisioned)
         return OutgoingSession(client, person.external_user_id)
 
-    async def _key_kind(self, creds: OutgoingCredentials) -> KeyKind:
+    async def _key_kind(self, creds: PartnerCredentials) -> KeyKind:
         if creds.kind:
             return KeyKind(creds.kind)
         fingerprint = _fingerprint(creds)
         if fingerprint not in self._kinds:
             probe = OutgoingClient(
                 self._http,
-                api_key=creds.api_key,
+                api_key=creds.key,
                 key_kind=KeyKind.SELF_SERVE,
                 base_url=creds.base_url,
             )
@@ -85,5 +90,5 @@ class OutgoingAccess:
         return self._kinds[fingerprint]
 
 
-def _fingerprint(creds: OutgoingCredentials) -> str:
-    return hashlib.sha256(f"{creds.base_url}\x1f{creds.api_key}".encode()).hexdigest()
+def _fingerprint(creds: PartnerCredentials) -> str:
+    return hashlib.sha256(f"{creds.base_url}\x1f{creds.key}".encode()).hexdigest()

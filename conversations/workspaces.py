@@ -17,7 +17,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from conversations import delivery
-from conversations.credentials import EnvironmentCredentials, OutgoingCredentials
+from conversations.credentials import (
+    CALL_AGENT,
+    EVENTS,
+    ONEGENT,
+    OUTGOING,
+    EnvironmentCredentials,
+    PartnerCredentials,
+)
 from conversations.replies import Reply
 from conversations.types import ConversationAddress
 from integrations.errors import InteractionRequired, PartnerError, Unauthorized
@@ -30,7 +37,9 @@ log = logging.getLogger(__name__)
 
 BIND_TOKEN_TTL = timedelta(days=7)
 BIND_API_PATH = "/partner/v1/slack/workspaces/bind"
-OPTIONAL_PARTNERS = ("onegent", "call_agent", "events")
+OPTIONAL_PARTNERS = (ONEGENT, CALL_AGENT, EVENTS)
+#: partners a workspace can bind a plain key for (Voyagent logs in with e-mail and password)
+KEYED_PARTNERS = frozenset({OUTGOING, *OPTIONAL_PARTNERS})
 CACHE_TTL_S = 30.0
 
 
@@ -266,7 +275,8 @@ def _bound_text(kind: KeyKind) -> str:
 
 class StoredCredentials:
     """Credentials for a conversation: the workspace's bound key first, then the
-    deployment's defaults. Decrypted keys are cached briefly in memory, never logged."""
+    deployment's defaults. A bound key is used at its partner's deployment URL; one read
+    loads every key of a workspace, kept briefly in memory (never logged)."""
 
     def __init__(
         self, *, db: Database, cipher: FieldCipher, fallback: EnvironmentCredentials
@@ -274,37 +284,49 @@ class StoredCredentials:
         self._db = db
         self._cipher = cipher
         self._fallback = fallback
-        self._cache: dict[tuple[str, str], tuple[float, OutgoingCredentials | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, PartnerCredentials]]] = {}
 
     def forget_cached(self) -> None:
         self._cache.clear()
 
-    async def outgoing(self, address: ConversationAddress) -> OutgoingCredentials | None:
+    async def credentials(
+        self, address: ConversationAddress, partner: str
+    ) -> PartnerCredentials | None:
+        bound = (await self._bound(address)).get(partner)
+        return bound or await self._fallback.credentials(address, partner)
+
+    async def _bound(self, address: ConversationAddress) -> dict[str, PartnerCredentials]:
         cache_key = (address.platform, address.workspace_id)
         cached = self._cache.get(cache_key)
         if cached and time.monotonic() - cached[0] < CACHE_TTL_S:
-            return cached[1] or await self._fallback.outgoing(address)
-        bound = await self._bound(address)
+            return cached[1]
+        bound = await self._load(address)
         self._cache[cache_key] = (time.monotonic(), bound)
-        return bound or await self._fallback.outgoing(address)
+        return bound
 
-    async def _bound(self, address: ConversationAddress) -> OutgoingCredentials | None:
-        base_url = self._fallback.outgoing_url
-        if not base_url:
-            return None
+    async def _load(self, address: ConversationAddress) -> dict[str, PartnerCredentials]:
+        """Every key bound to this workspace whose partner this deployment can reach."""
+        found: dict[str, PartnerCredentials] = {}
         async with self._db.session(read_only=True) as session:
             workspace = await repositories.get_workspace(
                 session, platform=address.platform, external_id=address.workspace_id
             )
             if workspace is None:
-                return None
-            try:
-                key = await repositories.get_credential(
-                    session, workspace_id=workspace.id, partner="outgoing", cipher=self._cipher
-                )
-            except DecryptionError:
-                log.error("workspace %s has an unreadable Outgoing key", address.workspace_id)
-                return None
-        if key is None:
-            return None
-        return OutgoingCredentials(base_url.rstrip("/"), key.key, key.kind)
+                return found
+            kinds = await repositories.credential_kinds(session, workspace_id=workspace.id)
+            for partner in sorted(kinds):
+                base_url = self._fallback.base_url(partner)
+                if partner not in KEYED_PARTNERS or base_url is None:
+                    continue
+                try:
+                    key = await repositories.get_credential(
+                        session, workspace_id=workspace.id, partner=partner, cipher=self._cipher
+                    )
+                except DecryptionError:
+                    log.error(
+                        "workspace %s has an unreadable %s key", address.workspace_id, partner
+                    )
+                    continue
+                if key is not None:
+                    found[partner] = PartnerCredentials(base_url, key.key, key.kind)
+        return found

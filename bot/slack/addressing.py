@@ -8,13 +8,15 @@ Pure functions over the parsed request body, so each rule is tested directly:
 - The dedupe key of a message is `team:channel:ts`, so the `app_mention` and the
   `message.channels` copy of one message, and every retry of either, are one item.
 - The bot answers DMs, mentions, and follow-ups in threads it is part of; it ignores its own
-  messages, other bots, edits, deletions and other subtypes, and plain channel chatter.
+  messages, other bots, edits, deletions and other subtypes, and plain channel chatter. A
+  follow-up without a mention is a `Followup`: whether the bot takes part in its thread is
+  stored, so the middleware asks (`settle_followup`) before accepting it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +42,20 @@ class Accepted:
     """The thread whose status (`assistant.threads.setStatus`) shows the work, if any."""
 
 
+@dataclass(frozen=True)
+class Followup:
+    """A thread message without a mention: accepted only if the bot takes part in the thread."""
+
+    accepted: Accepted
+
+
 Verdict = Accepted | Ignored
+
+
+def settle_followup(followup: Followup, *, takes_part: bool) -> Verdict:
+    if takes_part:
+        return followup.accepted
+    return Ignored("a thread the bot is not part of")
 
 
 def _str(value: Any) -> str:
@@ -70,12 +85,7 @@ def team_of(body: Mapping[str, Any]) -> str:
     return _str(team)
 
 
-def from_event(
-    body: Mapping[str, Any],
-    *,
-    bot_user_id: str,
-    in_thread: Callable[[ConversationAddress], bool],
-) -> Verdict:
+def from_event(body: Mapping[str, Any], *, bot_user_id: str) -> Verdict | Followup:
     """An `app_mention` or `message` event → what to do with it."""
     event = body.get("event")
     if not isinstance(event, Mapping):
@@ -107,9 +117,6 @@ def from_event(
         return Ignored("channel message without a mention")
     else:
         thread = thread_ts
-        address = ConversationAddress(PLATFORM, team, channel, thread)
-        if not mentions(text, bot_user_id) and not in_thread(address):
-            return Ignored("a thread the bot is not part of")
     address = ConversationAddress(PLATFORM, team, channel, thread)
     message = InboundMessage(
         address,
@@ -117,7 +124,10 @@ def from_event(
         strip_mentions(text, bot_user_id),
         event_id=message_event_id(team, channel, ts),
     )
-    return Accepted(message, (thread or ts) if direct else thread)
+    accepted = Accepted(message, (thread or ts) if direct else thread)
+    if kind == "message" and not direct and not mentions(text, bot_user_id):
+        return Followup(accepted)
+    return accepted
 
 
 def from_block_action(body: Mapping[str, Any]) -> Verdict:

@@ -46,6 +46,7 @@ from bot.slack.clients import (
 from bot.slack.middleware import InboundRules, check_signature
 from bot.slack.oauth import INSTALL_PATH
 from bot.slack.people import SlackPeople
+from bot.slack.records import SlackRecords
 from bot.slack.replier import ReplyPolicy, SlackReplier, SlackShared
 from bot.slack.surfaces import (
     COMMAND,
@@ -130,7 +131,7 @@ class SlackFrontEnd:
         clients = SlackClients(
             base_url=self._settings.slack_api_url, tokens=tokens, session=self._session
         )
-        self._shared = SlackShared(clients, policy=self._policy)
+        self._shared = SlackShared(clients, SlackRecords(services.db), policy=self._policy)
         self._people = SlackPeople(clients)
         services.people.use_profiles(PLATFORM, self._profile_of)
         self._admin = WorkspaceSettings(
@@ -147,8 +148,8 @@ class SlackFrontEnd:
             authorize=Authorize(clients),
             rules=InboundRules(
                 manager=self._manager,
-                in_thread=self._shared.threads.knows,
-                joined=self._shared.threads.join,
+                in_thread=self._shared.records.takes_part,
+                joined=self._shared.records.noticed,
             ),
             handlers=self,
             oauth_flow=flow,

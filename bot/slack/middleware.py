@@ -6,8 +6,9 @@ retry); here any malformed, stale (±300 s) or wrong signature is a plain 401.
 
 `InboundMiddleware` runs inside bolt after its authorization: it turns a message event or a
 click on our buttons into the core's item, answers 200 at once for what we ignore (own
-messages, bots, edits, channel chatter) and for duplicates, and claims the item's event id
-in the database (`ConversationManager.accept`) *before* the listener acknowledges it.
+messages, bots, edits, channel chatter, threads the bot takes no part in: one small read)
+and for duplicates, and claims the item's event id in the database
+(`ConversationManager.accept`) *before* the listener acknowledges it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.slack.addressing import Accepted, Ignored, Verdict, from_block_action, from_event
+from bot.slack.addressing import (
+    Accepted,
+    Followup,
+    Ignored,
+    Verdict,
+    from_block_action,
+    from_event,
+    settle_followup,
+)
 from conversations.manager import ConversationManager
 from conversations.types import ConversationAddress
 
@@ -67,8 +76,10 @@ def check_signature(
 @dataclass(frozen=True)
 class InboundRules:
     manager: Callable[[], ConversationManager]
-    in_thread: Callable[[ConversationAddress], bool]
+    in_thread: Callable[[ConversationAddress], Awaitable[bool]]
+    """Whether the bot takes part in a thread (a read; shared by every process)."""
     joined: Callable[[ConversationAddress], None]
+    """The bot was addressed in a thread: known in this process at once (no write here)."""
 
 
 class InboundMiddleware(AsyncMiddleware):
@@ -82,7 +93,7 @@ class InboundMiddleware(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        verdict = self._verdict(req)
+        verdict = await self._verdict(req)
         if verdict is None:
             return await next()
         if isinstance(verdict, Ignored):
@@ -96,15 +107,19 @@ class InboundMiddleware(AsyncMiddleware):
         req.context[ACCEPTED] = verdict
         return await next()
 
-    def _verdict(self, req: AsyncBoltRequest) -> Verdict | None:
+    async def _verdict(self, req: AsyncBoltRequest) -> Verdict | None:
         """What this request is for the core; None when it is not a message or a click."""
         body = req.body
         kind = body.get("type")
         if kind == "event_callback":
             event = body.get("event")
             if isinstance(event, Mapping) and event.get("type") in {"message", "app_mention"}:
-                bot_user_id = req.context.bot_user_id or ""
-                return from_event(body, bot_user_id=bot_user_id, in_thread=self._rules.in_thread)
+                verdict = from_event(body, bot_user_id=req.context.bot_user_id or "")
+                if isinstance(verdict, Followup):
+                    address = verdict.accepted.item.address
+                    part = await self._rules.in_thread(address)
+                    return settle_followup(verdict, takes_part=part)
+                return verdict
             return None
         if kind == "block_actions":
             return from_block_action(body)

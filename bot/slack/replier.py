@@ -1,10 +1,13 @@
 """`SlackReplier`: the core's `Replier` for one Slack conversation (a DM or a thread).
 
-- `send` posts the rendered reply; a reply whose `key` was posted before replaces that
-  message (`chat.update`), and the first reply after a finished status line replaces the
-  status line, so a search's "Searching…" message turns into its result cards.
-- `progress` posts one status line per key and refreshes it with `chat.update` no more often
-  than `progress_min_interval_s` (Slack's `chat.update` is Tier 3, about 50 a minute).
+- `send` posts the rendered reply; a reply whose `key` was posted before (a reply or a
+  status line, by any replier of any process: `SlackRecords`) replaces that message
+  (`chat.update`), and the first reply after a finished status line replaces the status
+  line, so a search's "Searching…" message turns into its result cards.
+- `progress` posts one status line per key, records it, and refreshes it with `chat.update`
+  no more often than `progress_min_interval_s` per process (Slack's `chat.update` is Tier 3,
+  about 50 a minute); a line posted elsewhere (another process, before a restart) is
+  refreshed or finished in place, never posted twice.
 - `stream` streams the model's text with `chat.startStream`/`appendStream`/`stopStream` in
   threads (streams must reply to a message), and falls back to one post if streaming fails.
 - `begin`/`finish` set and clear the thread status (`assistant.threads.setStatus`).
@@ -19,30 +22,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_chat_stream import AsyncChatStream
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.slack.clients import SlackClients
-from bot.slack.memory import MessageIndex, Posted, ThreadBook
-from bot.slack.render import (
-    SlackMessage,
-    neutralise_markdown,
-    render_reply,
-    render_status,
-)
+from bot.slack.clients import SLACK_ERRORS, SlackClients, describe
+from bot.slack.records import Posted, SlackRecords
+from bot.slack.render import SlackMessage, render_reply, render_status
+from bot.slack.streaming import SlackTextStream
 from conversations.replies import Progress, Reply, TextStream
 from conversations.types import ConversationAddress
 
 log = logging.getLogger(__name__)
 
-MAX_STREAM_CHARS = 11_000
+REFRESHES_KEPT = 10_000
 THINKING = "is thinking…"
 WORKING = "is working on it…"
 
@@ -59,29 +58,34 @@ class ReplyPolicy:
 
 @dataclass
 class SlackShared:
-    """What every replier of one front-end shares."""
+    """What every replier of one front-end shares: the records every process shares, and
+    this process's refresh throttle of status lines."""
 
     clients: SlackClients
-    messages: MessageIndex = field(default_factory=MessageIndex)
-    threads: ThreadBook = field(default_factory=ThreadBook)
+    records: SlackRecords
     policy: ReplyPolicy = field(default_factory=ReplyPolicy)
+    refreshed: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+
+    def refresh_due(self, address: ConversationAddress, key: str, now: float) -> bool:
+        """Whether the status line under `key` may be edited now (and note that it is)."""
+        slot = (address.key, key)
+        last = self.refreshed.get(slot)
+        if last is not None and now - last < self.policy.progress_min_interval_s:
+            return False
+        self.refreshed[slot] = now
+        self.refreshed.move_to_end(slot)
+        while len(self.refreshed) > REFRESHES_KEPT:
+            self.refreshed.popitem(last=False)
+        return True
 
 
 @dataclass
 class _Status:
-    started: float
-    last_update: float
     update: Progress
     posted: Posted | None = None
 
 
-_SLACK_ERRORS = (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError)
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return str(error.response.get("error") or error.response.status_code)
-    return type(error).__name__
+_DB_ERRORS = (SQLAlchemyError, OSError)
 
 
 class SlackReplier:
@@ -108,9 +112,7 @@ class SlackReplier:
 
     async def send(self, reply: Reply) -> None:
         async with self._lock:
-            target = self._shared.messages.get(self.address, reply.key) if reply.key else None
-            if target is None and self._replaceable:
-                target = self._replaceable.pop().posted
+            target = await self._target(reply.key)
             await self._settle_replaceable()
             first: Posted | None = None
             for index, message in enumerate(render_reply(reply)):
@@ -122,7 +124,7 @@ class SlackReplier:
                 if index == 0:
                     first = posted
             if reply.key and first is not None:
-                self._shared.messages.put(self.address, reply.key, first)
+                await self._record(reply.key, first)
 
     async def progress(self, update: Progress) -> None:
         async with self._lock:
@@ -134,18 +136,28 @@ class SlackReplier:
                     status.update = update
                     if status.posted is not None:
                         self._replaceable.append(status)
+                    return
+                # A line posted by another replier or process: finish it where it is.
+                found = await self._find(update.key, quiet=True)
+                if found is not None:
+                    await self._update_quietly(found, render_status(update))
                 return
             if status is None:
-                status = _Status(started=now, last_update=now, update=update)
+                found = await self._find(update.key, quiet=True)
+                status = _Status(update=update, posted=found)
                 self._statuses[update.key] = status
-                await self._settle_replaceable()
-                await self._set_thread_status(WORKING, [update.text])
-                status.posted = await self._post_quietly(render_status(update))
-                return
+                if found is None:
+                    await self._settle_replaceable()
+                    await self._set_thread_status(WORKING, [update.text])
+                    self._shared.refresh_due(self.address, update.key, now)
+                    status.posted = await self._post_quietly(render_status(update))
+                    if status.posted is not None:
+                        await self._record(update.key, status.posted)
+                    return
             status.update = update
-            interval = self._shared.policy.progress_min_interval_s
-            if status.posted is not None and now - status.last_update >= interval:
-                status.last_update = now
+            if status.posted is not None and self._shared.refresh_due(
+                self.address, update.key, now
+            ):
                 await self._update_quietly(status.posted, render_status(update))
 
     async def stream(self) -> TextStream | None:
@@ -159,7 +171,7 @@ class SlackReplier:
         client = await self._client_or_none()
         if client is None:
             return None
-        self._shared.threads.join(self.address)
+        await self._join()
         return SlackTextStream(
             self,
             client,
@@ -173,25 +185,60 @@ class SlackReplier:
     # ---- turn bracket ------------------------------------------------------------------
 
     async def begin(self) -> None:
-        """Show Slack's own "is thinking…" status in the thread while the turn starts."""
+        """Note that the bot takes part in this thread (stored here, after the ack rather
+        than on its path), and show Slack's own "is thinking…" status while the turn starts."""
+        await self._join()
         await self._set_thread_status(THINKING, None)
 
     async def finish(self) -> None:
-        """Settle status lines nothing replaced and clear the thread status."""
+        """Settle finished status lines nothing replaced and clear the thread status. A line
+        still running belongs to work that outlives the turn (a job): whoever goes on with
+        it, in any process, refreshes, finishes or replaces it under its key."""
         async with self._lock:
-            for status in list(self._statuses.values()):
-                status.update = Progress(
-                    status.update.key,
-                    status.update.text,
-                    time.monotonic() - status.started,
-                    done=True,
-                )
-                if status.posted is not None:
-                    self._replaceable.append(status)
             self._statuses.clear()
             await self._settle_replaceable()
         if self._thread_status_set:
             await self._set_thread_status("", None)
+
+    # ---- records -----------------------------------------------------------------------
+
+    async def _target(self, key: str | None) -> Posted | None:
+        """The message a reply replaces: the one posted under its key (here, by another
+        replier or in another process), else a status line of this turn that finished."""
+        own: Posted | None = None
+        if key is not None:
+            running = self._statuses.pop(key, None)  # replaced: no refresh may follow
+            done = [s for s in self._replaceable if s.update.key == key]
+            self._replaceable = [s for s in self._replaceable if s.update.key != key]
+            own = next((s.posted for s in (running, *done) if s and s.posted), None)
+            found = await self._find(key)
+            if found is not None or own is not None:
+                return found or own
+        return self._replaceable.pop().posted if self._replaceable else None
+
+    async def _find(self, key: str, *, quiet: bool = False) -> Posted | None:
+        """The message recorded under `key`. If the database fails, the outlet's replier
+        raises before anything is posted (the outbox tries again later); a status line
+        (`quiet`) and a turn's replier go on as if nothing were recorded."""
+        try:
+            return await self._shared.records.find(self.address, key)
+        except _DB_ERRORS as error:
+            if self._raise and not quiet:
+                raise SlackDeliveryError(f"reading {key}: {type(error).__name__}") from error
+            log.warning("could not read the message of %s: %s", key, type(error).__name__)
+            return None
+
+    async def _record(self, key: str, posted: Posted) -> None:
+        try:
+            await self._shared.records.save(self.address, key, posted)
+        except _DB_ERRORS as error:  # posted already: a later reply under `key` posts anew
+            log.warning("could not record the message of %s: %s", key, type(error).__name__)
+
+    async def _join(self) -> None:
+        try:
+            await self._shared.records.join(self.address)
+        except _DB_ERRORS as error:
+            log.warning("could not record thread membership: %s", type(error).__name__)
 
     # ---- Slack calls -------------------------------------------------------------------
 
@@ -206,8 +253,8 @@ class SlackReplier:
             raise SlackDeliveryError(f"no Slack installation for {self.address.workspace_id}")
         try:
             return await call(client)
-        except _SLACK_ERRORS as error:
-            raise SlackDeliveryError(f"{what}: {_describe(error)}") from error
+        except SLACK_ERRORS as error:
+            raise SlackDeliveryError(f"{what}: {describe(error)}") from error
 
     def _failed(self, error: SlackDeliveryError) -> None:
         log.warning("Slack delivery to %s failed: %s", self.address.chat_id, error)
@@ -240,7 +287,7 @@ class SlackReplier:
         if self.address.thread_id:
             args["thread_ts"] = self.address.thread_id
         answer = await self._call("chat.postMessage", lambda c: c.chat_postMessage(**args))
-        self._shared.threads.join(self.address)
+        await self._join()
         return Posted(str(answer.get("channel") or self.address.chat_id), str(answer["ts"]))
 
     async def _update(
@@ -322,69 +369,3 @@ class SlackReplier:
 def _invalid_blocks(error: SlackDeliveryError) -> bool:
     cause = error.__cause__
     return isinstance(cause, SlackApiError) and cause.response.get("error") == "invalid_blocks"
-
-
-class SlackTextStream:
-    """The model's text as it is written, streamed into the thread (markdown)."""
-
-    def __init__(
-        self,
-        replier: SlackReplier,
-        client: AsyncWebClient,
-        *,
-        channel: str,
-        thread_ts: str,
-        team: str,
-        user: str | None,
-        buffer_chars: int,
-    ) -> None:
-        self._replier = replier
-        self._client = client
-        self._args: dict[str, Any] = {
-            "channel": channel,
-            "thread_ts": thread_ts,
-            "buffer_size": buffer_chars,
-        }
-        if user:
-            self._args.update(recipient_team_id=team, recipient_user_id=user)
-        self._stream: AsyncChatStream | None = None
-        self._parts: list[str] = []
-        self._size = 0
-        self._held = ""
-        self._failed = False
-
-    async def append(self, delta: str) -> None:
-        text = self._held + delta
-        # A trailing `<` waits for the next delta: it may open a Slack token to neutralise.
-        self._held = "<" if text.endswith("<") else ""
-        text = text[:-1] if self._held else text
-        text = text[: max(0, MAX_STREAM_CHARS - self._size)]
-        if not text:
-            return
-        self._size += len(text)
-        self._parts.append(text)
-        if self._failed:
-            return
-        try:
-            if self._stream is None:
-                self._stream = await self._client.chat_stream(**self._args)
-            await self._stream.append(markdown_text=neutralise_markdown(text))
-        except _SLACK_ERRORS as error:
-            self._failed = True
-            log.warning("streaming into %s failed: %s", self._args["channel"], _describe(error))
-
-    async def close(self) -> None:
-        if self._held:
-            held, self._held = self._held, ""
-            await self.append(held)
-        text = "".join(self._parts)
-        if not text.strip():
-            return
-        if not self._failed and self._stream is not None:
-            try:
-                await self._stream.stop()
-                return
-            except _SLACK_ERRORS as error:
-                log.warning("stopping the stream failed: %s", _describe(error))
-        stream_ts = self._stream.ts if self._stream is not None else None
-        await self._replier.post_fallback_text(text, stream_ts)

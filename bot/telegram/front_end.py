@@ -33,9 +33,11 @@ from bot.telegram.addressing import COMMANDS, PLATFORM
 from bot.telegram.application import RetryPolicy, build_application
 from bot.telegram.callbacks import DatabaseCallbackStore
 from bot.telegram.handlers import TelegramHandlers
-from bot.telegram.memory import CallbackEntry, CallbackStore, Posted, RecentIds
+from bot.telegram.memory import CallbackEntry, CallbackStore, RecentIds
+from bot.telegram.records import Posted, TelegramRecords, quietly
 from bot.telegram.render import escape
-from bot.telegram.replier import ReplyPolicy, TelegramReplier, TelegramShared
+from bot.telegram.replier import TelegramReplier
+from bot.telegram.shared import ReplyPolicy, TelegramShared
 from bot.telegram.transport import (
     ALLOWED_UPDATES,
     SECRET_HEADER,
@@ -139,8 +141,9 @@ class TelegramFrontEnd:
         await app.initialize()  # getMe: the bot's id and @username
         await app.start()
         self._app = app
-        assert self._callbacks is not None  # set by start(), which connects
-        self._shared = TelegramShared(app.bot, self._callbacks, policy=self._options.reply)
+        assert self._callbacks is not None and self._services is not None  # set by start()
+        records = TelegramRecords(self._services.db)
+        self._shared = TelegramShared(app.bot, self._callbacks, records, policy=self._options.reply)
         self._accepting = True
         await self._register_commands()
         if self.webhook_mode:
@@ -233,14 +236,26 @@ class TelegramFrontEnd:
     # ---- Gateway (called by the handlers) ----------------------------------------------
 
     async def admit(
-        self, item: Inbound, *, reply_to: int | None, query: CallbackQuery | None = None
+        self,
+        item: Inbound,
+        *,
+        reply_to: int | None,
+        query: CallbackQuery | None = None,
+        shows: str | None = None,
     ) -> None:
         services, shared = self._running()
         if not await services.manager.accept(item):
             return  # a redelivery: the first delivery does the work
-        if reply_to is not None:
-            shared.chats.set_anchor(item.address, reply_to)
-        replier = TelegramReplier(shared, item.address, reply_to=reply_to)
+        pressed = query.message if query is not None else None
+        shown = None
+        if shows and isinstance(pressed, Message):
+            shown = (shows, Posted(pressed.chat.id, pressed.message_id, bool(pressed.photo)))
+        # Stored beside the turn, not before it, so the turn keeps its place in the order.
+        noted = services.work.spawn(
+            shared.records.note_turn(item.address, reply_to=reply_to, shown=shown),
+            name=f"telegram-note:{item.event_id}",
+        )
+        replier = TelegramReplier(shared, item.address, reply_to=reply_to, after=noted)
 
         async def work() -> None:
             if query is not None:
@@ -264,7 +279,12 @@ class TelegramFrontEnd:
         if not self._answered.first(key):
             return
         replier = TelegramReplier(shared, address, reply_to=reply_to)
-        services.work.spawn(replier.post_html(html, markup), name=f"telegram-answer:{key}")
+
+        async def work() -> None:
+            await shared.records.note_turn(address)
+            await replier.post_html(html, markup)
+
+        services.work.spawn(work(), name=f"telegram-answer:{key}")
 
     def answer_query(self, query: CallbackQuery, text: str | None) -> None:
         services, _ = self._running()
@@ -298,31 +318,23 @@ class TelegramFrontEnd:
             return None  # not started: no button of ours can exist yet
         return await self._callbacks.load(token)
 
-    def keyed(self, address: ConversationAddress, key: str, message: Message) -> None:
-        _, shared = self._running()
-        posted = Posted(message.chat.id, message.message_id, photo=bool(message.photo))
-        shared.messages.put(address, key, posted)
-
     def seen(self, address: ConversationAddress, sender_id: str, name: str | None) -> None:
         _, shared = self._running()
-        shared.chats.activate(address.chat_id)
-        shared.chats.learn_name(sender_id, name)
+        shared.learn_name(sender_id, name)
 
     def chat_status(self, chat_id: int, active: bool) -> None:
-        _, shared = self._running()
-        if active:
-            shared.chats.activate(str(chat_id))
-        else:
+        services, shared = self._running()
+        if not active:
             log.info("Telegram chat %s removed or blocked the bot; marked inactive", chat_id)
-            shared.chats.deactivate(str(chat_id))
+        change = shared.records.activate if active else shared.records.deactivate
+        services.work.spawn(quietly(change(str(chat_id))), name="telegram-chat-status")
 
     # ---- helpers -----------------------------------------------------------------------
 
     def replier_for(self, address: ConversationAddress) -> Replier | None:
         if address.platform != PLATFORM or self._shared is None:
             return None
-        anchor = self._shared.chats.anchor(address)
-        return TelegramReplier(self._shared, address, reply_to=anchor, raise_errors=True)
+        return TelegramReplier(self._shared, address, anchored=True, raise_errors=True)
 
     def _running(self) -> tuple[Services, TelegramShared]:
         if self._services is None or self._shared is None:

@@ -14,7 +14,8 @@ hand the work over, so the claim is committed before Telegram hears "200".
   bot is mentioned or replied to. A location becomes `InboundMessage(location=…)`.
 - A button press: its token is resolved to the button's value (unknown or foreign tokens
   get "no longer active") and becomes a `ButtonPress`; buttons never reach the model.
-- `my_chat_member`: the bot blocked or removed marks the chat inactive; added back, active.
+- `my_chat_member`: the bot blocked or removed marks the chat inactive; added back, active
+  (stored, for every process; a message from the chat makes it active again too).
 """
 
 from __future__ import annotations
@@ -77,9 +78,15 @@ class Gateway(Protocol):
     """What the handlers need from the front-end."""
 
     async def admit(
-        self, item: Inbound, *, reply_to: int | None, query: CallbackQuery | None = None
+        self,
+        item: Inbound,
+        *,
+        reply_to: int | None,
+        query: CallbackQuery | None = None,
+        shows: str | None = None,
     ) -> None:
-        """Claim `item` (raising if the claim cannot be stored) and start its work."""
+        """Claim `item` (raising if the claim cannot be stored) and start its work; `shows`
+        is the reply key of the message whose button was pressed (a later reply edits it)."""
         ...
 
     def answer(
@@ -100,12 +107,8 @@ class Gateway(Protocol):
 
     async def callback_entry(self, token: str) -> CallbackEntry | None: ...
 
-    def keyed(self, address: ConversationAddress, key: str, message: Message) -> None:
-        """`message` shows the reply posted under `key` (so a later reply edits it)."""
-        ...
-
     def seen(self, address: ConversationAddress, sender_id: str, name: str | None) -> None:
-        """Someone wrote in this chat: it is active, and their name is known for mentions."""
+        """Someone wrote in this chat: their name is known for mentions (in memory only)."""
         ...
 
     def chat_status(self, chat_id: int, active: bool) -> None: ...
@@ -215,14 +218,14 @@ class TelegramHandlers:
         if entry is None or entry.chat_id != address.chat_id:
             self._gateway.answer_query(query, BUTTON_GONE)
             return
-        if entry.reply_key:
-            self._gateway.keyed(address, entry.reply_key, message)
         sender = sender_of(query.from_user)
         self._gateway.seen(address, sender.user_id, sender.display_name)
         press = ButtonPress(
             address, sender, entry.value, event_id(context.bot.id, update.update_id)
         )
-        await self._gateway.admit(press, reply_to=message.message_id, query=query)
+        await self._gateway.admit(
+            press, reply_to=message.message_id, query=query, shows=entry.reply_key
+        )
 
     # ---- membership --------------------------------------------------------------------
 

@@ -1,15 +1,16 @@
-"""What the Telegram front-end remembers. Everything here is bounded (least recently used
-entries go first) and lives in memory, except what a `CallbackStore` keeps.
+"""What the Telegram front-end keeps in process memory, bounded (least recently used entries
+go first). What every process must share (posted messages, chat states, reply anchors) is in
+the database instead: `bot.telegram.records`.
 
 - `CallbackStore`: the value behind each inline button. Telegram's `callback_data` holds at
   most 64 bytes and a custom webhook skips PTB's arbitrary callback data, so each button
-  carries a random 128-bit token and the value stays here, tied to its chat and to the key
-  of the reply it sits on. `MemoryCallbackStore` forgets on restart (an old button then says
-  it is no longer active); a database-backed store can replace it without other changes.
-- `Posted`/`MessageIndex`: which message shows the reply posted under a `Reply.key`.
-- `ChatBook`: chats that blocked or removed the bot (inactive), chats migrated to a
-  supergroup, people's display names (for mentions), and the last message the bot answered
-  in each conversation (later results reply to it).
+  carries a random 128-bit token and the value stays on our side, tied to its chat and to the
+  key of the reply it sits on. The front-end uses the database store
+  (`bot.telegram.callbacks`); `MemoryCallbackStore` forgets on restart (an old button then
+  says it is no longer active).
+- `Bounded`: people's display names (for mentions; personal data, never stored) and the
+  refresh throttle of status lines.
+- `RecentIds`: updates answered outside the manager.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
-
-from conversations.types import ConversationAddress
 
 DEFAULT_CAPACITY = 50_000
 CALLBACK_CAPACITY = 200_000
@@ -95,67 +94,7 @@ class MemoryCallbackStore:
         return self._entries.get(token)
 
 
-# ---- messages and chats -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Posted:
-    """A message the bot posted; `photo` says whether it has a caption rather than a text."""
-
-    chat_id: int
-    message_id: int
-    photo: bool = False
-
-
-class MessageIndex:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._items: Bounded[tuple[str, str], Posted] = Bounded(capacity)
-
-    def get(self, address: ConversationAddress, key: str) -> Posted | None:
-        return self._items.get((address.key, key))
-
-    def put(self, address: ConversationAddress, key: str, posted: Posted) -> None:
-        self._items.put((address.key, key), posted)
-
-
-class ChatBook:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._inactive: Bounded[str, bool] = Bounded(capacity)
-        self._migrated: Bounded[str, int] = Bounded(capacity)
-        self._names: Bounded[str, str] = Bounded(capacity)
-        self._anchors: Bounded[str, int] = Bounded(capacity)
-
-    # inactive chats: the bot was blocked, kicked or removed
-    def deactivate(self, chat_id: str) -> None:
-        self._inactive.put(chat_id, True)
-
-    def activate(self, chat_id: str) -> None:
-        self._inactive.pop(chat_id)
-
-    def is_inactive(self, chat_id: str) -> bool:
-        return chat_id in self._inactive
-
-    # a group that became a supergroup has a new id
-    def migrate(self, old_chat_id: str, new_chat_id: int) -> None:
-        self._migrated.put(old_chat_id, new_chat_id)
-
-    def current_id(self, chat_id: str) -> int:
-        return self._migrated.get(chat_id) or int(chat_id)
-
-    # display names, for mentions
-    def learn_name(self, user_id: str, name: str | None) -> None:
-        if name:
-            self._names.put(user_id, name)
-
-    def name(self, user_id: str) -> str | None:
-        return self._names.get(user_id)
-
-    # the message the bot last answered in a conversation
-    def set_anchor(self, address: ConversationAddress, message_id: int) -> None:
-        self._anchors.put(address.key, message_id)
-
-    def anchor(self, address: ConversationAddress) -> int | None:
-        return self._anchors.get(address.key)
+# ---- answered updates ------------------------------------------------------------------
 
 
 class RecentIds:

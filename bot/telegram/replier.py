@@ -3,12 +3,17 @@ group, or one forum topic), answering one message.
 
 - `send` posts the rendered reply in the conversation's topic, as a reply to the message it
   answers (`allow_sending_without_reply`, so a deleted original is no error); a reply whose
-  `key` was posted before edits that message instead (an approval that became "confirmed").
-- `progress` posts one status message per key and edits it in place, at most every
-  `progress_min_interval_s`; when the work is done the line says so.
+  `key` was posted before (a reply or a status line, by any replier of any process:
+  `TelegramRecords`) edits that message instead (a status line that became the results, an
+  approval that became "confirmed"); a reply of several messages edits the first and posts
+  the rest, and a text cannot become a photo (a new message is posted).
+- `progress` posts one status message per key, records it, and edits it in place at most
+  every `progress_min_interval_s` per process; a line posted elsewhere (another process,
+  before a restart) is edited or finished, never posted twice.
 - `typing` shows "typing…" while the model works (Telegram shows it for 5 s per call).
 - A chat that blocked or removed the bot (403) is marked inactive and skipped from then on;
-  a group that became a supergroup is followed to its new id.
+  a group that became a supergroup is followed to its new id. Both are stored, and so is the
+  message each conversation's later results reply to; a replier reads them once.
 
 Flood limits and network errors are handled by the bot's rate limiter. What still fails is
 logged; a turn's replier goes on, while the outlet's replier (`raise_errors`) raises
@@ -19,11 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
@@ -34,17 +39,11 @@ from telegram import (
 )
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
-from telegram.ext import ExtBot
 
-from bot.telegram.memory import (
-    CallbackEntry,
-    CallbackStore,
-    ChatBook,
-    MessageIndex,
-    Posted,
-    new_callback_token,
-)
+from bot.telegram.memory import CallbackEntry, new_callback_token
+from bot.telegram.records import DB_ERRORS, ChatState, Posted
 from bot.telegram.render import TelegramMessage, render_reply, render_status
+from bot.telegram.shared import TelegramShared
 from conversations.replies import Button, Progress, Reply, TextStream
 from conversations.types import ConversationAddress
 
@@ -61,29 +60,6 @@ class _ChatInactive(Exception):
     """The chat blocked or removed the bot; nothing more is sent to it."""
 
 
-@dataclass(frozen=True)
-class ReplyPolicy:
-    progress_min_interval_s: float = 3.0
-    typing_interval_s: float = 4.5
-
-
-@dataclass
-class TelegramShared:
-    """What every replier of one front-end shares."""
-
-    bot: ExtBot[Any]
-    callbacks: CallbackStore
-    chats: ChatBook = field(default_factory=ChatBook)
-    messages: MessageIndex = field(default_factory=MessageIndex)
-    policy: ReplyPolicy = field(default_factory=ReplyPolicy)
-
-
-@dataclass
-class _Status:
-    last_update: float
-    posted: Posted | None = None
-
-
 _STYLES = {"primary": "primary", "danger": "danger"}
 
 
@@ -94,14 +70,23 @@ class TelegramReplier:
         address: ConversationAddress,
         *,
         reply_to: int | None = None,
+        anchored: bool = False,
+        after: asyncio.Future[Any] | None = None,
         raise_errors: bool = False,
     ) -> None:
+        """`reply_to` is the message this replier answers; `anchored` (for later results)
+        replies to the one the bot last answered in the conversation instead. `after`: the
+        records of this turn being stored, awaited before any record is read (the turn
+        itself need not wait for them, so it keeps its place in the conversation's order)."""
         self.address = address
         self._shared = shared
         self._reply_to = reply_to
+        self._anchored = anchored
+        self._after = after
         self._raise = raise_errors
         self._lock = asyncio.Lock()
-        self._statuses: dict[str, _Status] = {}
+        self._statuses: dict[str, Posted | None] = {}
+        self._chat: ChatState | None = None
 
     @property
     def group(self) -> bool:
@@ -144,12 +129,14 @@ class TelegramReplier:
 
         async def keep_typing() -> None:
             while True:
-                if self._shared.chats.is_inactive(self.address.chat_id):
-                    return
-                with contextlib.suppress(TelegramError):
-                    await self._shared.bot.send_chat_action(
-                        self._chat_id(), ChatAction.TYPING, message_thread_id=self._thread()
-                    )
+                with contextlib.suppress(TelegramDeliveryError):
+                    chat = await self._chat_state()
+                    if chat.inactive:
+                        return
+                    with contextlib.suppress(TelegramError):
+                        await self._shared.bot.send_chat_action(
+                            chat.current_id, ChatAction.TYPING, message_thread_id=self._thread()
+                        )
                 await asyncio.sleep(self._shared.policy.typing_interval_s)
 
         task = asyncio.get_running_loop().create_task(keep_typing(), name="telegram-typing")
@@ -163,9 +150,11 @@ class TelegramReplier:
     # ---- sending -----------------------------------------------------------------------
 
     async def _send(self, reply: Reply) -> None:
-        chats = self._shared.chats
-        messages = render_reply(reply, chats.name, group=self.group)
-        target = self._shared.messages.get(self.address, reply.key) if reply.key else None
+        messages = render_reply(reply, self._shared.names.get, group=self.group)
+        target: Posted | None = None
+        if reply.key:
+            running = self._statuses.pop(reply.key, None)  # replaced: no refresh may follow
+            target = await self._find(reply.key) or running
         first: Posted | None = None
         for index, message in enumerate(messages):
             markup = await self._keyboard(message.keyboard, reply.key)
@@ -177,26 +166,74 @@ class TelegramReplier:
             if index == 0:
                 first = posted
         if reply.key and first is not None:
-            self._shared.messages.put(self.address, reply.key, first)
+            await self._record(reply.key, first)
 
     async def _progress(self, update: Progress) -> None:
         now = time.monotonic()
-        status = self._statuses.get(update.key)
-        text = render_status(update)
+        key = update.key
+        line = TelegramMessage(render_status(update))
+        if key in self._statuses:
+            posted = self._statuses[key]
+        else:
+            # Posted by another replier or process (a turn, before a restart), or not yet.
+            found = await self._find(key)
+            posted = found if found is not None and not found.photo else None
         if update.done:
-            self._statuses.pop(update.key, None)
-            if status is not None and status.posted is not None:
-                await self._edit(status.posted, TelegramMessage(text), None)
+            self._statuses.pop(key, None)
+            if posted is not None:
+                await self._edit(posted, line, None)
             return
-        if status is None:
-            status = _Status(last_update=now)
-            self._statuses[update.key] = status
-            status.posted = await self._post(TelegramMessage(text), None)
+        if key not in self._statuses and posted is None:
+            self._shared.refresh_due(self.address, key, now)
+            self._statuses[key] = posted = await self._post(line, None)
+            if posted is not None:
+                await self._record(key, posted)
             return
-        due = now - status.last_update >= self._shared.policy.progress_min_interval_s
-        if status.posted is not None and due:
-            status.last_update = now
-            await self._edit(status.posted, TelegramMessage(text), None)
+        self._statuses[key] = posted
+        if posted is not None and self._shared.refresh_due(self.address, key, now):
+            await self._edit(posted, line, None)
+
+    # ---- records -----------------------------------------------------------------------
+
+    async def _find(self, key: str) -> Posted | None:
+        await self._noted()
+        try:
+            return await self._shared.records.find(self.address, key)
+        except DB_ERRORS as error:
+            self._db_failed(f"reading {key}", error)
+            return None
+
+    async def _record(self, key: str, posted: Posted) -> None:
+        try:
+            await self._shared.records.save(self.address, key, posted)
+        except DB_ERRORS as error:  # posted already: a later reply under `key` posts anew
+            log.warning("could not record the message of %s: %s", key, type(error).__name__)
+
+    async def _chat_state(self) -> ChatState:
+        """The chat's state, read once per replier (and kept up to date by its own sends)."""
+        if self._chat is None:
+            await self._noted()
+            try:
+                self._chat = await self._shared.records.chat_state(self.address)
+            except DB_ERRORS as error:
+                self._db_failed("reading the chat's state", error)
+                return ChatState(False, int(self.address.chat_id), None)
+            if self._anchored and self._reply_to is None:
+                self._reply_to = self._chat.anchor
+        return self._chat
+
+    async def _noted(self) -> None:
+        """Wait for this turn's records (the chat active again, say) before reading any."""
+        if self._after is not None:
+            await asyncio.wait({self._after})  # every caller waits for the same; never raises
+            self._after = None
+
+    def _db_failed(self, what: str, error: Exception) -> None:
+        """Nothing is posted yet: the outlet's replier raises (the outbox retries later), a
+        turn's replier goes on and posts anew."""
+        if self._raise:
+            raise TelegramDeliveryError(f"{what}: {type(error).__name__}") from error
+        log.warning("Telegram %s in %s failed: %s", what, self.address.chat_id, error)
 
     async def _keyboard(
         self, rows: tuple[tuple[Button, ...], ...], reply_key: str | None
@@ -220,6 +257,7 @@ class TelegramReplier:
         return InlineKeyboardMarkup(keyboard)
 
     async def _post(self, message: TelegramMessage, markup: Markup | None) -> Posted | None:
+        await self._chat_state()  # also reads the anchor an `anchored` replier replies to
         reply = (
             ReplyParameters(self._reply_to, allow_sending_without_reply=True)
             if self._reply_to
@@ -297,7 +335,8 @@ class TelegramReplier:
             log.info("could not edit message %s (%s); posting anew", target.message_id, error)
             return None
         except Forbidden as error:
-            self._deactivate(error)
+            await self._deactivate(error)
+            raise _ChatInactive from error
         except TelegramError as error:
             log.warning("editing message %s failed: %s", target.message_id, error)
             return None
@@ -310,19 +349,21 @@ class TelegramReplier:
         *,
         fallback: bool = False,
     ) -> Message | None:
-        chats = self._shared.chats
-        if chats.is_inactive(self.address.chat_id):
+        state = await self._chat_state()
+        if state.inactive:
             raise _ChatInactive
-        chat = chats.current_id(self.address.chat_id)
         try:
             try:
-                return await call(chat)
+                return await call(state.current_id)
             except ChatMigrated as moved:
                 log.info("Telegram chat %s became %s", self.address.chat_id, moved.new_chat_id)
-                chats.migrate(self.address.chat_id, moved.new_chat_id)
+                self._chat = dataclasses.replace(state, current_id=moved.new_chat_id)
+                with contextlib.suppress(*DB_ERRORS):
+                    await self._shared.records.migrate(self.address.chat_id, moved.new_chat_id)
                 return await call(moved.new_chat_id)
         except Forbidden as error:
-            self._deactivate(error)
+            await self._deactivate(error)
+            raise _ChatInactive from error
         except BadRequest as error:
             if fallback:
                 log.info("Telegram refused a picture (%s); sending text", error.message)
@@ -338,17 +379,16 @@ class TelegramReplier:
         if self._raise:
             raise TelegramDeliveryError(f"{what}: {error}") from error
 
-    def _deactivate(self, error: Forbidden) -> NoReturn:
+    async def _deactivate(self, error: Forbidden) -> None:
         log.warning(
             "Telegram chat %s is inactive (%s); not sending to it any more",
             self.address.chat_id,
             error.message,
         )
-        self._shared.chats.deactivate(self.address.chat_id)
-        raise _ChatInactive from error
-
-    def _chat_id(self) -> int:
-        return self._shared.chats.current_id(self.address.chat_id)
+        if self._chat is not None:
+            self._chat = dataclasses.replace(self._chat, inactive=True)
+        with contextlib.suppress(*DB_ERRORS):
+            await self._shared.records.deactivate(self.address.chat_id)
 
     def _thread(self) -> int | None:
         return int(self.address.thread_id) if self.address.thread_id else None

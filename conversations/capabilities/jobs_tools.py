@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conversations.tools.base import ToolOutcome, tool
-from conversations.tools.context import ToolContext
+from conversations.tools.context import ToolContext, ToolDeps
+from conversations.types import ConversationAddress
 from storage import repositories
 
 
@@ -31,3 +32,20 @@ async def job_status(ctx: ToolContext) -> ToolOutcome:
             else "Nothing has been started in this conversation.",
         }
     )
+
+
+async def open_jobs_of(deps: ToolDeps, address: ConversationAddress, user_id: str) -> list[str]:
+    """A person's open jobs across their workspace, one line each, newest first (the Slack
+    App Home and Telegram's /status)."""
+    kinds = deps.job_kinds
+    waiting = [s for kind in kinds.values() for s in kind.waiting_statuses]
+    async with deps.db.session(read_only=True) as session:
+        jobs = await repositories.person_jobs(
+            session,
+            platform=address.platform,
+            workspace_id=address.workspace_id,
+            requested_by=user_id,
+            kinds=list(kinds),
+            statuses=waiting,
+        )
+    return [kinds[j.kind].describe(j) for j in jobs if j.status in kinds[j.kind].waiting_statuses]

@@ -93,6 +93,9 @@ class JobRunner:
         room = self._capacity - len(self._running)
         if room <= 0 or not self._kinds:
             return 0
+        async with self._db.session(read_only=True) as session:
+            if not await repositories.any_due_jobs(session, kinds=list(self._kinds)):
+                return 0
         async with self._db.session() as session:
             claimed = await repositories.claim_runnable_jobs(
                 session,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conversations.booking.config import BookingConfig
+from conversations.credentials import CredentialResolver
 from conversations.jobs.starting import JobBell
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
@@ -32,6 +33,8 @@ class ToolDeps:
     progress_interval_s: float = 5.0
     page_size: int = 5
     enrich_limit: int = 8
+    credentials: CredentialResolver | None = None
+    """Every partner's credentials; None: the resolver `outgoing` was built with."""
 
 
 @dataclass

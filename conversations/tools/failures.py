@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from conversations.cards import clip
 from conversations.tools.base import ToolOutcome, tool_error
@@ -21,15 +22,48 @@ from integrations.errors import (
 log = logging.getLogger(__name__)
 
 
-def partner_failure(error: PartnerError) -> ToolOutcome:
-    """Describe a failed partner call; details go to the log, never secrets or raw bodies."""
+@dataclass(frozen=True)
+class Missing:
+    """How a partner's 404 is said: what was not found, and what the model should do."""
+
+    thing: str
+    hint: str
+
+
+#: how each partner is named to people
+PARTNER_NAMES = {
+    "outgoing": "Outgoing",
+    "call_agent": "The call agent",
+    "onegent": "Onegent",
+    "events": "Events",
+    "voyagent": "Voyagent",
+}
+#: what a partner's 404 usually means; a caller that knows better passes `missing=`
+MISSING = {
+    "outgoing": Missing(
+        "activity", "Use an activity_id from the latest results; do not invent ids."
+    ),
+    "call_agent": Missing("call", "Use a call from this conversation; do not invent ids."),
+    "onegent": Missing("job", "Use a job from this conversation; do not invent ids."),
+    "events": Missing("event", "Use an event of this chat; do not invent ids."),
+    "voyagent": Missing("enquiry", "Use an enquiry from this conversation; do not invent ids."),
+}
+_UNKNOWN = Missing("record", "Use only ids from this conversation; do not invent them.")
+
+
+def partner_failure(error: PartnerError, *, missing: str | Missing | None = None) -> ToolOutcome:
+    """Describe a failed partner call; details go to the log, never secrets or raw bodies.
+
+    `missing` words a 404 ("activity", "call", or a `Missing` with its own hint); without it
+    the partner's usual meaning of a 404 (`MISSING`) is used, so a call is never an activity.
+    """
     log.warning("%s call failed: %r", error.partner, error)
-    name = error.partner.title()
+    name = PARTNER_NAMES.get(error.partner) or error.partner.replace("_", " ").title()
     if isinstance(error, NotFound):
-        return tool_error(
-            f"{name} has no such activity.",
-            hint="Use an activity_id from the latest results; do not invent ids.",
-        )
+        if isinstance(missing, str):
+            missing = Missing(missing, _UNKNOWN.hint)
+        said = missing or MISSING.get(error.partner, _UNKNOWN)
+        return tool_error(f"{name} has no such {said.thing}.", hint=said.hint)
     if isinstance(error, Unauthorized):
         return tool_error(
             f"{name} refused this workspace's key ({error.code or 'unauthorized'}). "

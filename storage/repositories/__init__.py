@@ -54,6 +54,7 @@ from storage.repositories.events import (
     take_over_events,
 )
 from storage.repositories.jobs import (
+    any_due_jobs,
     claim_runnable_jobs,
     conversation_jobs,
     person_jobs,
@@ -116,6 +117,7 @@ __all__ = [
     "NewMessage",
     "OutgoingKeyKind",
     "answer_question",
+    "any_due_jobs",
     "append_messages",
     "bind_credential",
     "bot_token",

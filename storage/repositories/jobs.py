@@ -20,6 +20,7 @@ from storage.models import Action, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, is_postgresql
 
 __all__ = [
+    "any_due_jobs",
     "claim_runnable_jobs",
     "conversation_jobs",
     "person_jobs",
@@ -31,6 +32,25 @@ __all__ = [
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(col(Action.lease_until).is_(None), col(Action.lease_until) <= now)
+
+
+async def any_due_jobs(
+    session: AsyncSession, *, kinds: Collection[str], now: datetime | None = None
+) -> bool:
+    """Whether a claim would find anything: a read, so an idle runner's polls take no write
+    lock (SQLite has one writer)."""
+    now = now or utc_now()
+    result = await session.exec(
+        select(col(Action.id))
+        .where(
+            col(Action.kind).in_(list(kinds)),
+            col(Action.next_run_at).is_not(None),
+            col(Action.next_run_at) <= now,
+            _lease_free(now),
+        )
+        .limit(1)
+    )
+    return result.first() is not None
 
 
 async def claim_runnable_jobs(

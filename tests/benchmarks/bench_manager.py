@@ -3,11 +3,14 @@
 Run: `uv run python -m tests.benchmarks.bench_manager [--turns 200] [--concurrency 1,20]
 [--database-url postgresql://postgres@127.0.0.1:5432/test]`
 
-Each turn is a search turn (model → search_activities → sandbox search and details over
-loopback HTTP → cards → model text). Overhead per turn is its wall time minus the time spent
-waiting on the model and on partner HTTP, i.e. what the concierge itself costs. At
+Each turn is a search turn (model → search_activities, which records a search job and
+returns → model text); the job runner in the same process then does the sandbox search and
+details over loopback HTTP and posts the cards. Overhead per turn is its wall time minus the
+time spent waiting on the model, i.e. what the concierge itself costs; result latency is
+from the job's creation to its result being written (with the outbox message). At
 concurrency 1 that is the cost of one turn; at higher levels it also includes queueing for
-the one event loop and the database, and turns per second is the figure to read.
+the one event loop and the database: turns per second and results per second are the figures
+to read.
 """
 
 from __future__ import annotations
@@ -24,16 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlmodel import col, func, select
 
 from conversations import ConversationAddress, ConversationManager, InboundMessage, Sender
+from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS
 from conversations.credentials import EnvironmentCredentials
+from conversations.jobs import JobRunner
 from conversations.llm import LLMRequest, LLMResponse, TextPart, ToolCallPart, ToolResultPart
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
-from conversations.tools import ALL_TOOLS, ToolDeps
+from conversations.tools import ToolDeps
 from integrations.sandbox import DEFAULT_NEGOTIATED_KEY
 from storage import Database, FieldCipher, generate_key, upgrade
+from storage.models import Action
 from tests.benchmarks.processes import free_port, server_process
 
 
@@ -67,7 +74,11 @@ class TimedTransport(httpx.AsyncBaseTransport):
         self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        waits = WAITS.get()
+        waits = WAITS.get(None)
+        if waits is None:  # a job's request, outside any turn
+            response = await self._inner.handle_async_request(request)
+            await response.aread()
+            return response
         waits.enter()
         try:
             response = await self._inner.handle_async_request(request)
@@ -119,6 +130,7 @@ def sandbox_process() -> contextlib.AbstractAsyncContextManager[str]:
 class Figures:
     wall: list[float] = field(default_factory=list)
     overhead: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -139,10 +151,20 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
         credentials = EnvironmentCredentials(sandbox_url, DEFAULT_NEGOTIATED_KEY)
         people = People(db, FieldCipher(generate_key()))
         outgoing = OutgoingAccess(http=http, credentials=credentials, people=people)
-        deps = ToolDeps(db=db, outgoing=outgoing)
+        deps = ToolDeps(db=db, outgoing=outgoing, job_kinds={kind.name: kind for kind in JOB_KINDS})
         manager = ConversationManager(
             llm=ZeroLatencyModel(), deps=deps, tools=ALL_TOOLS, system_prompt=SYSTEM_PROMPT
         )
+        runner = JobRunner(
+            db=db,
+            kinds=JOB_KINDS,
+            deps=deps,
+            owner=f"bench-{run_id}",
+            replier_for=lambda _: CountingReplier(),
+            poll_s=1.0,
+        )
+        deps.jobs.listen(runner.wake)
+        runner_task = asyncio.create_task(runner.run())
 
         async def turn(tag: str, n: int, gate: asyncio.Semaphore, figures: Figures) -> None:
             async with gate:
@@ -157,27 +179,59 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
                 figures.wall.append(wall)
                 figures.overhead.append(wall - waits.model_s - waits.partner_s)
 
+        async def results_written(tag: str) -> list[Action]:
+            """Wait until every search job of this pass has its result; return them."""
+            query = select(Action).where(
+                col(Action.workspace_id) == run_id, col(Action.thread_id).startswith(tag)
+            )
+            while True:
+                async with db.session(read_only=True) as session:
+                    open_jobs = await session.exec(
+                        select(func.count())
+                        .select_from(Action)
+                        .where(
+                            col(Action.workspace_id) == run_id,
+                            col(Action.thread_id).startswith(tag),
+                            col(Action.status) == "queued",
+                        )
+                    )
+                    if open_jobs.one() == 0:
+                        return list((await session.exec(query)).all())
+                await asyncio.sleep(0.05)
+
         # Warm up: key detection, provisioning, connection pool.
         await turn("warm", 0, asyncio.Semaphore(1), Figures())
+        await results_written("warm")
         for level in levels:
+            tag = f"c{level}-"
             figures, gate = Figures(), asyncio.Semaphore(level)
             CountingReplier.sent = 0
             started = time.perf_counter()
-            await asyncio.gather(*(turn(f"c{level}-", n, gate, figures) for n in range(turns)))
-            report(turns, level, backend, time.perf_counter() - started, figures)
+            await asyncio.gather(*(turn(tag, n, gate, figures) for n in range(turns)))
+            turned = time.perf_counter() - started
+            jobs = await results_written(tag)
+            done = time.perf_counter() - started
+            figures.latency = [(j.updated_at - j.created_at).total_seconds() for j in jobs]
+            report(turns, level, backend, (turned, done), figures)
+        runner_task.cancel()
+        await asyncio.gather(runner_task, return_exceptions=True)
     await db.dispose()
 
 
-def report(turns: int, level: int, backend: str, elapsed: float, figures: Figures) -> None:
+def report(
+    turns: int, level: int, backend: str, elapsed: tuple[float, float], figures: Figures
+) -> None:
     ms = 1000.0
     wall_p50, wall_p99 = pct(figures.wall, 0.5) * ms, pct(figures.wall, 0.99) * ms
     over_p50, over_p99 = pct(figures.overhead, 0.5) * ms, pct(figures.overhead, 0.99) * ms
+    late_p50, late_p99 = pct(figures.latency, 0.5) * ms, pct(figures.latency, 0.99) * ms
     print(f"{backend}, {turns} search turns at concurrency {level}:")
-    print(f"  replies delivered        {CountingReplier.sent:8d} (2 per turn: cards, text)")
-    print(f"  turns per second         {turns / elapsed:8.1f}")
+    print(f"  turns per second         {turns / elapsed[0]:8.1f}")
+    print(f"  results per second       {turns / elapsed[1]:8.1f} (search jobs finished)")
     print(f"  turn wall time p50/p99   {wall_p50:8.2f} / {wall_p99:.2f} ms")
     print(f"  manager overhead p50/p99 {over_p50:8.2f} / {over_p99:.2f} ms")
     print(f"  manager overhead mean    {statistics.fmean(figures.overhead) * ms:8.2f} ms")
+    print(f"  search result p50/p99    {late_p50:8.2f} / {late_p99:.2f} ms (job created → result)")
 
 
 def main() -> None:

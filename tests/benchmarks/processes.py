@@ -29,7 +29,7 @@ async def server_process(*args: str, port: int, ready_path: str) -> AsyncIterato
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
-            for _ in range(300):
+            for _ in range(1200):  # a loaded machine takes a while to import everything
                 with contextlib.suppress(httpx.TransportError):
                     await http.get(f"{url}{ready_path}")
                     break

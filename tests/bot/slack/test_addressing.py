@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.addressing import Accepted, Ignored, from_block_action, from_event
+from bot.slack.addressing import (
+    Accepted,
+    Followup,
+    Ignored,
+    from_block_action,
+    from_event,
+    settle_followup,
+)
 from conversations.types import ButtonPress, ConversationAddress, InboundMessage
 from tests.bot.slack.fake_slack import BOT_USER, TEAM
 from tests.bot.slack.harness import (
@@ -19,12 +26,11 @@ from tests.bot.slack.harness import (
 
 
 def _verdict(event: dict[str, Any], *, known: set[str] | None = None) -> Accepted | Ignored:
-    threads = known or set()
-    return from_event(
-        event_callback(event),
-        bot_user_id=BOT_USER,
-        in_thread=lambda address: address.thread_id in threads,
-    )
+    verdict = from_event(event_callback(event), bot_user_id=BOT_USER)
+    if isinstance(verdict, Followup):
+        thread = verdict.accepted.item.address.thread_id
+        return settle_followup(verdict, takes_part=thread in (known or set()))
+    return verdict
 
 
 def _message(verdict: Accepted | Ignored) -> InboundMessage:

@@ -141,20 +141,17 @@ async def test_search_cards_carry_outgoing_results_and_a_more_button(tmp_path: P
     model = ScriptedLLM([call("search_activities", prompt="jazz", location="Brooklyn"), "Enjoy!"])
     async with running_slack(model, database_url=sqlite_url(tmp_path)) as rig:
         await rig.event(dm("find jazz in Brooklyn"))
-        await rig.slack.wait_for(lambda: len(model.requests) == 2)
+        await rig.slack.wait_for(lambda: any("Details" in c.block_text for c in rig.slack.replies))
         await rig.settle()
-    (result,) = tool_results(model.requests[1])
-    names = [card["name"] for card in result["shown"]]
+    (started,) = tool_results(model.requests[1])
+    assert started["status"] == "searching"
     cards = next(c for c in rig.slack.replies if "Details" in c.block_text)
     sections = [b["text"]["text"] for b in cards.blocks if b["type"] == "section"]
-    assert len(sections) == len(names)
-    for section, name in zip(sections, names, strict=True):
-        assert name.replace("&", "&amp;") in section
+    assert 1 <= len(sections) <= 5
     assert all(b["accessory"]["type"] == "image" for b in cards.blocks if b["type"] == "section")
     ids = [e["action_id"] for b in cards.blocks if b["type"] == "actions" for e in b["elements"]]
     assert len(ids) == len(set(ids)) and all(i.startswith("btn-") for i in ids)
-    if result["more_available"]:
-        assert cards.blocks[-1]["elements"][-1]["value"] == "more"
+    assert cards.blocks[-1]["elements"][-1]["value"] == "more"
 
 
 async def test_slash_command_help_settings_and_free_text(tmp_path: Path) -> None:

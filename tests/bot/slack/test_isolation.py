@@ -79,7 +79,7 @@ async def _press(rig: SlackRig, team: str, value: str, message: Call) -> None:
 async def _settle_bookings(rig: SlackRig) -> None:
     async with asyncio.timeout(10):
         await rig.outgoing.state.wait_for_webhooks()
-        await rig.services.settle_bookings(5)
+        await rig.services.settle_jobs(5)
 
 
 async def test_two_workspaces_never_cross_and_each_acts_with_its_own_key(

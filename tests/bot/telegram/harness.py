@@ -26,7 +26,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.telegram import WEBHOOK_PATH, TelegramFrontEnd, TelegramOptions
 from bot.telegram.application import RetryPolicy
-from bot.telegram.replier import ReplyPolicy
+from bot.telegram.shared import ReplyPolicy
 from conversations.llm import LLM
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
@@ -46,6 +46,7 @@ GROUP = -1001234567890
 FORUM = -1009876543210
 TOPIC = 77
 
+RESULTS_FOOTER = "for sessions and prices."  # the last message of a page of results
 _update_ids = itertools.count(100_000)
 _message_ids = itertools.count(1)
 
@@ -195,6 +196,16 @@ class TelegramRig:
     async def settle(self, timeout_s: float = 15.0) -> None:
         """Wait until every piece of work the front-end started has finished."""
         await self.telegram.wait_for(lambda: self.services.work.running == 0, timeout_s)
+
+    async def results(self, chat_id: int, searches: int = 1) -> None:
+        """Wait until `searches` searches posted their results in `chat_id`: a search is a job
+        that answers after the turn, so `deliver` returns before its cards are in."""
+
+        def posted() -> int:
+            return sum(RESULTS_FOOTER in t for t in self.telegram.texts(chat_id))
+
+        await self.telegram.wait_for(lambda: posted() >= searches)
+        await self.settle()
 
 
 def telegram_settings(

@@ -96,12 +96,14 @@ async def test_a_private_message_gets_an_answer_replying_to_it(rig: TelegramRig)
 
 async def test_commands_become_messages_the_core_understands(rig: TelegramRig) -> None:
     await rig.deliver(update(message("/search jazz in Brooklyn")))
-    texts = rig.telegram.texts(ALICE_CHAT)
-    assert texts[0] == "⏳ Searching for “jazz” in Brooklyn…"
-    assert texts[1] == "6 ideas for “jazz” in Brooklyn:"
-    assert "<b>1. Celebrate Brooklyn! Jazz in Prospect Park</b>" in texts[2]
-    (status_done,) = rig.telegram.called("editMessageText")
-    assert status_done.params["text"].startswith("✓ Searching for “jazz” in Brooklyn…")
+    await rig.results(ALICE_CHAT)
+    status, first_card, *_ = rig.telegram.sent(ALICE_CHAT)
+    assert status.text == "⏳ Searching for “jazz” in Brooklyn…"
+    assert "<b>1. Celebrate Brooklyn! Jazz in Prospect Park</b>" in first_card.text
+    # The search's job turns the status line into the results' header, in place.
+    header = rig.telegram.called("editMessageText")[-1]
+    assert header.params["text"] == "6 ideas for “jazz” in Brooklyn:"
+    assert int(header.params["message_id"]) == status.params["_message_id"]
 
     await rig.deliver(update(message("/orders")))
     await rig.deliver(update(message("/help")))
@@ -123,11 +125,12 @@ async def test_settings_and_bare_commands_are_answered_directly(rig: TelegramRig
 async def test_a_group_command_is_answered_in_the_group(rig: TelegramRig) -> None:
     asked = message(f"/search@{BOT_USERNAME} jazz in Brooklyn", chat=GROUP)
     await rig.deliver(update(asked))
+    await rig.results(GROUP)
     sent = rig.telegram.sent(GROUP)
-    assert len(sent) == 8  # status, header, five cards, footer
+    assert len(sent) == 7  # the status line (edited into the header), five cards, footer
     assert all(c.reply_to == asked["message_id"] for c in sent)
-    assert sent[2].method == "sendPhoto"
-    assert {b["text"] for b in sent[2].buttons} == {"Details", "Book"}
+    assert sent[1].method == "sendPhoto"
+    assert {b["text"] for b in sent[1].buttons} == {"Details", "Book"}
 
 
 async def test_a_command_for_another_bot_is_ignored(rig: TelegramRig) -> None:
@@ -161,14 +164,15 @@ async def test_a_reply_to_the_bot_is_answered_and_plain_chatter_is_not(rig: Tele
 async def test_a_forum_topic_is_its_own_conversation(rig: TelegramRig) -> None:
     asked = message(f"@{BOT_USERNAME} search jazz in Brooklyn", chat=FORUM, thread=TOPIC)
     await rig.deliver(update(asked))
+    await rig.results(FORUM)
     sent = rig.telegram.sent(FORUM)
-    assert len(sent) == 8
+    assert len(sent) == 7
     assert all(c.thread_id == TOPIC and c.reply_to == asked["message_id"] for c in sent)
     actions = [c for c in rig.telegram.called("sendChatAction") if c.chat_id == FORUM]
     assert actions and all(c.thread_id == TOPIC for c in actions)
     # A plain message in the topic (it "replies" to the topic's first message) is chatter.
     await rig.deliver(update(message("nice", chat=FORUM, thread=TOPIC, user=BOB)))
-    assert len(rig.telegram.sent(FORUM)) == 8
+    assert len(rig.telegram.sent(FORUM)) == 7
 
 
 async def test_a_shared_location_gets_nearby_ideas(rig: TelegramRig) -> None:
@@ -189,6 +193,7 @@ async def test_a_live_location_update_is_not_a_new_question(rig: TelegramRig) ->
 
 async def test_details_button_shows_the_detail_without_the_model(rig: TelegramRig) -> None:
     await rig.deliver(update(message("search jazz in Brooklyn")))
+    await rig.results(ALICE_CHAT)
     first_card = next(c for c in rig.telegram.sent(ALICE_CHAT) if c.method == "sendPhoto")
     token = first_card.callback_data("Details")
     assert len(token.encode()) <= 64 and "details" not in token
@@ -207,6 +212,7 @@ async def test_an_unknown_or_foreign_button_says_it_is_no_longer_active(
     rig: TelegramRig,
 ) -> None:
     await rig.deliver(update(message("search jazz in Brooklyn")))
+    await rig.results(ALICE_CHAT)
     card = next(c for c in rig.telegram.sent(ALICE_CHAT) if c.method == "sendPhoto")
     before = len(rig.telegram.sent())
     await rig.deliver(

@@ -147,10 +147,11 @@ async def test_a_picture_telegram_cannot_fetch_falls_back_to_text(sqlite_url: st
     async with running_telegram(None, database_url=sqlite_url) as rig:
         rig.telegram.refuse_photos = True
         await rig.deliver(update(message("search jazz in Brooklyn")))
+        await rig.results(ALICE_CHAT)
         sent = rig.telegram.sent(ALICE_CHAT)
-        assert [c.method for c in sent] == ["sendMessage"] * 8
-        assert "<b>1. Celebrate Brooklyn! Jazz in Prospect Park</b>" in sent[2].text
-        assert {b["text"] for b in sent[2].buttons} == {"Details", "Book"}
+        assert [c.method for c in sent] == ["sendMessage"] * 7  # status (→ header), 5, footer
+        assert "<b>1. Celebrate Brooklyn! Jazz in Prospect Park</b>" in sent[1].text
+        assert {b["text"] for b in sent[1].buttons} == {"Details", "Book"}
 
 
 async def test_polling_mode_answers_updates_from_get_updates(sqlite_url: str) -> None:
@@ -176,8 +177,7 @@ async def test_a_booking_in_a_forum_topic_is_confirmed_and_its_result_lands_ther
         rig.telegram.queue_update(
             update(message(f"{mention} search jazz in Brooklyn", chat=FORUM, thread=TOPIC))
         )
-        await rig.telegram.wait_for(lambda: len(rig.telegram.sent(FORUM)) >= 8)
-        await rig.settle()
+        await rig.results(FORUM)
         rig.telegram.queue_update(
             update(message(f"{mention} book 1 2 Free RSVP", chat=FORUM, thread=TOPIC))
         )

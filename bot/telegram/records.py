@@ -1,0 +1,181 @@
+"""What every Telegram replier of every `serve` process must agree on, kept in the database
+so a restart or a second process sees it too:
+
+- which message shows what was posted under a `Reply.key`, a reply or a status line, and
+  whether it is a photo (its caption is edited) or a text (`posted_message`);
+- chats that blocked or removed the bot (until someone writes there again), groups that
+  became a supergroup with a new id, and the message the bot last answered in each
+  conversation, which later results reply to (`chat_note`).
+
+People's display names (for mentions) are personal data and stay in memory only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from conversations.types import ConversationAddress
+from storage import Database, repositories
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+INACTIVE = "inactive"
+MIGRATED = "migrated_to"
+ANCHOR = "anchor"
+PHOTO = "photo"
+TEXT = "text"
+DB_ERRORS = (SQLAlchemyError, OSError)
+"""What a failing database raises: a record not read or written is logged, not fatal."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message the bot posted; `photo` says whether it has a caption rather than a text."""
+
+    chat_id: int
+    message_id: int
+    photo: bool = False
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """One conversation's chat as a replier needs it, read once per replier."""
+
+    inactive: bool
+    current_id: int
+    """The chat's id now (a group that became a supergroup has a new one)."""
+    anchor: int | None
+    """The message the bot last answered in this conversation."""
+
+
+async def quietly(write: Awaitable[None]) -> None:
+    """A record for later replies: if the database fails, they post anew; the turn goes on."""
+    try:
+        await write
+    except DB_ERRORS as error:
+        log.warning("Telegram record not stored: %s", type(error).__name__)
+
+
+def _number(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class TelegramRecords:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # ---- posted messages ---------------------------------------------------------------
+
+    async def find(self, address: ConversationAddress, key: str) -> Posted | None:
+        async with self._db.session(read_only=True) as session:
+            row = await repositories.find_posted(
+                session,
+                platform=PLATFORM,
+                workspace_id=address.workspace_id,
+                chat_id=address.chat_id,
+                thread_id=address.thread_id,
+                reply_key=key,
+            )
+        if row is None:
+            return None
+        return Posted(int(row.channel), int(row.message_id), photo=row.shape == PHOTO)
+
+    async def save(
+        self, address: ConversationAddress, key: str, posted: Posted, *, if_missing: bool = False
+    ) -> None:
+        """Remember that `posted` shows `key` (unless `if_missing` and something already does)."""
+        async with self._db.session() as session:
+            if if_missing:
+                found = await repositories.find_posted(
+                    session,
+                    platform=PLATFORM,
+                    workspace_id=address.workspace_id,
+                    chat_id=address.chat_id,
+                    thread_id=address.thread_id,
+                    reply_key=key,
+                )
+                if found is not None:
+                    return
+            await repositories.save_posted(
+                session,
+                platform=PLATFORM,
+                workspace_id=address.workspace_id,
+                chat_id=address.chat_id,
+                thread_id=address.thread_id,
+                reply_key=key,
+                channel=str(posted.chat_id),
+                message_id=str(posted.message_id),
+                shape=PHOTO if posted.photo else TEXT,
+            )
+
+    # ---- chats -------------------------------------------------------------------------
+
+    async def chat_state(self, address: ConversationAddress) -> ChatState:
+        async with self._db.session(read_only=True) as session:
+            inactive = await repositories.get_chat_note(
+                session, platform=PLATFORM, scope=address.chat_id, name=INACTIVE
+            )
+            migrated = await repositories.get_chat_note(
+                session, platform=PLATFORM, scope=address.chat_id, name=MIGRATED
+            )
+            anchor = await repositories.get_chat_note(
+                session, platform=PLATFORM, scope=address.key, name=ANCHOR
+            )
+        return ChatState(
+            inactive=inactive is not None,
+            current_id=_number(migrated) or int(address.chat_id),
+            anchor=_number(anchor),
+        )
+
+    async def note_turn(
+        self,
+        address: ConversationAddress,
+        *,
+        reply_to: int | None = None,
+        shown: tuple[str, Posted] | None = None,
+    ) -> None:
+        """What every process must know once someone wrote here (after the 200, not on its
+        path): the chat is active, later results reply to `reply_to`, and the message of a
+        pressed button shows its reply key (if posted before messages were recorded)."""
+        await quietly(self.activate(address.chat_id))
+        if reply_to is not None:
+            await quietly(self.set_anchor(address, reply_to))
+        if shown is not None:
+            key, posted = shown
+            await quietly(self.save(address, key, posted, if_missing=True))
+
+    async def deactivate(self, chat_id: str) -> None:
+        await self._set(chat_id, INACTIVE, "1")
+
+    async def activate(self, chat_id: str) -> None:
+        """Someone wrote in the chat (or added the bot back): send to it again. A read first,
+        since nearly every chat is active and a write would queue behind others."""
+        async with self._db.session(read_only=True) as session:
+            note = await repositories.get_chat_note(
+                session, platform=PLATFORM, scope=chat_id, name=INACTIVE
+            )
+        if note is not None:
+            async with self._db.session() as session:
+                await repositories.delete_chat_note(
+                    session, platform=PLATFORM, scope=chat_id, name=INACTIVE
+                )
+
+    async def migrate(self, old_chat_id: str, new_chat_id: int) -> None:
+        await self._set(old_chat_id, MIGRATED, str(new_chat_id))
+
+    async def set_anchor(self, address: ConversationAddress, message_id: int) -> None:
+        await self._set(address.key, ANCHOR, str(message_id))
+
+    async def _set(self, scope: str, name: str, value: str) -> None:
+        async with self._db.session() as session:
+            await repositories.set_chat_note(
+                session, platform=PLATFORM, scope=scope, name=name, value=value
+            )
