@@ -147,9 +147,7 @@ async def running_services(
     work = WorkTracker()
     model = llm or build_llm(settings)
     try:
-        defaults = EnvironmentCredentials(
-            outgoing_url=settings.outgoing_api_url, outgoing_key=secret(settings.outgoing_api_key)
-        )
+        defaults = EnvironmentCredentials.from_settings(settings)
         credentials = StoredCredentials(db=db, cipher=cipher, fallback=defaults)
         workspaces = Workspaces(
             db=db,
@@ -165,6 +163,7 @@ async def running_services(
             outgoing=OutgoingAccess(http=http, credentials=credentials, people=people),
             booking=booking_config(settings),
             people=people,
+            credentials=credentials,
             job_kinds={kind.name: kind for kind in JOB_KINDS},
         )
         if progress_interval_s is not None:
@@ -180,7 +179,13 @@ async def running_services(
             questions=answers,
             owner=owner,
         )
-        yield Services(settings, db, http, model, manager, work, deps, workspaces, people, owner)
+        try:
+            yield Services(
+                settings, db, http, model, manager, work, deps, workspaces, people, owner
+            )
+        finally:
+            await work.drain(SHUTDOWN_GRACE_S)
+            await manager.aclose()
     finally:
         await work.drain(SHUTDOWN_GRACE_S)
         if llm is None and isinstance(model, AnthropicLLM):

@@ -32,6 +32,7 @@ from storage.models import ProcessedEvent
 from storage.repositories.events import (
     claim_event,
     mark_event_done,
+    release_event_leases,
     renew_event_leases,
     take_over_events,
 )
@@ -128,12 +129,16 @@ class Inbox:
         self._held.discard(key)
 
     async def aclose(self) -> None:
-        """Stop renewing (tests; a process that exits simply lets its leases run out)."""
+        """Stop renewing and let go of what is still held (a shutdown after its grace
+        period), so a live process takes it over at once; a process that dies simply lets
+        its leases run out."""
         self._held.clear()
         renewer, self._renewer = self._renewer, None
         if renewer is not None:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
+        async with self._db.session() as session:
+            await release_event_leases(session, owner=self._owner)
 
     def _hold(self, key: str) -> None:
         self._held.add(key)

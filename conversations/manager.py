@@ -94,6 +94,10 @@ class ConversationManager:
         self._locks = KeyedLocks()
         self._inbox = Inbox(deps.db, owner=owner, lease_s=lease_s)
 
+    async def aclose(self) -> None:
+        """At shutdown, after running work drained: let go of unfinished inbound items."""
+        await self._inbox.aclose()
+
     @property
     def owner(self) -> str:
         """The name this process's inbound items are leased under (one per process)."""

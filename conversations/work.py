@@ -52,11 +52,18 @@ class WorkTracker:
 
 @contextlib.asynccontextmanager
 async def progress_ticker(
-    replier: Replier, *, key: str, text: str, interval_s: float, finish: bool = True
+    replier: Replier,
+    *,
+    key: str,
+    text: str,
+    interval_s: float,
+    finish: bool = True,
+    already_s: float = 0.0,
 ) -> AsyncIterator[None]:
-    """Show `text` at once, refresh it with the elapsed time, and mark it done at the end
-    (unless `finish` is False: a reply under the same key will replace the line)."""
-    started = time.monotonic()
+    """Show `text` at once, refresh it with the elapsed time (counting `already_s` spent
+    before, say by a process that died), and mark it done at the end (unless `finish` is
+    False: a reply under the same key will replace the line)."""
+    started = time.monotonic() - already_s
 
     async def tick() -> None:
         while True:
@@ -65,7 +72,7 @@ async def progress_ticker(
             with contextlib.suppress(Exception):
                 await replier.progress(Progress(key, text, elapsed))
 
-    await replier.progress(Progress(key, text, 0.0))
+    await replier.progress(Progress(key, text, already_s))
     ticker = asyncio.get_running_loop().create_task(tick(), name=f"progress:{key}")
     try:
         yield

@@ -20,8 +20,10 @@ PartnerError                      partner, message, retryable
 ```
 
 :func:`error_from_response` is the ONLY place a status code and error body become an
-exception. It understands the usual partner error shapes: ``{"error": "...", "code": "..."}``,
-``{"detail": "..."}``, FastAPI's ``{"detail": [...]}``, ``{"message": "..."}`` and plain text.
+exception. What the body *says* is read by the partner's own reader
+(``integrations.error_bodies``: ``{"error": "...", "code": "..."}``,
+``{"error": {"code", "message"}}``, FastAPI's ``{"detail": ...}``, plain text); which
+exception that is depends on the status alone, so every partner shares one tree.
 
 No error ever carries credentials: messages are the partner's own text, with any secret
 passed in ``redact`` replaced, and no request (whose headers hold the key) is stored.
@@ -35,6 +37,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from integrations.error_bodies import ErrorReader, read_error_body
 from integrations.retry import parse_retry_after
 
 __all__ = [
@@ -58,7 +61,6 @@ __all__ = [
 ]
 
 REDACTED = "[REDACTED]"
-_MAX_MESSAGE = 2000
 
 
 class PartnerError(Exception):
@@ -248,52 +250,21 @@ def error_from_response(
     headers: Mapping[str, str],
     redact: Iterable[str] = (),
     now: datetime | None = None,
+    read: ErrorReader = read_error_body,
 ) -> PartnerHTTPError:
     """Map one error response (status, body, headers) to the matching exception.
 
-    ``message`` keeps the partner's text verbatim (``error``, else a string ``detail``, else
-    ``message``, else the raw body, else the reason phrase) except that any value in ``redact``
-    (API keys, tokens) is replaced by ``[REDACTED]``. ``Retry-After`` (seconds or HTTP-date)
-    becomes ``retry_after`` on 429 and 503; ``now`` is the clock for HTTP-dates.
+    ``read`` is the partner's reader of its error envelope (the lenient default understands
+    the usual shapes). ``message`` keeps the partner's text verbatim (else the raw body, else
+    ``HTTP <status>``) except that any value in ``redact`` (API keys, tokens) is replaced by
+    ``[REDACTED]``. ``Retry-After`` (seconds or HTTP-date) becomes ``retry_after`` on 429 and
+    503; ``now`` is the clock for HTTP-dates.
     """
     secrets = tuple(redact)
-    message: str | None = None
-    code: str | None = None
-    detail: list[Any] | None = None
-    try:
-        payload: Any = json.loads(body) if body else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error, raw_detail, text, raw_code = (
-            payload.get("error"),
-            payload.get("detail"),
-            payload.get("message"),
-            payload.get("code"),
-        )
-        if isinstance(error, str):
-            message = error
-        elif isinstance(error, dict):  # {"error": {"message": ..., "code": ...}}
-            nested_message, nested_code = error.get("message"), error.get("code")
-            message = nested_message if isinstance(nested_message, str) else None
-            raw_code = raw_code if raw_code is not None else nested_code
-        if isinstance(raw_detail, list):
-            detail = raw_detail
-            if message is None:
-                message = "; ".join(_describe_detail(item) for item in raw_detail)
-        elif isinstance(raw_detail, str) and message is None:
-            message = raw_detail
-        if message is None and isinstance(text, str):
-            message = text
-        if isinstance(raw_code, str):
-            code = raw_code
-    if message is None:
-        message = body.decode("utf-8", "replace").strip()[:_MAX_MESSAGE] if body else ""
-    if not message:
-        message = f"HTTP {status}"
-    message = _redact(message, secrets)
-    if code is not None:
-        code = _redact(code, secrets)
+    said = read(status, body)
+    message = _redact(said.message or f"HTTP {status}", secrets)
+    code = _redact(said.code, secrets) if said.code is not None else None
+    detail = said.detail
 
     retry_after_header = next(
         (value for name, value in headers.items() if name.lower() == "retry-after"), None
@@ -310,12 +281,3 @@ def error_from_response(
         return ValidationFailed(status, code, message, partner=partner, detail=detail)
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else PartnerHTTPError)
     return cls(status, code, message, partner=partner)
-
-
-def _describe_detail(item: Any) -> str:
-    if isinstance(item, dict):
-        loc = item.get("loc")
-        where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
-        msg = item.get("msg", "")
-        return f"{where}: {msg}" if where else str(msg)
-    return str(item)

@@ -1,6 +1,7 @@
 """The one retry layer every partner client uses.
 
-* At most ``max_attempts`` (default 3) attempts in total.
+* At most ``max_attempts`` (default and ceiling: 3) attempts in total; a partner that is
+  down gets no more than three knocks from one call, however it is configured.
 * Between attempts: exponential backoff with *full jitter*
   (``uniform(0, min(max_delay, base_delay * 2**(n-1)))``), unless the failure carries a
   ``retry_after`` (seconds, parsed from ``Retry-After`` by :func:`parse_retry_after`): then
@@ -23,10 +24,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-__all__ = ["Retrier", "RetryPolicy", "parse_retry_after"]
+__all__ = ["MAX_ATTEMPTS", "Retrier", "RetryPolicy", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 3
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -35,13 +37,13 @@ Sleep = Callable[[float], Awaitable[None]]
 class RetryPolicy:
     """How many attempts and how long to wait between them (seconds)."""
 
-    max_attempts: int = 3
+    max_attempts: int = MAX_ATTEMPTS
     base_delay: float = 0.5
     max_delay: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"max_attempts must be between 1 and {MAX_ATTEMPTS}")
         if self.base_delay < 0 or self.max_delay < 0:
             raise ValueError("delays must not be negative")
 

@@ -47,6 +47,7 @@ from bot.slack.middleware import InboundRules, check_signature
 from bot.slack.oauth import INSTALL_PATH
 from bot.slack.people import SlackPeople
 from bot.slack.records import SlackRecords
+from bot.slack.render import escape
 from bot.slack.replier import ReplyPolicy, SlackReplier, SlackShared
 from bot.slack.surfaces import (
     COMMAND,
@@ -56,6 +57,7 @@ from bot.slack.surfaces import (
     home_view,
     orders_text,
 )
+from conversations.capabilities.jobs_tools import open_jobs_of
 from conversations.delivery import Outlet
 from conversations.manager import ConversationManager
 from conversations.replies import Replier
@@ -233,9 +235,9 @@ class SlackFrontEnd:
         services.work.spawn(work(), name=f"slack:{item.event_id}")
 
     async def command(self, ack: AsyncAck, body: Mapping[str, Any], client: AsyncWebClient) -> None:
-        """`/concierge help|orders|settings|forget me|<anything>`; free text is a message in
-        our DM. Help, settings and forget me are answered privately, right where they were
-        typed."""
+        """`/concierge help|orders|settings|status|forget me|<anything>`; free text is a message
+        in our DM. Help, settings, status and forget me are answered privately, right where
+        they were typed."""
         services, _ = self._running()
         text = str(body.get("text") or "").strip()[:MAX_COMMAND_TEXT]
         word = text.lower()
@@ -246,6 +248,16 @@ class SlackFrontEnd:
         if word.split()[0] == "settings":
             here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
             answer = await self._settings_for(here, user, text[len("settings") :])
+            await ack(text=answer, response_type="ephemeral")
+            return
+        if word == "status":
+            here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
+            jobs = await open_jobs_of(services.deps, here, user)
+            answer = (
+                "\n".join(["*Working on it for you*", *(f"• {escape(j)}" for j in jobs)])
+                if jobs
+                else "Nothing is running for you right now."
+            )
             await ack(text=answer, response_type="ephemeral")
             return
         if " ".join(word.split()).strip(" .!") == "forget me":
@@ -379,11 +391,12 @@ class SlackFrontEnd:
         services, shared = self._running()
         address = ConversationAddress(PLATFORM, team, channel, "")
         orders = await orders_text(services.deps, address, Sender(user))
+        jobs = await open_jobs_of(services.deps, address, user)
         client = await shared.clients.client_for(team)
         if client is None:
             return
         try:
-            await client.views_publish(user_id=user, view=home_view(orders))
+            await client.views_publish(user_id=user, view=home_view(orders, jobs))
         except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
             log.warning("views.publish failed: %s", type(error).__name__)
 

@@ -43,6 +43,7 @@ def help_text() -> str:
         "in a channel (I answer in the thread), or use:",
         f"• `{COMMAND} <anything>` — ask me; I answer in our DM",
         f"• `{COMMAND} orders` — your bookings",
+        f"• `{COMMAND} status` — what I'm working on for you (searches, bookings)",
         f"• `{COMMAND} settings` — how I am set up here (admins: connect Outgoing, spend limit)",
         f"• `{COMMAND} forget me` — delete what I stored about you here",
         f"• `{COMMAND} help` — this list",
@@ -98,8 +99,9 @@ async def orders_text(deps: ToolDeps, address: ConversationAddress, sender: Send
     return "\n".join(r.text for r in outcome.replies if r.text) or "You have no bookings yet."
 
 
-def home_view(orders: str) -> dict[str, Any]:
-    """The App Home tab: what the bot can do, and the person's recent orders."""
+def home_view(orders: str, jobs: list[str] | None = None) -> dict[str, Any]:
+    """The App Home tab: what the bot can do, what it is working on for the person, and
+    their recent orders."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Concierge", "emoji": True}},
         {
@@ -113,6 +115,16 @@ def home_view(orders: str) -> dict[str, Any]:
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": "\n".join(f"• {c}" for c in CAN_DO)},
+        },
+        {"type": "divider"},
+        {"type": "header", "text": {"type": "plain_text", "text": "Working on it for you"}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": escape("\n".join(f"• {line}" for line in jobs or [])[:2900])
+                or "Nothing is running for you right now.",
+            },
         },
         {"type": "divider"},
         {"type": "header", "text": {"type": "plain_text", "text": "Your recent orders"}},

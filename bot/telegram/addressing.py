@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("search", "Find things to do, e.g. /search jazz in Brooklyn"),
     ("near", "Ideas near a place, e.g. /near Williamsburg, or share a location"),
     ("orders", "Your bookings"),
+    ("status", "What I'm working on for you"),
     ("settings", "How I am set up in this chat"),
 )
 COMMAND_NAMES = tuple(name for name, _ in COMMANDS)

@@ -46,6 +46,7 @@ from bot.telegram.transport import (
     poll,
     valid_secret,
 )
+from conversations.capabilities.jobs_tools import open_jobs_of
 from conversations.delivery import Outlet
 from conversations.replies import Replier
 from conversations.types import ConversationAddress, Inbound
@@ -312,6 +313,14 @@ class TelegramFrontEnd:
             "• Say “forget me” to delete what I store about you here.",
         ]
         return "\n".join(lines)
+
+    async def status_html(self, address: ConversationAddress, user_id: str) -> str:
+        """`/status`: the person's open jobs in this chat, one line each."""
+        services, _ = self._running()
+        lines = await open_jobs_of(services.deps, address, user_id)
+        if not lines:
+            return "Nothing is running for you here right now."
+        return "<b>Working on it for you</b>\n" + "\n".join(f"• {escape(line)}" for line in lines)
 
     async def callback_entry(self, token: str) -> CallbackEntry | None:
         if self._callbacks is None:

@@ -105,6 +105,8 @@ class Gateway(Protocol):
 
     async def settings_html(self, address: ConversationAddress) -> str: ...
 
+    async def status_html(self, address: ConversationAddress, user_id: str) -> str: ...
+
     async def callback_entry(self, token: str) -> CallbackEntry | None: ...
 
     def seen(self, address: ConversationAddress, sender_id: str, name: str | None) -> None:
@@ -158,6 +160,9 @@ class TelegramHandlers:
         address = address_of(message)
         if name == "settings":
             html = await self._gateway.settings_html(address)
+            self._answer_once(update, message, html)
+        elif name == "status" and message.from_user is not None:
+            html = await self._gateway.status_html(address, str(message.from_user.id))
             self._answer_once(update, message, html)
         elif name in COMMAND_TEXT:
             await self._admit(update, message, COMMAND_TEXT[name], None)

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conversations import delivery
@@ -83,10 +83,24 @@ class JobRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
         finally:
+            held = list(self._running)
             tasks = list(self._running.values())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._let_go(held)
+
+    async def _let_go(self, job_ids: list[str]) -> None:
+        """At shutdown: steps stopped half-way are left to another process, at once (their
+        partner work is safe to redo: searches are re-run, bookings re-sent with their key)."""
+        if not job_ids:
+            return
+        with contextlib.suppress(Exception):
+            async with self._db.session() as session:
+                for job_id in job_ids:
+                    await repositories.release_action_lease(
+                        session, action_id=job_id, owner=self._owner
+                    )
 
     async def start_due(self) -> int:
         """Claim as many due jobs as there is room for and start their steps."""
@@ -162,6 +176,7 @@ class JobRunner:
                     text=line,
                     interval_s=self._deps.progress_interval_s,
                     finish=False,
+                    already_s=(datetime.now(UTC) - job.action.created_at).total_seconds(),
                 ):
                     return await kind.step(job)
         except asyncio.CancelledError:

@@ -8,11 +8,12 @@ never creates one. Per request it sets:
   requires it (a missing ``user`` raises ``ValueError`` before anything is sent);
 * a per-endpoint ``httpx.Timeout`` with all four phases set (search reads for 150 s,
   price scrapes for 45 s, everything else 15 s; see ``endpoints.py``);
-* retries through :class:`integrations.retry.Retrier` for 429, 502/503/504, timeouts and
-  connection failures, honouring ``Retry-After``. ``POST /bookings`` is retried only with
-  its (non-blank) idempotency key, and every attempt sends the very same bytes. A search
-  whose *read* timed out is not repeated (it may still be running and it costs quota);
-* one Prometheus observation per attempt (``integrations.metrics``).
+* retries, breaker and metrics through the shared :class:`integrations.transport.
+  PartnerTransport` (429, 502/503/504, timeouts and connection failures, honouring
+  ``Retry-After``). ``POST /bookings`` is retried only with its (non-blank) idempotency key,
+  and every attempt sends the very same bytes. A search whose *read* timed out is not
+  repeated (it may still be running and it costs quota);
+* Outgoing's own error reader and AAuth check (``wire.py``).
 
 Errors are the shared tree of ``integrations.errors``. The AAuth "interaction required"
 ``202`` is raised as :class:`~integrations.errors.InteractionRequired` -- an exception
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from integrations.auth import BearerToken
 from integrations.breaker import CircuitBreaker
 from integrations.errors import BadRequest
 from integrations.metrics import PartnerMetrics
@@ -44,6 +46,7 @@ from integrations.outgoing.endpoints import (
     POLL_INTERACTION,
     PROVISION_USER,
     SEARCH,
+    Endpoint,
 )
 from integrations.outgoing.models import (
     BindWorkspaceRequest,
@@ -60,8 +63,17 @@ from integrations.outgoing.models import (
     SearchResponse,
     ShelvesResponse,
 )
-from integrations.outgoing.transport import PARTNER, KeyKind, Transport, parse_aauth_requirement
+from integrations.outgoing.wire import (
+    PARTNER,
+    USER_HEADER,
+    KeyKind,
+    check_aauth,
+    parse_aauth_requirement,
+    read_outgoing_error,
+    user_header,
+)
 from integrations.retry import Retrier
+from integrations.transport import PartnerTransport
 
 __all__ = ["PARTNER", "KeyKind", "OutgoingClient", "detect_key_kind", "parse_aauth_requirement"]
 
@@ -85,20 +97,24 @@ class OutgoingClient:
         ``http`` client's own ``base_url`` is used. ``retrier``, ``metrics`` and ``clock``
         (the "now" for ``Retry-After`` dates) are injectable for tests; ``breaker`` is shared
         by every client of one partner deployment."""
-        self._transport = Transport(
+        self._key_kind = KeyKind(key_kind)
+        self._transport = PartnerTransport(
             http,
-            api_key=api_key,
-            key_kind=key_kind,
+            partner=PARTNER,
+            auth=BearerToken(api_key),
             base_url=base_url,
+            read_error=read_outgoing_error,
+            check=check_aauth,
             retrier=retrier,
+            breaker=breaker,
             metrics=metrics,
             clock=clock,
-            breaker=breaker,
+            private_headers=(USER_HEADER,),
         )
 
     @property
     def key_kind(self) -> KeyKind:
-        return self._transport.key_kind
+        return self._key_kind
 
     def __repr__(self) -> str:
         return (
@@ -106,11 +122,36 @@ class OutgoingClient:
             f"base_url={self._transport.base_url!r})"
         )
 
+    async def _call(
+        self,
+        endpoint: Endpoint,
+        *,
+        path: dict[str, str] | None = None,
+        params: list[tuple[str, str]] | None = None,
+        user: str | None = None,
+        language: str | None = None,
+        body: bytes | None = None,
+        idempotency_key: str | None = None,
+        send_user: bool = True,
+    ) -> httpx.Response:
+        """Outgoing's headers (external user, language), then the shared transport."""
+        headers = user_header(self.key_kind, endpoint, user) if send_user else {}
+        if language is not None:
+            headers["Accept-Language"] = language
+        return await self._transport.call(
+            endpoint,
+            path=path,
+            params=params,
+            headers=headers,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+
     # ------------------------------------------------------------------ endpoints
 
     async def check_auth(self) -> dict[str, Any]:
         """``GET /auth``: ``{"ok": true}`` for an accepted key; 401 → ``Unauthorized``."""
-        response = await self._transport.call(AUTH)
+        response = await self._call(AUTH)
         return self._transport.json_object(response, AUTH)
 
     async def provision_user(
@@ -121,7 +162,7 @@ class OutgoingClient:
         if request.external_user_id != external_user_id:
             raise ValueError("external_user_id does not match request.external_user_id")
         body = request.model_dump_json(exclude_unset=True).encode()
-        response = await self._transport.call(PROVISION_USER, user=external_user_id, body=body)
+        response = await self._call(PROVISION_USER, user=external_user_id, body=body)
         return self._transport.parse(ProvisionUserResponse, response, PROVISION_USER)
 
     async def homescreen(
@@ -144,9 +185,7 @@ class OutgoingClient:
         if limit is not None:
             params.append(("limit", str(limit)))
         params.extend(("usual_plans", plan) for plan in usual_plans or ())
-        response = await self._transport.call(
-            HOMESCREEN, params=params, user=user, language=language
-        )
+        response = await self._call(HOMESCREEN, params=params, user=user, language=language)
         return self._transport.parse(ShelvesResponse, response, HOMESCREEN)
 
     async def h3_cell(self, lat: float, lng: float, resolution: int = 7) -> H3CellResponse:
@@ -156,7 +195,7 @@ class OutgoingClient:
             ("lng", repr(float(lng))),
             ("resolution", str(resolution)),
         ]
-        response = await self._transport.call(H3, params=params)
+        response = await self._call(H3, params=params)
         return self._transport.parse(H3CellResponse, response, H3)
 
     async def search(
@@ -166,28 +205,28 @@ class OutgoingClient:
         params = [("prompt", prompt)]
         if location is not None:
             params.append(("location", location))
-        response = await self._transport.call(SEARCH, params=params, user=user)
+        response = await self._call(SEARCH, params=params, user=user)
         return self._transport.parse(SearchResponse, response, SEARCH)
 
     async def get_activity(
         self, activity_id: str, *, user: str | None = None, language: str | None = None
     ) -> PartnerActivityDetail:
         """``GET /activities/{activity_id}`` (records a SEEN interaction for the user)."""
-        response = await self._transport.call(
+        response = await self._call(
             GET_ACTIVITY, path={"activity_id": activity_id}, user=user, language=language
         )
         return self._transport.parse(PartnerActivityDetail, response, GET_ACTIVITY)
 
     async def get_prices(self, activity_id: str) -> PricesResponse:
         """``GET /activities/{activity_id}/prices``: on-demand scrape (5-15 s; read 45 s)."""
-        response = await self._transport.call(GET_PRICES, path={"activity_id": activity_id})
+        response = await self._call(GET_PRICES, path={"activity_id": activity_id})
         return self._transport.parse(PricesResponse, response, GET_PRICES)
 
     async def list_orders(
         self, *, user: str | None = None, language: str | None = None
     ) -> OrdersResponse:
         """``GET /orders``: bookings, deliverables and e-mails of the user."""
-        response = await self._transport.call(LIST_ORDERS, user=user, language=language)
+        response = await self._call(LIST_ORDERS, user=user, language=language)
         return self._transport.parse(OrdersResponse, response, LIST_ORDERS)
 
     async def create_booking(
@@ -202,21 +241,21 @@ class OutgoingClient:
         if user != request.external_user_id:
             raise ValueError("user does not match request.external_user_id")
         body = request.model_dump_json().encode()
-        response = await self._transport.call(
-            CREATE_BOOKING, user=user, body=body, retry=bool(request.idempotency_key.strip())
+        response = await self._call(
+            CREATE_BOOKING, user=user, body=body, idempotency_key=request.idempotency_key
         )
         return self._transport.parse(CreateBookingAcceptedResponse, response, CREATE_BOOKING)
 
     async def bind_slack_workspace(self, bind_token: str) -> BindWorkspaceResponse:
         """``POST /slack/workspaces/bind``: bind the Slack workspace behind ``bind_token``."""
         body = BindWorkspaceRequest(bind_token=bind_token).model_dump_json().encode()
-        response = await self._transport.call(BIND_WORKSPACE, body=body)
+        response = await self._call(BIND_WORKSPACE, body=body)
         return self._transport.parse(BindWorkspaceResponse, response, BIND_WORKSPACE)
 
     async def poll_aauth_interaction(self, state: str) -> bool:
         """``GET /aauth/interaction?state=…``: True once the user finished (200), False while
         still pending (202). ``state`` is :attr:`InteractionRequired.state`."""
-        response = await self._transport.call(POLL_INTERACTION, params=[("state", state)])
+        response = await self._call(POLL_INTERACTION, params=[("state", state)])
         return response.status_code == 200
 
     async def detect_key_kind(self) -> KeyKind:
@@ -225,7 +264,7 @@ class OutgoingClient:
         Any other failure propagates."""
         await self.check_auth()
         try:
-            await self._transport.call(LIST_ORDERS, send_user=False)
+            await self._call(LIST_ORDERS, send_user=False)
         except BadRequest:
             return KeyKind.NEGOTIATED
         return KeyKind.SELF_SERVE

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 import httpx
+
+from integrations.transport import DEFAULT_TIMEOUT, Route
 
 __all__ = [
     "AUTH",
@@ -29,8 +31,6 @@ __all__ = [
 
 PREFIX = "/partner/v1"
 
-#: every ordinary call: answer within 15 s
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
 #: agentic search takes 30 s to 2 min; the spec asks for at least 120 s
 SEARCH_TIMEOUT = httpx.Timeout(connect=5.0, read=150.0, write=15.0, pool=5.0)
 #: on-demand price scrape, typically 5-15 s; at least 30 s
@@ -46,21 +46,15 @@ class UserHeader(Enum):
 
 
 @dataclass(frozen=True, eq=False)
-class Endpoint:
-    method: str
-    path: str  # route template, e.g. /partner/v1/activities/{activity_id}
-    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
-    user: UserHeader = UserHeader.NEVER
-    retry_read_timeouts: bool = True
+class Endpoint(Route):
+    """A shared-transport route plus Outgoing's rule for the external user header."""
 
-    @property
-    def label(self) -> str:
-        """``GET /partner/v1/activities/{activity_id}``: the metrics/log name, never a URL."""
-        return f"{self.method} {self.path}"
+    user: UserHeader = UserHeader.NEVER
 
 
 AUTH = Endpoint("GET", f"{PREFIX}/auth")
-PROVISION_USER = Endpoint("POST", f"{PREFIX}/users", user=UserHeader.REQUIRED)
+# Documented as idempotent ("create or update the mapping"): safe to repeat.
+PROVISION_USER = Endpoint("POST", f"{PREFIX}/users", idempotent=True, user=UserHeader.REQUIRED)
 HOMESCREEN = Endpoint("GET", f"{PREFIX}/homescreen", user=UserHeader.OPTIONAL)
 H3 = Endpoint("GET", f"{PREFIX}/h3")
 SEARCH = Endpoint(
@@ -73,8 +67,10 @@ SEARCH = Endpoint(
 GET_ACTIVITY = Endpoint("GET", f"{PREFIX}/activities/{{activity_id}}", user=UserHeader.REQUIRED)
 GET_PRICES = Endpoint("GET", f"{PREFIX}/activities/{{activity_id}}/prices", timeout=PRICES_TIMEOUT)
 LIST_ORDERS = Endpoint("GET", f"{PREFIX}/orders", user=UserHeader.REQUIRED)
+# Money: repeated only with the request's idempotency key (it travels in the body).
 CREATE_BOOKING = Endpoint("POST", f"{PREFIX}/bookings", user=UserHeader.REQUIRED)
-BIND_WORKSPACE = Endpoint("POST", f"{PREFIX}/slack/workspaces/bind")
+# Binding the same token with the same key again answers ``bound: false``: safe to repeat.
+BIND_WORKSPACE = Endpoint("POST", f"{PREFIX}/slack/workspaces/bind", idempotent=True)
 POLL_INTERACTION = Endpoint("GET", f"{PREFIX}/aauth/interaction")
 
 ENDPOINTS = (

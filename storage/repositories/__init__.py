@@ -50,6 +50,7 @@ from storage.repositories.events import (
     claim_event,
     mark_event_done,
     prune_events,
+    release_event_leases,
     renew_event_leases,
     take_over_events,
 )
@@ -176,6 +177,7 @@ __all__ = [
     "recent_messages",
     "refresh_token",
     "release_action_lease",
+    "release_event_leases",
     "release_token_rotation",
     "release_welcome",
     "renew_event_leases",

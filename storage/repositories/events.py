@@ -24,6 +24,7 @@ __all__ = [
     "claim_event",
     "mark_event_done",
     "prune_events",
+    "release_event_leases",
     "renew_event_leases",
     "take_over_events",
 ]
@@ -77,6 +78,17 @@ async def mark_event_done(session: AsyncSession, *, key: str, now: datetime | No
         .where(col(ProcessedEvent.key) == key)
         .values(done_at=now or utc_now(), payload=None, lease_until=None)
     )
+
+
+async def release_event_leases(session: AsyncSession, *, owner: str) -> int:
+    """A process shutting down lets go of the unfinished items it holds, so another process
+    takes them over at once rather than after the lease runs out."""
+    result = await session.exec(
+        update(ProcessedEvent)
+        .where(col(ProcessedEvent.lease_owner) == owner, col(ProcessedEvent.done_at).is_(None))
+        .values(lease_until=None)
+    )
+    return int(result.rowcount)
 
 
 async def renew_event_leases(

@@ -41,7 +41,7 @@ SEARCHING = SandboxConfig.fast(search_latency_s=2.0)
 BOOKING = SandboxConfig.fast(
     webhook_delay_s=0.3, webhook_retry_backoff_s=0.5, webhook_max_attempts=10, webhook_timeout_s=40
 )
-SETTLE_S = LEASE_S + 1.5  # a lease and a poll or two: time for a duplicate to show up
+SETTLE_S = LEASE_S + 0.5  # a lease and a poll: time for a duplicate to show up
 CARDS = "ideas for “jazz” in Brooklyn"
 STATUS = "Searching for “jazz” in Brooklyn"
 
@@ -202,9 +202,7 @@ async def test_search_killed_mid_way_is_finished_in_place_by_the_next_process(
         serve_rig(tmp_path, zygote, database=database, sandbox=SEARCHING) as rig,
         _model(rig.partner, stall_first_answer=killed == "mid_turn") as model,
     ):
-        T0 = time.monotonic()
         await rig.start("a", model.url)
-        print("\nA up", time.monotonic() - T0)
         if killed == "mid_search":
             status_ts = await _search_started(rig, "a")
         else:
@@ -214,15 +212,11 @@ async def test_search_killed_mid_way_is_finished_in_place_by_the_next_process(
             await rig.wait_for(model.writing.is_set, 15, "the model was not asked again")
             (status,) = _posted(rig, STATUS)
             status_ts = status.ts
-        print("searching", time.monotonic() - T0)
         await rig.kill("a")
         killed_at = time.monotonic()
-        print("killed", time.monotonic() - T0)
         await rig.start("b", model.url)
-        print("B up", time.monotonic() - T0)
         await rig.wait_for(lambda: CARDS in _screen(rig)[status_ts], 30, "no result")
         took_s = time.monotonic() - killed_at
-        print("result", time.monotonic() - T0)
         await asyncio.sleep(SETTLE_S)
 
     _assert_one_result(rig, status_ts)

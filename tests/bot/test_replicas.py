@@ -2,8 +2,9 @@
 
 In one process: items a dead process accepted are taken over when their lease ran out, run in
 their conversation's order (after the turn running there now), and never while a live
-process's lease holds. Then two real `concierge serve` OS processes with the Slack front-end,
-a fake Slack Web API and a fake Messages API each (so each replica's model can be steered):
+process's lease holds. Then two real `concierge serve` OS processes (`tests.bot.serve_rig`)
+with the Slack front-end, a shared fake Slack Web API and a fake Messages API each (so each
+replica's model can be steered):
 the same event delivered to both is answered once; a replica killed with SIGKILL mid-turn has
 its item answered exactly once by the other, within a few seconds (leases of 2 s).
 """
@@ -13,19 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.slack import EVENTS_PATH
 from conversations import ConversationAddress, ConversationManager, InboundMessage, Sender
 from conversations.credentials import EnvironmentCredentials
 from conversations.llm import LLMRequest, LLMResponse, TextPart
@@ -34,22 +30,17 @@ from conversations.people import People
 from conversations.replies import Replier
 from conversations.serialize import inbound_to_json
 from conversations.tools import ToolDeps
-from integrations.sandbox import serve_in_background
 from storage import Database, FieldCipher, generate_key
 from storage.repositories.events import claim_event
-from tests.benchmarks.processes import free_port
-from tests.bot.slack.fake_slack import FakeSlackAPI
-from tests.bot.slack.harness import BOT_TOKEN, SECRET, dm, event_callback, sign
+from tests.bot.serve_rig import LEASE_S, Zygote, serve_rig
+from tests.bot.slack.harness import dm, event_callback
 from tests.fakes.chat import RecordingReplier
 from tests.fakes.llm import FunctionLLM
 from tests.fakes.messages_api import FakeMessagesAPI, RecordedRequest, Reply, text_reply
-from tests.storage.databases import postgres_database
 
-ROOT = Path(__file__).resolve().parents[2]
 ALICE = Sender("U_ALICE", "Alice")
 HERE = ConversationAddress("console", "W1", "C1", "")
 THERE = ConversationAddress("console", "W1", "C2", "")
-LEASE_S = "2"  # CONCIERGE_LEASE_SECONDS for the serve processes
 
 
 # ---- in one process: take-over order ------------------------------------------------------
@@ -159,109 +150,10 @@ async def test_taken_over_items_run_in_their_conversations_order(database: Datab
 # ---- two serve processes on one PostgreSQL ------------------------------------------------
 
 
-@dataclass
-class Replica:
-    name: str
-    url: str
-    process: asyncio.subprocess.Process
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-@dataclass
-class Cluster:
-    slack: FakeSlackAPI
-    replicas: dict[str, Replica]
-    http: httpx.AsyncClient
-
-    async def deliver(self, name: str, body: bytes) -> int:
-        headers = {"Content-Type": "application/json", **sign(body)}
-        url = f"{self.replicas[name].url}{EVENTS_PATH}"
-        response = await self.http.post(url, content=body, headers=headers)
-        return response.status_code
-
-    def answers(self) -> list[str]:
-        return [post.block_text for post in self.slack.of("chat.postMessage")]
-
-    async def wait_for(self, check: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {r.name}\n{r.output()}" for r in self.replicas.values())
-                pytest.fail(f"{what} after {timeout_s} s; answers: {self.answers()}\n{logs}")
-            await asyncio.sleep(0.05)
-
-
-async def _launch(name: str, env: dict[str, str], tmp: Path) -> Replica:
-    """`concierge serve` as its own OS process (output in `tmp/<name>.log`)."""
-    port = free_port()
-    own = ("CONCIERGE_", "SLACK_", "TELEGRAM_", "ANTHROPIC_", "OUTGOING_")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    environment.update(env, CONCIERGE_PORT=str(port), PYTHONPATH=str(ROOT))
-    log = tmp / f"{name}.log"
-    with log.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot.cli", "serve"),
-            env=environment,
-            cwd=tmp,
-            stdout=sink,
-            stderr=sink,
-        )
-    return Replica(name, f"http://127.0.0.1:{port}", process, log)
-
-
-async def _ready(replica: Replica, timeout_s: float = 60) -> None:
-    async with httpx.AsyncClient(timeout=2) as http:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if replica.process.returncode is not None or time.monotonic() > deadline:
-                pytest.fail(f"serve {replica.name} did not start:\n{replica.output()}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get(f"{replica.url}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-
-
-async def _stop(replica: Replica) -> None:
-    if replica.process.returncode is None:
-        replica.process.terminate()
-        try:
-            await asyncio.wait_for(replica.process.wait(), 10)
-        except TimeoutError:
-            replica.process.kill()
-            await replica.process.wait()
-
-
-@contextlib.asynccontextmanager
-async def _cluster(tmp: Path, models: dict[str, FakeMessagesAPI]) -> AsyncIterator[Cluster]:
-    """One `serve` per model, on one fresh PostgreSQL database, sharing one fake Slack."""
-    slack = FakeSlackAPI()
-    async with contextlib.AsyncExitStack() as stack:
-        database_url = await stack.enter_async_context(postgres_database("replicas"))
-        slack_url = await stack.enter_async_context(serve_in_background(slack.app))
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
-        env = {
-            "CONCIERGE_DATABASE_URL": database_url,
-            "CONCIERGE_SECRET_KEY": generate_key(),
-            "CONCIERGE_HOST": "127.0.0.1",
-            "CONCIERGE_LEASE_SECONDS": LEASE_S,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": f"{slack_url}/api/",
-            "ANTHROPIC_API_KEY": "sk-ant-test",
-        }
-        replicas: dict[str, Replica] = {}
-        for name, model in models.items():
-            model_url = await stack.enter_async_context(model.serve())
-            replicas[name] = await _launch(name, {**env, "ANTHROPIC_BASE_URL": model_url}, tmp)
-        try:
-            # Started together: their migrations take turns (an advisory lock in PostgreSQL).
-            await asyncio.gather(*(_ready(replica) for replica in replicas.values()))
-            yield Cluster(slack, replicas, http)
-        finally:
-            await asyncio.gather(*(_stop(replica) for replica in replicas.values()))
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[Zygote]:
+    with Zygote.running() as forks:
+        yield forks
 
 
 def _event(text: str, event_id: str) -> bytes:
@@ -270,7 +162,7 @@ def _event(text: str, event_id: str) -> bytes:
 
 @pytest.mark.postgres
 async def test_two_serve_processes_on_one_postgresql_answer_each_message_once(
-    tmp_path: Path,
+    tmp_path: Path, zygote: Zygote
 ) -> None:
     """Each replica has its own fake model, so the answer says who did the work."""
     killed_mid_turn, release = asyncio.Event(), asyncio.Event()
@@ -285,9 +177,12 @@ async def test_two_serve_processes_on_one_postgresql_answer_each_message_once(
         return respond
 
     models = {name: FakeMessagesAPI(responder=answer(name)) for name in ("a", "b")}
-    settle_s = float(LEASE_S) + 0.5  # a lease and a take-over round
+    settle_s = LEASE_S + 0.5  # a lease and a take-over round
     try:
-        async with _cluster(tmp_path, models) as cluster:
+        async with serve_rig(tmp_path, zygote) as cluster, contextlib.AsyncExitStack() as stack:
+            urls = {name: await stack.enter_async_context(m.serve()) for name, m in models.items()}
+            # Started together: their migrations take turns (an advisory lock in PostgreSQL).
+            await asyncio.gather(*(cluster.start(name, url) for name, url in urls.items()))
             # 1. Slack delivers one event to both replicas at once: one claims it.
             body = _event("hello from both sides", "EvBOTH0001")
             statuses = await asyncio.gather(cluster.deliver("a", body), cluster.deliver("b", body))
@@ -301,10 +196,8 @@ async def test_two_serve_processes_on_one_postgresql_answer_each_message_once(
             # 2. a accepts an event and is killed (SIGKILL) mid-turn: b takes it over, once.
             assert await cluster.deliver("a", _event("are you there?", "EvKILL0001")) == 200
             await asyncio.wait_for(killed_mid_turn.wait(), 15)
-            a = cluster.replicas["a"]
-            a.process.send_signal(signal.SIGKILL)
             killed = time.monotonic()
-            await a.process.wait()
+            await cluster.kill("a")
             release.set()  # what a's model was asked no longer has anyone waiting
             await cluster.wait_for(lambda: len(cluster.answers()) == 2, 30, "not taken over")
             took_s = time.monotonic() - killed

@@ -121,7 +121,9 @@ class BookingJob(JobKind):
     async def _send(self, job: JobContext) -> Step:
         action, quote = job.action, _quote(job.action)
         name = quote.activity_name
-        sent_before = action.status == S.UNKNOWN
+        # Once the body is kept, a POST may have left (a crash right after it): never say
+        # "nothing was sent" from then on, only retry with the same key.
+        sent_before = action.status == S.UNKNOWN or "body" in action.payload
         try:
             session = await job.deps.outgoing.session(job.address, job.sender)
         except PartnerError:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conversations.llm import LLMError, LLMRequest, LLMResponse, TextPart
 from conversations.manager import SORRY_MODEL
+from integrations.sandbox import SandboxConfig
 from tests.bot.slack.fake_slack import BOT_USER
 from tests.bot.slack.harness import (
     SlackRig,
@@ -224,3 +225,28 @@ async def test_a_model_failure_becomes_a_short_message_in_the_thread(tmp_path: P
         await rig.settle()
     (post,) = rig.slack.posts
     assert post.args["thread_ts"] == asked["ts"] and SORRY_MODEL in post.block_text
+
+
+async def test_status_and_the_home_tab_list_the_persons_running_jobs(tmp_path: Path) -> None:
+    model = ScriptedLLM([call("search_activities", prompt="jazz", location="Brooklyn"), "On it."])
+    sandbox = SandboxConfig.fast(search_latency_s=3.0)
+    async with running_slack(model, database_url=sqlite_url(tmp_path), sandbox=sandbox) as rig:
+        idle = await rig.command("status")
+        await rig.event(dm("find jazz in Brooklyn"))
+        await rig.slack.wait_for(lambda: len(model.requests) == 2)
+        busy = await rig.command("status")
+        home = {"type": "app_home_opened", "user": "U0ALICE", "channel": "D0ALICE", "tab": "home"}
+        await rig.event(home)
+        await rig.slack.wait_for(lambda: bool(rig.slack.of("views.publish")))
+        await rig.slack.wait_for(lambda: any("Details" in c.block_text for c in rig.slack.replies))
+        await rig.settle()
+    assert idle.json() == {
+        "text": "Nothing is running for you right now.",
+        "response_type": "ephemeral",
+    }
+    assert busy.json()["response_type"] == "ephemeral"
+    assert "Search for “jazz” in Brooklyn: still searching" in busy.json()["text"]
+    (published,) = rig.slack.of("views.publish")
+    view = published.args["view"]
+    text = json.dumps(json.loads(view) if isinstance(view, str) else view, ensure_ascii=False)
+    assert "Working on it for you" in text and "still searching" in text

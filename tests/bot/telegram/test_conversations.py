@@ -49,6 +49,7 @@ async def test_start_registers_the_webhook_with_its_secret_and_the_commands(
         "search",
         "near",
         "orders",
+        "status",
         "settings",
     ]
     assert not rig.telegram.called("getUpdates")
@@ -108,6 +109,15 @@ async def test_commands_become_messages_the_core_understands(rig: TelegramRig) -
     await rig.deliver(update(message("/orders")))
     await rig.deliver(update(message("/help")))
     assert "offline mode" in rig.telegram.texts(ALICE_CHAT)[-1]
+
+
+async def test_status_lists_the_persons_jobs_here(rig: TelegramRig) -> None:
+    await rig.deliver(update(message("/status")))
+    assert rig.telegram.texts(ALICE_CHAT)[-1] == "Nothing is running for you here right now."
+    await rig.deliver(update(message("/search jazz in Brooklyn")))
+    await rig.results(ALICE_CHAT)
+    await rig.deliver(update(message("/status")))
+    assert rig.telegram.texts(ALICE_CHAT)[-1] == "Nothing is running for you here right now."
 
 
 async def test_settings_and_bare_commands_are_answered_directly(rig: TelegramRig) -> None:
