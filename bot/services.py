@@ -81,7 +81,8 @@ class Services:
                     kinds=list(self.jobs.kinds),
                     statuses=[s for k in self.jobs.kinds.values() for s in k.waiting_statuses],
                 )
-            if not waiting or asyncio.get_running_loop().time() > deadline:
+            coming = [a for a in waiting if self.jobs.kinds[a.kind].on_its_way(a)]
+            if not coming or asyncio.get_running_loop().time() > deadline:
                 return
             await asyncio.sleep(0.2)
 

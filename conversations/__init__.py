@@ -1,4 +1,4 @@
-"""The channel-agnostic core: conversations, the LLM loop, tools, actions and replies."""
+"""The channel-agnostic core: conversations, the LLM loop, tools, jobs, questions and replies."""
 
 from conversations.llm import LLM, LLMError, LLMMessage, LLMRequest, LLMResponse
 from conversations.manager import ConversationManager, ManagerConfig

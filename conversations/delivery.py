@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.leases import LEASE_S
 from conversations.replies import Replier, Reply
 from conversations.serialize import reply_from_json, reply_to_json
 from conversations.types import ConversationAddress
@@ -67,7 +68,10 @@ class OutboxSender:
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were delivered."""
         async with self._db.session() as session:
-            rows = await repositories.due_outbox(session, now=self._clock())
+            # Claimed for one lease: a sender that dies mid-delivery is taken over after it.
+            rows = await repositories.due_outbox(
+                session, now=self._clock(), lease=timedelta(seconds=LEASE_S)
+            )
         delivered = 0
         for row in rows:
             assert row.id is not None  # rows read back from the database always have one

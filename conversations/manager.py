@@ -247,7 +247,13 @@ class ConversationManager:
         history = messages_from_rows((row.role, row.content) for row in rows)
         user = LLMMessage("user", (TextPart(_user_text(message)),))
         ctx = ToolContext(
-            self._deps, message.address, message.sender, replier, state, conversation.id
+            self._deps,
+            message.address,
+            message.sender,
+            replier,
+            state,
+            conversation.id,
+            origin=_event_key(message),
         )
         answered = await self._questions.text(ctx, message.text)
         if answered is not None:
@@ -305,7 +311,15 @@ class ConversationManager:
         """Buttons never go through the model: each value maps to code that checks who pressed."""
         conversation, _ = await self._load(press.address)
         state = ConversationState.from_json(conversation.state)
-        ctx = ToolContext(self._deps, press.address, press.sender, replier, state, conversation.id)
+        ctx = ToolContext(
+            self._deps,
+            press.address,
+            press.sender,
+            replier,
+            state,
+            conversation.id,
+            origin=_event_key(press),
+        )
         try:
             replies = await self._buttons.dispatch(ctx, press.value)
         except PartnerError as error:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from conversations.posted import find_posted, save_posted
 from conversations.types import ConversationAddress
 from storage import Database, repositories
 
@@ -45,29 +46,11 @@ class SlackRecords:
     # ---- posted messages ---------------------------------------------------------------
 
     async def find(self, address: ConversationAddress, key: str) -> Posted | None:
-        async with self._db.session(read_only=True) as session:
-            row = await repositories.find_posted(
-                session,
-                platform=PLATFORM,
-                workspace_id=address.workspace_id,
-                chat_id=address.chat_id,
-                thread_id=address.thread_id,
-                reply_key=key,
-            )
+        row = await find_posted(self._db, address, key)
         return Posted(row.channel, row.message_id) if row is not None else None
 
     async def save(self, address: ConversationAddress, key: str, posted: Posted) -> None:
-        async with self._db.session() as session:
-            await repositories.save_posted(
-                session,
-                platform=PLATFORM,
-                workspace_id=address.workspace_id,
-                chat_id=address.chat_id,
-                thread_id=address.thread_id,
-                reply_key=key,
-                channel=posted.channel,
-                message_id=posted.ts,
-            )
+        await save_posted(self._db, address, key, channel=posted.channel, message_id=posted.ts)
 
     # ---- thread membership -------------------------------------------------------------
 

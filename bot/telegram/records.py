@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from conversations.posted import find_posted, save_posted
 from conversations.types import ConversationAddress
 from storage import Database, repositories
 
@@ -75,15 +76,7 @@ class TelegramRecords:
     # ---- posted messages ---------------------------------------------------------------
 
     async def find(self, address: ConversationAddress, key: str) -> Posted | None:
-        async with self._db.session(read_only=True) as session:
-            row = await repositories.find_posted(
-                session,
-                platform=PLATFORM,
-                workspace_id=address.workspace_id,
-                chat_id=address.chat_id,
-                thread_id=address.thread_id,
-                reply_key=key,
-            )
+        row = await find_posted(self._db, address, key)
         if row is None:
             return None
         return Posted(int(row.channel), int(row.message_id), photo=row.shape == PHOTO)
@@ -92,29 +85,15 @@ class TelegramRecords:
         self, address: ConversationAddress, key: str, posted: Posted, *, if_missing: bool = False
     ) -> None:
         """Remember that `posted` shows `key` (unless `if_missing` and something already does)."""
-        async with self._db.session() as session:
-            if if_missing:
-                found = await repositories.find_posted(
-                    session,
-                    platform=PLATFORM,
-                    workspace_id=address.workspace_id,
-                    chat_id=address.chat_id,
-                    thread_id=address.thread_id,
-                    reply_key=key,
-                )
-                if found is not None:
-                    return
-            await repositories.save_posted(
-                session,
-                platform=PLATFORM,
-                workspace_id=address.workspace_id,
-                chat_id=address.chat_id,
-                thread_id=address.thread_id,
-                reply_key=key,
-                channel=str(posted.chat_id),
-                message_id=str(posted.message_id),
-                shape=PHOTO if posted.photo else TEXT,
-            )
+        await save_posted(
+            self._db,
+            address,
+            key,
+            channel=str(posted.chat_id),
+            message_id=str(posted.message_id),
+            shape=PHOTO if posted.photo else TEXT,
+            if_missing=if_missing,
+        )
 
     # ---- chats -------------------------------------------------------------------------
 

@@ -114,12 +114,14 @@ class _Decided:
         )
 
 
-async def _decide(ctx: ToolContext, approval_id: str, to_status: str) -> _Decided | None:
-    approval = await _resolve(ctx, approval_id, to_status)
-    if approval is None:
-        return None
+def _decided(approval: Approval) -> _Decided:
     quote = Quote.from_json(approval.snapshot["quote"])
     return _Decided(approval, quote, str(approval.snapshot["payment_mode"]))
+
+
+async def _decide(ctx: ToolContext, approval_id: str, to_status: str) -> _Decided | None:
+    approval = await _resolve(ctx, approval_id, to_status)
+    return None if approval is None else _decided(approval)
 
 
 async def on_approve(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
@@ -148,20 +150,39 @@ async def on_approve(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
                     "quote": approval.snapshot["quote"],
                     "payment_mode": approval.snapshot["payment_mode"],
                     "approval_id": approval.id,
+                    "granted_by": ctx.origin,
                 },
                 idempotency_key=key,
                 webhook_token_hash=token_hash(ctx.deps.booking.webhook_token(key)),
             )
             await repositories.link_approval(session, approval_id=approval.id, action_id=job.id)
     if approval is None:
-        return await _confirm_again(ctx, approval_id) or await _why_not(ctx, approval_id)
+        return (
+            await _confirm_again(ctx, approval_id)
+            or await _granted_by_this_press(ctx, approval_id)
+            or await _why_not(ctx, approval_id)
+        )
     ctx.deps.jobs.ring()
-    decided = _Decided(
-        approval,
-        Quote.from_json(approval.snapshot["quote"]),
-        str(approval.snapshot["payment_mode"]),
-    )
-    return (decided.shown_as("granted"),)
+    return (_decided(approval).shown_as("granted"),)
+
+
+async def _granted_by_this_press(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
+    """This very press granted it before its process died (the press is run again): show the
+    confirmation as granted again, without "already confirmed"."""
+    if not ctx.origin:
+        return ()
+    async with ctx.deps.db.session(read_only=True) as session:
+        approval = await repositories.get_approval(
+            session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
+        )
+        if approval is None or approval.status != "granted" or approval.action_id is None:
+            return ()
+        job = await repositories.get_action(
+            session, action_id=approval.action_id, workspace_id=ctx.address.workspace_id
+        )
+    if job is None or job.payload.get("granted_by") != ctx.origin:
+        return ()
+    return (_decided(approval).shown_as("granted"),)
 
 
 async def _confirm_again(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:

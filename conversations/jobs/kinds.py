@@ -143,6 +143,10 @@ class JobKind(ABC):
         """Every status that may move to `after` (for updates coming from outside)."""
         return tuple(s for s, nexts in self.transitions.items() if after in nexts)
 
+    def on_its_way(self, action: Action) -> bool:
+        """Whether a result is still coming by itself (not waiting for a person)."""
+        return action.status in self.waiting_statuses
+
     def status_line(self, action: Action) -> str | None:
         """The text of the status line shown while a step works (None: no status line)."""
         return None

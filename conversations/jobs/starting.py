@@ -40,7 +40,8 @@ async def start_job(
     idempotency_key: str | None = None,
     webhook_token_hash: str | None = None,
 ) -> Action:
-    """Record a due job inside the caller's transaction (ring the bell after it commits)."""
+    """Record a due job inside the caller's transaction (ring the bell after it commits).
+    With an `idempotency_key` already used, the job recorded then is returned unchanged."""
     return await repositories.create_action(
         session,
         kind=kind.name,

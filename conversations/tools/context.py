@@ -47,3 +47,14 @@ class ToolContext:
     replier: Replier
     state: ConversationState
     conversation_id: str
+    origin: str = ""
+    """The inbound item this turn answers; work it starts is keyed by it, so a turn re-run
+    after a crash finds the job it already started instead of starting another."""
+    _started: dict[str, int] = field(default_factory=dict)
+
+    def work_key(self, what: str) -> str | None:
+        """A key for the n-th piece of `what` this turn starts (None outside a turn)."""
+        if not self.origin:
+            return None
+        self._started[what] = self._started.get(what, 0) + 1
+        return f"{self.origin}:{what}:{self._started[what]}"

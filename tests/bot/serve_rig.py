@@ -97,7 +97,8 @@ def _reap(children: set[int]) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
+        except ChildProcessError:  # none left to wait for
+            children.clear()
             return
         if pid == 0:
             return
@@ -182,6 +183,8 @@ def zygote_main() -> None:
                 _say(pid=pid)
     finally:
         _stop_children(children)
+        sys.stdout.flush()
+        os._exit(0)  # no interpreter teardown: nothing here needs it
 
 
 # ---- the zygote, seen from the test process -----------------------------------------------

@@ -2,8 +2,8 @@
 
 Each process has the Slack front-end (a shared fake Slack Web API records every call) and a
 fake Messages API whose model calls `search_activities` on "jazz" and `book_activity` on
-"book". The Outgoing sandbox runs on loopback with a search latency of 2 s; `PartnerGates`
-holds one partner response back so a kill lands mid-request whatever the machine's load.
+"book". The Outgoing sandbox runs on loopback with a search latency of 2 s; `Gates` hold
+one partner (or Slack) response back, so a kill lands mid-request whatever the load.
 Leases are 2 s (`serve_rig.LEASE_S`). What the person sees is asserted as the final text of
 every message in the DM (`_screen`), plus what reached the partner (the sandbox's journal).
 """
@@ -167,15 +167,6 @@ def _assert_one_result(rig: ServeRig, status_ts: str) -> None:
 # ---- 1. a search killed mid-way ---------------------------------------------------------------
 
 
-TURN_RERUN_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: a turn killed after search_activities started its job is run again "
-    "from the person's message, so the model starts a second search job: a second status "
-    "line and a second card message (three searches at the partner)",
-)
-
-
 @pytest.mark.parametrize(
     ("database", "killed"),
     [
@@ -184,7 +175,7 @@ TURN_RERUN_BUG = pytest.mark.xfail(
         pytest.param(
             "postgresql",
             "mid_turn",
-            marks=[pytest.mark.postgres, TURN_RERUN_BUG],
+            marks=pytest.mark.postgres,
             id="postgresql-turn-still-running",
         ),
     ],
@@ -266,13 +257,6 @@ def _confirm(rig: ServeRig) -> tuple[str, Call]:
 Killed = Literal[
     "after_confirm_acked", "after_grant", "after_booking_post", "after_post_webhook_first"
 ]
-GRANT_RERUN_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: a Confirm click whose grant and job were committed, but which was "
-    "not yet marked done when its process died, is run again by the next process and posts "
-    "'This booking was already confirmed.' to the person who pressed Confirm once",
-)
 
 
 @pytest.mark.postgres
@@ -280,7 +264,7 @@ GRANT_RERUN_BUG = pytest.mark.xfail(
     "killed",
     [
         "after_confirm_acked",
-        pytest.param("after_grant", marks=GRANT_RERUN_BUG),
+        "after_grant",
         "after_booking_post",
         "after_post_webhook_first",
     ],

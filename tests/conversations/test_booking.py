@@ -8,7 +8,6 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,9 +86,11 @@ class Env:
         return len(self.sandbox.state.requests_to(BOOKINGS, "POST"))
 
     async def settle(self) -> None:
-        async with asyncio.timeout(10):
+        """Until no booking or search is on its way (jobs done, webhooks in, outbox out)."""
+        async with asyncio.timeout(30):
+            await self.services.settle_jobs(15)
             await self.sandbox.state.wait_for_webhooks()
-            await self.services.settle_jobs(5)
+            await self.services.settle_jobs(15)
 
     async def bookings(self) -> list[Action]:
         async with self.services.db.session() as session:
@@ -112,7 +113,8 @@ def scripted(env_script: list[Any]) -> FunctionLLM:
 
 
 @pytest.fixture
-async def make_env(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+async def make_env(database_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Production wiring on SQLite and on PostgreSQL (the `database_url` fixture)."""
     stack: list[Any] = []
 
     async def make(payment_mode: str = "dry_run_success", **sandbox: Any) -> Env:
@@ -125,7 +127,7 @@ async def make_env(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         hooks_url = await served.__aenter__()
         stack.append(served)
         settings = Settings(
-            CONCIERGE_DATABASE_URL=f"sqlite:///{tmp_path / 'booking.db'}",
+            CONCIERGE_DATABASE_URL=database_url,
             CONCIERGE_SECRET_KEY=generate_key(),
             CONCIERGE_PUBLIC_URL=hooks_url,
             CONCIERGE_PAYMENT_MODE=payment_mode,
@@ -304,12 +306,14 @@ async def test_a_crash_after_storing_the_key_resends_the_same_booking(make_env: 
     )
     await propose_late_set(env)
     await env.press(env.approval_value())
-    await env.services.jobs.start_due()
-    await env.services.jobs.drain()
+    for _ in range(200):  # the runner sends it, the partner answers 503 three times
+        (action,) = await env.bookings()
+        if action.status == "unknown":
+            break
+        await asyncio.sleep(0.05)
+    assert action.status == "unknown"
     await env.services.outbox.deliver_due()
     assert "I'll check again with the same request" in env.chat.texts[-1]
-    (action,) = await env.bookings()
-    assert action.status == "unknown"
     # The job comes due again (a backoff later, or after a restart) and re-sends it.
     async with env.services.db.session() as session:
         await repositories.schedule_job(session, action_id=action.id)
@@ -380,3 +384,53 @@ async def test_spend_cap_and_non_bookable(make_env: Any) -> None:
     await env.say("book the garden")
     assert "is not bookable here" in env.chat.texts[-1]
     assert all(r.approval is None for r in env.chat.replies)
+
+
+async def test_provisioning_down_fails_plainly_and_a_second_confirm_books_once(
+    make_env: Any,
+) -> None:
+    env: Env = await make_env()
+    from integrations.sandbox import ForcedResponse
+
+    await propose_late_set(env)
+    env.sandbox.state.force(
+        *(ForcedResponse("/partner/v1/users", status=503, headers={"Retry-After": "0"}),) * 3
+    )
+    confirm = env.approval_value()
+    await env.press(confirm)
+    await env.settle()
+    said = env.chat.replies[-1]
+    assert said.text.startswith("Outgoing can't be reached right now, so nothing was booked")
+    assert said.buttons[0].value == confirm  # "Confirm again" is the same confirmation
+    assert env.bookings_posted() == 0
+
+    again = await env.press(confirm)
+    assert again.replies[-1].text == "Trying again; I'll post the result here."
+    await env.settle()
+    assert env.bookings_posted() == 1
+    assert sum(t.startswith("Booked: ") for t in env.chat.texts) == 1
+    third = await env.press(confirm)
+    assert third.replies[-1].text == "This booking was already confirmed."
+
+
+async def test_an_accepted_booking_without_a_webhook_is_settled_from_the_orders(
+    make_env: Any,
+) -> None:
+    env: Env = await make_env(webhook_max_attempts=0)  # Outgoing's webhooks never arrive
+    await propose_late_set(env)
+    await env.press(env.approval_value())
+    await env.services.settle_jobs(1)
+    (booking,) = await env.bookings()
+    assert booking.status == "accepted" and booking.next_run_at is not None
+    for _ in range(100):  # the sandbox confirms the booking on its side
+        if env.sandbox.state.bookings and all(
+            b.status == "confirmed" for b in env.sandbox.state.bookings.values()
+        ):
+            break
+        await asyncio.sleep(0.05)
+    async with env.services.db.session() as session:  # three minutes later…
+        await repositories.schedule_job(session, action_id=booking.id)
+    await env.settle()
+    (booking,) = await env.bookings()
+    assert booking.status == "confirmed" and booking.next_run_at is None
+    assert sum(t.startswith("Booked: ") for t in env.chat.texts) == 1

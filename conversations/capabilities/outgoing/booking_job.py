@@ -89,6 +89,10 @@ class BookingJob(JobKind):
         S.FAILED: frozenset({S.RETRIED}),
     }
 
+    def on_its_way(self, action: Action) -> bool:
+        not_sent = action.status == S.PLACING and action.error == NOT_SENT
+        return super().on_its_way(action) and not not_sent
+
     def describe(self, action: Action) -> str:
         quote = _quote(action)
         words = {

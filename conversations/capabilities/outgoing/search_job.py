@@ -164,8 +164,10 @@ async def search_activities(
             conversation_id=ctx.conversation_id,
             requested_by=ctx.sender.user_id,
             payload=payload,
+            # A turn re-run after a crash finds this job again rather than starting another.
+            idempotency_key=ctx.work_key("search"),
         )
-    await ctx.replier.progress(Progress(job_key(action.id), search_line(payload)))
+    await ctx.replier.progress(Progress(job_key(action.id), search_line(action.payload)))
     ctx.deps.jobs.ring()
     return ToolOutcome(
         for_model={
