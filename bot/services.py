@@ -188,7 +188,6 @@ async def running_services(
             await work.drain(SHUTDOWN_GRACE_S)
             await manager.aclose()
     finally:
-        await work.drain(SHUTDOWN_GRACE_S)
         if llm is None and isinstance(model, AnthropicLLM):
             await model.aclose()
         await http.aclose()

@@ -23,10 +23,7 @@ def _tool_button(tool: Tool, argument_name: str | None) -> ButtonHandler:
             args = tool.validate(raw)
         except ValueError:
             return (EXPIRED,)
-        outcome = await tool.run(ctx, args)
-        if outcome.is_error:
-            return (Reply(text=str(outcome.for_model.get("error", "That didn't work."))),)
-        return outcome.replies
+        return (await tool.run(ctx, args)).as_replies()
 
     return handle
 

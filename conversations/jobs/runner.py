@@ -143,7 +143,7 @@ class JobRunner:
         kind = self._kinds[action.kind]
         job = JobContext(action, self._deps, self._owner)
         if not kind.is_open(action.status):
-            await self._release(action, next_run_at=None)
+            await self._release(action, finished=True)
             return
         renewing = asyncio.get_running_loop().create_task(self._renew(action.id))
         try:
@@ -245,16 +245,16 @@ class JobRunner:
                 )
         return True
 
-    async def _release(self, action: Action, **changes: datetime | None) -> None:
+    async def _release(self, action: Action, *, finished: bool = False) -> None:
+        """Give the job back; `finished`: nothing is left to do, so it is not due again."""
         async with self._db.session() as session:
-            if "next_run_at" in changes:
+            if finished:
                 await repositories.transition_action(
                     session,
                     action_id=action.id,
                     from_statuses=(action.status,),
                     to_status=action.status,
                     lease_owner=self._owner,
-                    next_run_at=changes["next_run_at"],
-                    release_lease=True,
+                    next_run_at=None,
                 )
             await repositories.release_action_lease(session, action_id=action.id, owner=self._owner)

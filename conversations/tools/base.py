@@ -35,6 +35,13 @@ class ToolOutcome:
     def model_json(self) -> str:
         return json.dumps(self.for_model, ensure_ascii=False, default=str)
 
+    def as_replies(self) -> tuple[Reply, ...]:
+        """What a button or an answer shows when it runs a tool: its replies, or its error
+        in words (there is no model to say it)."""
+        if self.is_error:
+            return (Reply(text=str(self.for_model.get("error", "That didn't work."))),)
+        return self.replies
+
 
 def tool_error(message: str, *, hint: str | None = None) -> ToolOutcome:
     """A failed tool call: the model reads `error` (said to the user) and `hint` (what to do)."""

@@ -79,10 +79,7 @@ async def book_activity(
 async def _book_button(ctx: ToolContext, activity_id: str) -> tuple[Reply, ...]:
     """Book on a card: straight to a confirmation when the choice is obvious, else a question
     with the options as buttons."""
-    outcome = await choose_and_propose(ctx, activity_id)
-    if outcome.is_error:
-        return (Reply(text=str(outcome.for_model["error"])),)
-    return outcome.replies
+    return (await choose_and_propose(ctx, activity_id)).as_replies()
 
 
 async def _retry_button(ctx: ToolContext, action_id: str) -> tuple[Reply, ...]:
@@ -100,8 +97,7 @@ async def _retry_button(ctx: ToolContext, action_id: str) -> tuple[Reply, ...]:
         )
     if not moved:
         return (Reply(text="This booking is already being retried."),)
-    outcome = await propose(ctx, Quote.from_json(action.payload["quote"]))
-    return outcome.replies or (Reply(text=str(outcome.for_model.get("error", ""))),)
+    return (await propose(ctx, Quote.from_json(action.payload["quote"]))).as_replies()
 
 
 def register_booking_buttons(router: ButtonRouter) -> None:

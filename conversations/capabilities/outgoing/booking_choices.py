@@ -152,12 +152,6 @@ async def _asked(ctx: ToolContext, spec: Ask) -> ToolOutcome:
     )
 
 
-def _replies(outcome: ToolOutcome) -> tuple[Reply, ...]:
-    if outcome.is_error:
-        return (Reply(text=str(outcome.for_model.get("error", "That didn't work."))),)
-    return outcome.replies
-
-
 def _continue(step: str) -> AnswerHandler:
     """What a booking choice's answer leads to: the next choice, or the confirmation."""
 
@@ -180,7 +174,7 @@ def _continue(step: str) -> AnswerHandler:
             chosen |= {"ticket": str(c["ticket"]), "quantity": int(value)}
         else:
             return ()
-        return _replies(await choose_and_propose(ctx, str(c["activity_id"]), **chosen))
+        return (await choose_and_propose(ctx, str(c["activity_id"]), **chosen)).as_replies()
 
     return handle
 
