@@ -19,9 +19,11 @@ from bot.settings import DATA_DIR, Settings, secret
 from bot.webhooks import webhook_routes
 from conversations.offline import OFFLINE_NOTE
 from integrations.sandbox import (
+    DEFAULT_CALL_AGENT_KEY,
     DEFAULT_NEGOTIATED_KEY,
     SandboxConfig,
     run_sandbox,
+    running_callagent_sandbox,
     running_outgoing_sandbox,
     serve_in_background,
 )
@@ -78,12 +80,15 @@ async def _demo(settings: Settings) -> None:
     hooks = Starlette(routes=webhook_routes())
     async with (
         running_outgoing_sandbox(SandboxConfig()) as sandbox,
+        running_callagent_sandbox() as calls,
         serve_in_background(hooks) as hooks_url,
     ):
         settings = settings.model_copy(
             update={
                 "outgoing_api_url": sandbox.base_url,
                 "outgoing_api_key": SecretStr(DEFAULT_NEGOTIATED_KEY),
+                "call_agent_api_url": calls.base_url,
+                "call_agent_api_key": SecretStr(DEFAULT_CALL_AGENT_KEY),
                 "public_url": hooks_url,
             }
         )
@@ -95,7 +100,8 @@ async def _demo(settings: Settings) -> None:
             mode = OFFLINE_NOTE if services.offline else f"Using {settings.llm_model}."
             banner = (
                 "Concierge demo: sandbox partners on loopback, data in ./.concierge/.\n"
-                f"{mode} Try: search jazz in Brooklyn · near Williamsburg · help"
+                f"{mode} Try: search jazz in Brooklyn · near Williamsburg · "
+                "call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm · help"
                 + (" · quit" if interactive else "")
             )
             async with background_loops(services):

@@ -16,6 +16,7 @@ import httpx
 from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
 from conversations.booking.config import BookingConfig
+from conversations.capabilities.callagent import CallAgentAccess
 from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender, Outlet
@@ -73,7 +74,7 @@ class Services:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             await self.jobs.start_due()
-            await self.jobs.drain()
+            await self.jobs.drain(timeout_s=0.5)
             await self.outbox.deliver_due()
             async with self.db.session(read_only=True) as session:
                 waiting = await repositories.list_open_actions(
@@ -82,6 +83,13 @@ class Services:
                     statuses=[s for k in self.jobs.kinds.values() for s in k.waiting_statuses],
                 )
             coming = [a for a in waiting if self.jobs.kinds[a.kind].on_its_way(a)]
+            async with self.db.session(read_only=True) as session:
+                # A job waiting for a person's answer is not on its way by itself.
+                coming = [
+                    a
+                    for a in coming
+                    if not await repositories.job_questions(session, action_id=a.id)
+                ]
             if not coming or asyncio.get_running_loop().time() > deadline:
                 return
             await asyncio.sleep(0.2)
@@ -159,6 +167,14 @@ async def running_services(
             on_bound=credentials.forget_cached,
         )
         people = People(db, cipher)
+        calls = CallAgentAccess(
+            http=http,
+            credentials=credentials,
+            db=db,
+            cipher=cipher,
+            public_url=settings.public_url,
+            calls_per_day=settings.calls_per_day,
+        )
         deps = ToolDeps(
             db=db,
             outgoing=OutgoingAccess(http=http, credentials=credentials, people=people),
@@ -166,6 +182,7 @@ async def running_services(
             people=people,
             credentials=credentials,
             job_kinds={kind.name: kind for kind in JOB_KINDS},
+            call_agent=calls,
         )
         if progress_interval_s is not None:
             deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)

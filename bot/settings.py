@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     onegent_api_key: SecretStr | None = Field(None, validation_alias="ONEGENT_API_KEY")
     call_agent_api_url: str | None = Field(None, validation_alias="CALL_AGENT_API_URL")
     call_agent_api_key: SecretStr | None = Field(None, validation_alias="CALL_AGENT_API_KEY")
+    calls_per_day: int = Field(20, ge=0, le=10_000, validation_alias="CONCIERGE_CALLS_PER_DAY")
+    """Phone calls one workspace may place in 24 hours."""
     events_api_url: str | None = Field(None, validation_alias="EVENTS_API_URL")
     events_api_key: SecretStr | None = Field(None, validation_alias="EVENTS_API_KEY")
     voyagent_api_url: str | None = Field(None, validation_alias="VOYAGENT_API_URL")

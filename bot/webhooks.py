@@ -9,6 +9,9 @@ from starlette.routing import BaseRoute, Route
 from bot.services import Services
 from conversations.booking.config import WEBHOOK_PATH
 from conversations.booking.webhook import MAX_BODY, receive_booking_webhook
+from conversations.capabilities.callagent.access import WEBHOOK_PATH as CALL_WEBHOOK_PATH
+from conversations.capabilities.callagent.webhook import MAX_BODY as CALL_MAX_BODY
+from conversations.capabilities.callagent.webhook import receive_ask_user
 
 NOT_FOUND = JSONResponse({"error": "not found"}, status_code=404)
 
@@ -39,5 +42,32 @@ async def outgoing_booking(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def call_agent_question(request: Request) -> Response:
+    """The Call Agent's backup `ask_user` webhook (signed over the raw body)."""
+    services: Services = request.app.state.services
+    access = services.deps.call_agent
+    if access is None:
+        return NOT_FOUND
+    try:
+        body = await _capped_body(request, CALL_MAX_BODY)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    if body is None:
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    outcome = await receive_ask_user(access, request.path_params["token"], body, request.headers)
+    if outcome.asked:
+        services.outbox.wake()
+    if outcome.status_code == 404:
+        return NOT_FOUND
+    if outcome.status_code == 401:
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    if outcome.status_code == 400:
+        return JSONResponse({"error": "not an ask_user event"}, status_code=400)
+    return JSONResponse({"ok": True})
+
+
 def webhook_routes() -> list[BaseRoute]:
-    return [Route(WEBHOOK_PATH + "{token}", outgoing_booking, methods=["POST"])]
+    return [
+        Route(WEBHOOK_PATH + "{token}", outgoing_booking, methods=["POST"]),
+        Route(CALL_WEBHOOK_PATH + "{token}", call_agent_question, methods=["POST"]),
+    ]

@@ -30,6 +30,8 @@ HELP = f"""{OFFLINE_NOTE}
 • details <n> — sessions, tickets and prices of result n
 • book <n> [<how many> <ticket type>] [on <YYYY-MM-DD> <HH:MM>] — e.g. `book 2 2 General Admission`
 • more — the next results
+• call <who> at <number> and <what to ask> — a phone call by the AI voice agent,
+  e.g. `call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm`
 • orders — your bookings
 • status — what is running or finished here
 • help — this list"""
@@ -42,6 +44,11 @@ _NEAR = re.compile(r"^(?:near|nearby|around)\s*(?P<where>.*)$", re.I)
 _BOOK = re.compile(
     r"^book\s+#?(?P<n>\d{1,3})(?:\s+x?(?P<qty>\d{1,2})\s+(?P<ticket>.+?))?"
     r"(?:\s+(?:on|at)\s+(?P<date>\d{4}-\d{2}-\d{2})(?:\s+(?P<time>\d{1,2}:\d{2}))?)?$",
+    re.I,
+)
+_CALL = re.compile(
+    r"^(?:call|phone|ring)\s+(?P<who>.+?)\s+(?:at|on)\s+(?P<number>\+?\d[\d\s().-]{4,}\d)"
+    r"(?:\s*(?:,|and|to)\s*(?P<what>.+))?$",
     re.I,
 )
 _DETAILS = re.compile(r"^(?:details?|info|show)\s+#?(?P<n>\d{1,3})$", re.I)
@@ -99,6 +106,11 @@ def _plan(text: str, available: set[str]) -> LLMResponse:
         if match["time"]:
             args["session_time"] = match["time"].zfill(5)
         return _call("book_activity", args, available)
+    if match := _CALL.match(command):
+        who, what = match["who"].strip(), (match["what"] or "").strip()
+        brief = f"Call {who} on behalf of the user" + (f" and {what}." if what else ".")
+        args = {"target_phone": match["number"].strip(), "brief": brief, "callee": who}
+        return _call("start_call", args, available)
     if match := _DETAILS.match(command):
         return _call("get_activity", {"number": int(match["n"])}, available)
     if match := _SEARCH.match(command):

@@ -30,6 +30,7 @@ from storage.models import PendingQuestion
 log = logging.getLogger(__name__)
 
 MAX_BUTTONS = 10
+MAX_TYPED = 500
 CANCEL_WORDS = frozenset({"cancel", "stop", "never mind", "nevermind", "forget it"})
 YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "ok", "okay", "sure"})
 NO_WORDS = frozenset({"no", "n", "nope", "nah"})
@@ -59,6 +60,8 @@ class Ask:
     context: Mapping[str, Any] = field(default_factory=dict)
     default_value: str | None = None
     ttl_s: float = 15 * 60
+    free_text: bool = False
+    """Whether a typed answer outside the options is taken as it is (a call's question)."""
 
 
 def question_key(question_id: str) -> str:
@@ -126,6 +129,31 @@ async def ask_in(
     action_id: str | None = None,
 ) -> Reply:
     """Record the question inside the caller's transaction (a webhook's, a job's)."""
+    reply = await ask_once(
+        session,
+        spec,
+        address=address,
+        conversation_id=conversation_id,
+        asked_of=asked_of,
+        action_id=action_id,
+        dedupe_key=None,
+    )
+    assert reply is not None  # only a dedupe key can make a question a repeat
+    return reply
+
+
+async def ask_once(
+    session: AsyncSession,
+    spec: Ask,
+    *,
+    address: ConversationAddress,
+    conversation_id: str,
+    asked_of: str,
+    action_id: str | None,
+    dedupe_key: str | None,
+) -> Reply | None:
+    """Record the question unless one with `dedupe_key` exists (None then): a partner's
+    request may reach us twice, by stream and by webhook, and is asked once."""
     question = await repositories.create_question(
         session,
         conversation_id=conversation_id,
@@ -138,21 +166,38 @@ async def ask_in(
         prompt=spec.prompt,
         form=spec.form.value,
         options=[{"value": o.value, "label": o.label} for o in spec.options],
-        context={**spec.context, "if_unanswered": spec.if_unanswered},
+        context={
+            **spec.context,
+            "if_unanswered": spec.if_unanswered,
+            **({"free_text": True} if spec.free_text else {}),
+        },
         default_value=spec.default_value,
         deadline=datetime.now(UTC) + timedelta(seconds=spec.ttl_s),
         action_id=action_id,
+        dedupe_key=dedupe_key,
     )
-    return question_reply(question)
+    return None if question is None else question_reply(question)
 
 
 def parse_answer(question: PendingQuestion, text: str) -> str | None:
     """The answer `text` gives to `question`, or None when it doesn't fit the form."""
     words = " ".join(text.lower().split()).strip(" .!?")
+    typed = text.strip()[:MAX_TYPED] or None
+    if question.form == AnswerForm.TEXT:
+        return typed
+    if question.context.get("free_text"):
+        # Their words as typed, unless they picked an option by its number.
+        options = _options(question)
+        number = re.fullmatch(r"#?(\d{1,2})", words)
+        if number and 1 <= int(number.group(1)) <= len(options):
+            return options[int(number.group(1)) - 1].value
+        return typed
+    return _fitted(question, words)
+
+
+def _fitted(question: PendingQuestion, words: str) -> str | None:
     if question.form == AnswerForm.YES_NO:
         return "yes" if words in YES_WORDS else "no" if words in NO_WORDS else None
-    if question.form == AnswerForm.TEXT:
-        return text.strip()[:500] or None
     options = _options(question)
     number = re.fullmatch(r"(?:#|no\.?\s*|number\s*)?(\d{1,2})", words)
     if number and 1 <= int(number.group(1)) <= len(options):
@@ -201,8 +246,15 @@ class QuestionRouter:
 
     async def text(self, ctx: ToolContext, text: str) -> tuple[Reply, ...] | None:
         """The asker's message, taken as the answer to their open question in this thread;
-        None when they have none (the message then goes to the model)."""
+        None when they have none (the message then goes to the model). A message run again
+        after a crash finishes the answer it gave, instead of reaching the model."""
         async with ctx.deps.db.session(read_only=True) as session:
+            if ctx.origin and (
+                again := await repositories.answered_by_origin(
+                    session, conversation_id=ctx.conversation_id, origin=ctx.origin
+                )
+            ):
+                return await self._settled(ctx, again)
             waiting = await repositories.open_questions(
                 session, conversation_id=ctx.conversation_id, asked_of=ctx.sender.user_id
             )
@@ -239,11 +291,21 @@ class QuestionRouter:
                 answered_by=ctx.sender.user_id,
                 answer=value,
                 now=now,
+                origin=ctx.origin,
             )
         if answered is None:
+            if ctx.origin and question.answer_origin == ctx.origin:
+                return await self._settled(ctx, question)  # this very answer, run again
             return (self._why_not(ctx, question, now),)
+        return await self._settled(ctx, answered)
+
+    async def _settled(self, ctx: ToolContext, answered: PendingQuestion) -> tuple[Reply, ...]:
+        value = str(answered.answer)
         settled = question_reply(answered, answered=_label(answered, value))
-        return (settled, *await self._follow(ctx, answered, value))
+        follow = await self._follow(ctx, answered, value)
+        if follow and follow[0].key == settled.key:
+            return follow  # the handler says itself how it settled
+        return (settled, *follow)
 
     async def _cancel(self, ctx: ToolContext, question: PendingQuestion) -> tuple[Reply, ...]:
         async with ctx.deps.db.session() as session:

@@ -15,6 +15,8 @@ class ConversationState:
     results: list[ActivityCard] = field(default_factory=list)
     shown: int = 0
     query: str | None = None
+    country: str | None = None
+    """ISO code of the country last talked about (a local phone number's country)."""
 
     def card(self, number: int) -> ActivityCard | None:
         for card in self.results:
@@ -29,6 +31,7 @@ class ConversationState:
             ],
             "shown": self.shown,
             "query": self.query,
+            "country": self.country,
         }
 
     @classmethod
@@ -41,4 +44,10 @@ class ConversationState:
                 cards.append(ActivityCard(**raw))
             except TypeError:
                 continue  # a card stored by an older version; dropping it loses nothing
-        return cls(results=cards, shown=int(data.get("shown", 0)), query=data.get("query"))
+        country = data.get("country")
+        return cls(
+            results=cards,
+            shown=int(data.get("shown", 0)),
+            query=data.get("query"),
+            country=country if isinstance(country, str) else None,
+        )

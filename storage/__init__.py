@@ -2,7 +2,14 @@
 repository functions (``storage.repositories``), Alembic migrations
 (``storage.migrate.upgrade``), the engine/session factory and field crypto."""
 
-from storage.crypto import FieldCipher, InvalidSecretKey, generate_key, new_token, token_hash
+from storage.crypto import (
+    FieldCipher,
+    InvalidSecretKey,
+    field_aad,
+    generate_key,
+    new_token,
+    token_hash,
+)
 from storage.engine import Database, DatabaseUnavailable
 from storage.migrate import upgrade
 
@@ -11,6 +18,7 @@ __all__ = [
     "DatabaseUnavailable",
     "FieldCipher",
     "InvalidSecretKey",
+    "field_aad",
     "generate_key",
     "new_token",
     "token_hash",

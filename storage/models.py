@@ -41,6 +41,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "Action",
     "Approval",
+    "CallWebhook",
     "ChatNote",
     "Conversation",
     "Installation",
@@ -421,6 +422,10 @@ class PendingQuestion(StorageModel, table=True):
     created_at: datetime = _created()
     deadline: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     answered_at: datetime | None = _ts(nullable=True)
+    dedupe_key: str | None = Field(default=None, unique=True, max_length=255)
+    """One question per partner request (a call's ``request_id``), however it arrives."""
+    answer_origin: str | None = Field(default=None, max_length=255)
+    """The inbound item that answered it: a re-run of that item finishes what it began."""
 
 
 class PostedMessage(StorageModel, table=True):
@@ -457,3 +462,16 @@ class ChatNote(StorageModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = _created()
+
+
+class CallWebhook(StorageModel, table=True):
+    """The Call Agent webhook configured for one API key: its URL token (hash only) and
+    the HMAC secret the partner signs with (sealed, bound to the key's fingerprint)."""
+
+    __tablename__ = "call_webhook"
+
+    key_fingerprint: str = Field(primary_key=True, max_length=64)
+    token_hash: str = Field(unique=True, max_length=64)
+    secret_ciphertext: bytes
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _created()

@@ -6,6 +6,12 @@ Adding a partner means adding its capability package and a line here.
 from __future__ import annotations
 
 from conversations.buttons import ButtonRouter
+from conversations.capabilities.callagent import (
+    CALL,
+    register_call_buttons,
+    register_call_questions,
+    start_call,
+)
 from conversations.capabilities.jobs_tools import job_status
 from conversations.capabilities.outgoing.booking_choices import register_booking_questions
 from conversations.capabilities.outgoing.booking_job import BOOKING
@@ -16,18 +22,26 @@ from conversations.tools.activities import ACTIVITY_TOOLS
 from conversations.tools.base import Tool
 from conversations.tools.booking import book_activity, register_booking_buttons
 
-ALL_TOOLS: tuple[Tool, ...] = (search_activities, *ACTIVITY_TOOLS, book_activity, job_status)
-JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING)
+ALL_TOOLS: tuple[Tool, ...] = (
+    search_activities,
+    *ACTIVITY_TOOLS,
+    book_activity,
+    start_call,
+    job_status,
+)
+JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL)
 
 
 def questions() -> QuestionRouter:
     router = QuestionRouter()
     register_booking_questions(router)
+    register_call_questions(router)
     return router
 
 
 def buttons(answers: QuestionRouter) -> ButtonRouter:
     router = ButtonRouter()
     register_booking_buttons(router)
+    register_call_buttons(router)
     router.register("answer", answers.button)
     return router

@@ -10,11 +10,14 @@ in one transaction, fenced by its lease, so a step that loses its lease changes 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations import delivery
 from conversations.replies import Reply
 from conversations.types import ConversationAddress, Sender
 from storage import repositories
@@ -76,6 +79,9 @@ def soon(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class JobContext:
     """What a step may use: the job's row, where it reports, and the shared services."""
@@ -83,6 +89,8 @@ class JobContext:
     action: Action
     deps: ToolDeps
     owner: str
+    on_said: Callable[[], None] = lambda: None
+    """Wakes the outbox sender after something was said mid-step."""
     address: ConversationAddress = field(init=False)
     sender: Sender = field(init=False)
 
@@ -102,6 +110,35 @@ class JobContext:
         if not saved:
             raise LeaseLost(self.action.id)
         self.action.payload = {**self.action.payload, **changes}
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[T]], **changes: Any) -> T:
+        """Run `work` mid-step in one transaction with the payload `changes`, fenced by the
+        lease (a long step — a call being listened to — posts and asks as things happen);
+        raises `LeaseLost` and writes nothing if another process has taken the job over."""
+        async with self.deps.db.session() as session:
+            held = await repositories.update_job_payload(
+                session, action_id=self.action.id, owner=self.owner, changes=changes
+            )
+            if not held:
+                raise LeaseLost(self.action.id)
+            done = await work(session)
+        self.action.payload = {**self.action.payload, **changes}
+        self.on_said()
+        return done
+
+    async def say(self, *says: Say, **changes: Any) -> None:
+        """Announce now, mid-step (each `slug` once per job), with payload `changes`."""
+
+        async def enqueue(session: AsyncSession) -> None:
+            for said in says:
+                await delivery.enqueue(
+                    session,
+                    self.address,
+                    said.reply,
+                    dedupe_key=f"{job_key(self.action.id)}:{said.slug}",
+                )
+
+        await self.write(enqueue, **changes)
 
     @property
     def key(self) -> str:

@@ -134,14 +134,19 @@ class JobRunner:
 
         return forget
 
-    async def drain(self) -> None:
-        """Wait for the steps running now (tests, the demo's end of input)."""
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Wait for the steps running now (tests, the demo's end of input); with
+        `timeout_s`, no longer than that (a call is listened to for minutes)."""
+        deadline = None if timeout_s is None else asyncio.get_running_loop().time() + timeout_s
         while self._running:
-            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+            left = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            if left is not None and left <= 0:
+                return
+            await asyncio.wait(list(self._running.values()), timeout=left)
 
     async def _work(self, action: Action) -> None:
         kind = self._kinds[action.kind]
-        job = JobContext(action, self._deps, self._owner)
+        job = JobContext(action, self._deps, self._owner, self._on_said)
         if not kind.is_open(action.status):
             await self._release(action, finished=True)
             return
@@ -228,9 +233,9 @@ class JobRunner:
             )
             if not applied:
                 return False
-            for say in step.say:
+            for said in step.say:
                 await delivery.enqueue(
-                    session, address, say.reply, dedupe_key=f"{job_key(action.id)}:{say.slug}"
+                    session, address, said.reply, dedupe_key=f"{job_key(action.id)}:{said.slug}"
                 )
             if step.state:  # first: it locks the conversation row, as a turn's save does
                 await repositories.merge_conversation_state(

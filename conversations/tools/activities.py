@@ -231,6 +231,18 @@ async def list_orders(ctx: ToolContext) -> ToolOutcome:
             mails = [e for e in orders.emails if e.partner_booking_id == booking.id]
             lines.extend(f"   email: {clip(m.subject, 80) or '(no subject)'}" for m in mails)
         text = "\n".join(lines)
+    by_phone = (
+        await ctx.deps.call_agent.bookings_of(ctx.address, ctx.sender.user_id)
+        if ctx.deps.call_agent is not None
+        else []
+    )
+    if by_phone:
+        text += f"\nBooked by phone ({len(by_phone)}):"
+        for made, called in by_phone[:10]:
+            when = f", {made.booking_date:%a %d %b %H:%M}" if made.booking_date else ""
+            guests = f", {made.guests} guests" if made.guests else ""
+            venue = clip(made.venue_name or called, 80) or "Reservation"
+            text += f"\n• {venue}{when}{guests} — {made.status.replace('_', ' ')}"
     if session.user is None:
         text += (
             "\n(This workspace uses a personal Outgoing key: these are the orders of the key's "
@@ -248,6 +260,10 @@ async def list_orders(ctx: ToolContext) -> ToolOutcome:
                     "created_at": b.created_at,
                 }
                 for b in bookings[:15]
+            ],
+            "booked_by_phone": [
+                {"venue": clip(b.venue_name or c, 80), "status": b.status, "call_id": b.call_id}
+                for b, c in by_phone[:10]
             ],
         },
         replies=(Reply(text=text),),

@@ -17,6 +17,7 @@ from conversations.types import ConversationAddress, Sender
 from storage import Database
 
 if TYPE_CHECKING:
+    from conversations.capabilities.callagent.access import CallAgentAccess
     from conversations.jobs.kinds import JobKind
 
 
@@ -35,6 +36,7 @@ class ToolDeps:
     enrich_limit: int = 8
     credentials: CredentialResolver | None = None
     """Every partner's credentials; None: the resolver `outgoing` was built with."""
+    call_agent: CallAgentAccess | None = None
 
 
 @dataclass

@@ -1,9 +1,18 @@
 """Spec-following fake partner servers for ``concierge demo``, ``concierge sandbox`` and tests.
 
 The Outgoing sandbox (``create_outgoing_app``) serves the whole ``/partner/v1`` API from a
-fixture catalogue; ``serve_in_background`` runs any ASGI app on loopback.
+fixture catalogue; the AI Call Agent sandbox (``create_callagent_app``) plays scripted
+phone calls with SSE events; ``serve_in_background`` runs any ASGI app on loopback.
 """
 
+from integrations.sandbox.callagent import callagent_state, create_callagent_app
+from integrations.sandbox.callagent_state import (
+    DEFAULT_CALL_AGENT_ADMIN_KEY,
+    DEFAULT_CALL_AGENT_KEY,
+    CallAgentSandboxConfig,
+    CallAgentSandboxState,
+    SandboxQuestion,
+)
 from integrations.sandbox.config import (
     DEFAULT_BIND_TEAM_ID,
     DEFAULT_BIND_TOKEN,
@@ -17,8 +26,10 @@ from integrations.sandbox.config import (
 from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
 from integrations.sandbox.receiver import WebhookReceiver
 from integrations.sandbox.server import (
+    RunningCallAgentSandbox,
     RunningSandbox,
     run_sandbox,
+    running_callagent_sandbox,
     running_outgoing_sandbox,
     serve_in_background,
 )
@@ -27,17 +38,26 @@ from integrations.sandbox.state import SandboxState
 __all__ = [
     "DEFAULT_BIND_TEAM_ID",
     "DEFAULT_BIND_TOKEN",
+    "DEFAULT_CALL_AGENT_ADMIN_KEY",
+    "DEFAULT_CALL_AGENT_KEY",
     "DEFAULT_NEGOTIATED_KEY",
     "DEFAULT_SELF_SERVE_KEY",
     "DEFAULT_TRIAL_EXHAUSTED_KEY",
     "BindToken",
+    "CallAgentSandboxConfig",
+    "CallAgentSandboxState",
     "ForcedResponse",
+    "RunningCallAgentSandbox",
     "RunningSandbox",
     "SandboxConfig",
+    "SandboxQuestion",
     "SandboxState",
     "WebhookReceiver",
+    "callagent_state",
+    "create_callagent_app",
     "create_outgoing_app",
     "run_sandbox",
+    "running_callagent_sandbox",
     "running_outgoing_sandbox",
     "sandbox_state",
     "serve_in_background",

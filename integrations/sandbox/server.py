@@ -17,11 +17,20 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from integrations.sandbox.callagent import callagent_state, create_callagent_app
+from integrations.sandbox.callagent_state import CallAgentSandboxConfig, CallAgentSandboxState
 from integrations.sandbox.config import SandboxConfig
 from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
 from integrations.sandbox.state import SandboxState
 
-__all__ = ["RunningSandbox", "run_sandbox", "running_outgoing_sandbox", "serve_in_background"]
+__all__ = [
+    "RunningCallAgentSandbox",
+    "RunningSandbox",
+    "run_sandbox",
+    "running_callagent_sandbox",
+    "running_outgoing_sandbox",
+    "serve_in_background",
+]
 
 
 class _BackgroundServer(uvicorn.Server):
@@ -164,6 +173,31 @@ async def running_outgoing_sandbox(
     app = create_outgoing_app(config)
     async with serve_in_background(app, host=host, port=port) as url:
         yield RunningSandbox(base_url=url, app=app, state=sandbox_state(app))
+
+
+@dataclass(frozen=True, slots=True)
+class RunningCallAgentSandbox:
+    """An AI Call Agent sandbox served on loopback."""
+
+    base_url: str
+    """Root URL for ``CallAgentClient(base_url=...)`` (paths start with ``/calls``)."""
+    app: Starlette
+    state: CallAgentSandboxState
+
+
+@contextlib.asynccontextmanager
+async def running_callagent_sandbox(
+    config: CallAgentSandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningCallAgentSandbox]:
+    """``create_callagent_app`` + ``serve_in_background``; open event streams are ended
+    first on exit, so the server stops at once instead of waiting for them."""
+    app = create_callagent_app(config)
+    state = callagent_state(app)
+    async with serve_in_background(app, host=host, port=port) as url:
+        try:
+            yield RunningCallAgentSandbox(base_url=url, app=app, state=state)
+        finally:
+            state.close_streams()
 
 
 def run_sandbox(

@@ -25,6 +25,11 @@ from storage.repositories.buttons import (
     prune_button_tokens,
     save_button_token,
 )
+from storage.repositories.call_webhooks import (
+    find_call_webhook,
+    get_call_webhook,
+    save_call_webhook,
+)
 from storage.repositories.conversations import (
     NewMessage,
     append_messages,
@@ -58,6 +63,7 @@ from storage.repositories.jobs import (
     any_due_jobs,
     claim_runnable_jobs,
     conversation_jobs,
+    count_jobs_since,
     person_jobs,
     renew_job_lease,
     schedule_job,
@@ -88,10 +94,13 @@ from storage.repositories.posted import (
 )
 from storage.repositories.questions import (
     answer_question,
+    answered_by_origin,
     create_question,
     expire_question,
     get_question,
+    job_questions,
     open_questions,
+    update_question_context,
 )
 from storage.repositories.workspaces import (
     OutgoingKeyKind,
@@ -118,6 +127,7 @@ __all__ = [
     "NewMessage",
     "OutgoingKeyKind",
     "answer_question",
+    "answered_by_origin",
     "any_due_jobs",
     "append_messages",
     "bind_credential",
@@ -129,6 +139,7 @@ __all__ = [
     "claim_welcome",
     "consume_bind_token",
     "conversation_jobs",
+    "count_jobs_since",
     "create_action",
     "create_approval",
     "create_bind_token",
@@ -142,6 +153,7 @@ __all__ = [
     "enqueue_outbox",
     "expire_approvals",
     "expire_question",
+    "find_call_webhook",
     "find_conversation",
     "find_posted",
     "find_posted_by_message",
@@ -151,6 +163,7 @@ __all__ = [
     "get_action_by_webhook_token",
     "get_approval",
     "get_bind_token",
+    "get_call_webhook",
     "get_chat_note",
     "get_conversation",
     "get_credential",
@@ -161,6 +174,7 @@ __all__ = [
     "get_person",
     "get_question",
     "get_workspace",
+    "job_questions",
     "link_approval",
     "list_open_actions",
     "load_button_token",
@@ -184,6 +198,7 @@ __all__ = [
     "renew_job_lease",
     "resolve_approval",
     "save_button_token",
+    "save_call_webhook",
     "save_installation",
     "save_posted",
     "schedule_job",
@@ -195,4 +210,5 @@ __all__ = [
     "update_conversation_state",
     "update_job_payload",
     "update_person_profile",
+    "update_question_context",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +23,7 @@ __all__ = [
     "any_due_jobs",
     "claim_runnable_jobs",
     "conversation_jobs",
+    "count_jobs_since",
     "person_jobs",
     "renew_job_lease",
     "schedule_job",
@@ -178,3 +179,20 @@ async def person_jobs(
         .execution_options(populate_existing=True)
     )
     return list(result.all())
+
+
+async def count_jobs_since(
+    session: AsyncSession, *, platform: str, workspace_id: str, kind: str, since: datetime
+) -> int:
+    """How many jobs of ``kind`` the workspace started since ``since`` (daily caps)."""
+    result = await session.exec(
+        select(func.count())
+        .select_from(Action)
+        .where(
+            col(Action.platform) == platform,
+            col(Action.workspace_id) == workspace_id,
+            col(Action.kind) == kind,
+            col(Action.created_at) >= since,
+        )
+    )
+    return int(result.one())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,14 +10,17 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import PendingQuestion, new_id, utc_now
-from storage.repositories._common import RETURNING_OPTIONS
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
     "answer_question",
+    "answered_by_origin",
     "create_question",
     "expire_question",
     "get_question",
+    "job_questions",
     "open_questions",
+    "update_question_context",
 ]
 
 
@@ -38,8 +41,10 @@ async def create_question(
     context: Mapping[str, Any] | None = None,
     default_value: str | None = None,
     action_id: str | None = None,
+    dedupe_key: str | None = None,
     now: datetime | None = None,
-) -> PendingQuestion:
+) -> PendingQuestion | None:
+    """Record an open question; with ``dedupe_key`` at most once (None the second time)."""
     question = PendingQuestion(
         id=new_id(),
         action_id=action_id,
@@ -58,10 +63,20 @@ async def create_question(
         status="open",
         created_at=now or utc_now(),
         deadline=deadline,
+        dedupe_key=dedupe_key,
     )
-    session.add(question)
-    await session.flush()
-    return question
+    if dedupe_key is None:
+        session.add(question)
+        await session.flush()
+        return question
+    result = await session.exec(
+        dialect_insert(session, PendingQuestion)
+        .values(**question.model_dump())
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(PendingQuestion)
+        .execution_options(**RETURNING_OPTIONS)
+    )
+    return result.scalars().first()
 
 
 async def get_question(
@@ -104,6 +119,7 @@ async def answer_question(
     answered_by: str,
     answer: str,
     now: datetime,
+    origin: str | None = None,
 ) -> PendingQuestion | None:
     """Record the answer only while the question is open, unexpired, in ``workspace_id`` and
     asked of ``answered_by``; None when it did not apply (answered, late, someone else's)."""
@@ -116,7 +132,13 @@ async def answer_question(
             col(PendingQuestion.status) == "open",
             col(PendingQuestion.deadline) > now,
         )
-        .values(status="answered", answer=answer, answered_by=answered_by, answered_at=now)
+        .values(
+            status="answered",
+            answer=answer,
+            answered_by=answered_by,
+            answered_at=now,
+            answer_origin=origin or None,
+        )
         .returning(PendingQuestion)
         .execution_options(**RETURNING_OPTIONS)
     )
@@ -136,3 +158,47 @@ async def expire_question(
         .execution_options(**RETURNING_OPTIONS)
     )
     return result.scalars().first()
+
+
+async def answered_by_origin(
+    session: AsyncSession, *, conversation_id: str, origin: str
+) -> PendingQuestion | None:
+    """The question the inbound item ``origin`` answered (a re-run of that item)."""
+    result = await session.exec(
+        select(PendingQuestion)
+        .where(
+            col(PendingQuestion.conversation_id) == conversation_id,
+            col(PendingQuestion.answer_origin) == origin,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return result.first()
+
+
+async def job_questions(
+    session: AsyncSession, *, action_id: str, statuses: Collection[str] = ("open",)
+) -> list[PendingQuestion]:
+    """A job's questions in ``statuses``, oldest first."""
+    result = await session.exec(
+        select(PendingQuestion)
+        .where(
+            col(PendingQuestion.action_id) == action_id,
+            col(PendingQuestion.status).in_(list(statuses)),
+        )
+        .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(result.all())
+
+
+async def update_question_context(
+    session: AsyncSession, *, question_id: str, changes: Mapping[str, Any]
+) -> PendingQuestion | None:
+    """Merge ``changes`` into a question's context (what became of its answer)."""
+    question = await session.get(PendingQuestion, question_id, populate_existing=True)
+    if question is None:
+        return None
+    question.context = {**question.context, **changes}
+    session.add(question)
+    await session.flush()
+    return question
