@@ -48,9 +48,11 @@ class _EventStream:
 
         watcher = asyncio.create_task(watch())
         self.call.listeners.add(wake)
+        self.state.stream_opened(self.call.call_id, self.after)
         try:
             complete = await self._pump(send, wake)
         finally:
+            self.state.stream_closed(self.call.call_id)
             self.call.listeners.discard(wake)
             watcher.cancel()
         if complete:

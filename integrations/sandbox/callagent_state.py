@@ -106,6 +106,11 @@ class CallAgentSandboxState:
         self.start_requests = 0
         """Authenticated ``POST /calls`` requests, plus skill runs that tried to start a
         call (idempotent replays and refusals before the start do not count)."""
+        self.stream_resumes: list[tuple[str, int]] = []
+        """(call id, the Last-Event-ID it resumed after; 0: from the start) per connection."""
+        self.open_streams: dict[str, int] = {}
+        self.most_open_streams = 0
+        """The most event streams of one call open at once (one listener per call)."""
         self.closing = False
         self.freed = asyncio.Event()
         self._fail_times: int | None = None
@@ -113,6 +118,14 @@ class CallAgentSandboxState:
         self._http: httpx.AsyncClient | None = None
 
     # ------------------------------------------------------------------ test helpers
+
+    def stream_opened(self, call_id: str, after: int) -> None:
+        self.stream_resumes.append((call_id, after))
+        self.open_streams[call_id] = self.open_streams.get(call_id, 0) + 1
+        self.most_open_streams = max(self.most_open_streams, self.open_streams[call_id])
+
+    def stream_closed(self, call_id: str) -> None:
+        self.open_streams[call_id] = self.open_streams.get(call_id, 1) - 1
 
     @property
     def call_list(self) -> list[SandboxCall]:

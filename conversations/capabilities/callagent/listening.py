@@ -86,6 +86,7 @@ class Listener:
         self.view = CallView.of(job.action)
         self.call_id = str(job.action.partner_ref)
         self.last_id: str | None = job.action.payload.get("last_event_id")
+        self.resumed_after = self.last_id
         self._dirty = False
         self._card_at = 0.0
 
@@ -116,7 +117,8 @@ class Listener:
             with contextlib.suppress(Exception):
                 await events.aclose()
         await self._flush()
-        return await self._poll(dropped=ended is not None and ended.error is not None)
+        heard = self.last_id != self.resumed_after
+        return await self._poll(dropped=ended is not None and ended.error is not None, heard=heard)
 
     async def _on(self, event: CallEvent) -> Step | None:
         self.last_id = event.id
@@ -178,12 +180,14 @@ class Listener:
             say=(Say(f"card:{self.last_id}:{status}", call_card(self.view)),),
         )
 
-    async def _poll(self, *, dropped: bool) -> Step:
-        """The stream ended without an outcome: ask how the call stands."""
+    async def _poll(self, *, dropped: bool, heard: bool) -> Step:
+        """The stream ended without an outcome: ask how the call stands. A stream that
+        carried events is resumed at once; one that broke before any, after a pause."""
+        again = soon(0.0 if heard else 5.0 if dropped else 2.0)
         try:
             call = await self.agent.client.get_call(self.call_id)
         except PartnerError:
-            return Step(self.view.status, run_at=soon(5.0 if dropped else 2.0))
+            return Step(self.view.status, run_at=again)
         status = from_partner(call.status)
         if status in ENDED:
             assert status is not None
@@ -191,7 +195,8 @@ class Listener:
             return await self.finish(status, outcome=outcome, call=call)
         if status is not None and status != self.view.status:
             return await self._moved(status)
-        return Step(self.view.status, run_at=soon(2.0))
+        await self.job.checkpoint(last_event_id=self.last_id)
+        return Step(self.view.status, run_at=again)
 
     async def finish(
         self, status: CallStatus, *, outcome: dict[str, str | None], call: Call | None = None

@@ -32,12 +32,15 @@ from bot.slack.replier import ReplyPolicy
 from conversations.llm import LLM
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
+    CallAgentSandboxConfig,
+    RunningCallAgentSandbox,
     RunningSandbox,
     SandboxConfig,
     running_outgoing_sandbox,
     serve_in_background,
 )
 from storage import generate_key
+from tests.bot.call_agent import maybe_call_agent
 from tests.bot.slack.fake_slack import (
     BOT_USER,
     CLIENT_ID,
@@ -199,6 +202,7 @@ class SlackRig:
     app: Starlette
     outgoing: RunningSandbox
     front_end: SlackFrontEnd
+    calls: RunningCallAgentSandbox | None = None
 
     @property
     def services(self) -> Services:
@@ -295,6 +299,7 @@ async def running_slack(
     sandbox: SandboxConfig | None = None,
     policy: ReplyPolicy | None = None,
     slack: FakeSlackAPI | None = None,
+    calls: CallAgentSandboxConfig | None = None,
     **settings: Any,
 ) -> AsyncIterator[SlackRig]:
     slack = slack or FakeSlackAPI()
@@ -303,7 +308,9 @@ async def running_slack(
     async with (
         serve_in_background(slack.app) as slack_url,
         running_outgoing_sandbox(sandbox or SandboxConfig.fast()) as outgoing,
+        maybe_call_agent(calls) as (call_agent, call_settings),
     ):
+        settings.update(call_settings)
         config = slack_settings(database_url, slack_url, outgoing.base_url, **settings)
         front_end = SlackFrontEnd(config, policy=policy or ReplyPolicy(progress_min_interval_s=0))
         app = create_app(config, front_ends=[front_end], llm=llm)
@@ -311,7 +318,7 @@ async def running_slack(
             serve_in_background(app, port=port) as url,
             httpx.AsyncClient(timeout=10) as http,
         ):
-            yield SlackRig(url, slack, http, app, outgoing, front_end)
+            yield SlackRig(url, slack, http, app, outgoing, front_end, call_agent)
 
 
 def sqlite_url(tmp_path: Path) -> str:

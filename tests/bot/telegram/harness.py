@@ -30,12 +30,15 @@ from bot.telegram.shared import ReplyPolicy
 from conversations.llm import LLM
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
+    CallAgentSandboxConfig,
+    RunningCallAgentSandbox,
     RunningSandbox,
     SandboxConfig,
     running_outgoing_sandbox,
     serve_in_background,
 )
 from storage import generate_key
+from tests.bot.call_agent import maybe_call_agent
 from tests.bot.telegram.fake_telegram import BOT_USER, BOT_USERNAME, TOKEN, FakeTelegram
 
 SECRET = "s3cret-Webhook_token-0123456789"
@@ -171,6 +174,7 @@ class TelegramRig:
     http: httpx.AsyncClient
     app: Starlette
     front_end: TelegramFrontEnd
+    calls: RunningCallAgentSandbox | None = None
 
     @property
     def services(self) -> Services:
@@ -246,6 +250,7 @@ async def running_telegram(
     polling: bool = False,
     sandbox: SandboxConfig | None = None,
     telegram: FakeTelegram | None = None,
+    calls: CallAgentSandboxConfig | None = None,
     **settings: Any,
 ) -> AsyncIterator[TelegramRig]:
     fake = telegram or FakeTelegram()
@@ -254,7 +259,9 @@ async def running_telegram(
     async with (
         serve_in_background(fake.app) as telegram_url,
         running_outgoing_sandbox(sandbox or SandboxConfig.fast()) as outgoing,
+        maybe_call_agent(calls) as (call_agent, call_settings),
     ):
+        settings.update(call_settings)
         config = telegram_settings(
             database_url, telegram_url, outgoing.base_url, public, **settings
         )
@@ -264,4 +271,4 @@ async def running_telegram(
             serve_in_background(app, port=port) as url,
             httpx.AsyncClient(timeout=10) as http,
         ):
-            yield TelegramRig(url, fake, outgoing, http, app, front_end)
+            yield TelegramRig(url, fake, outgoing, http, app, front_end, call_agent)
