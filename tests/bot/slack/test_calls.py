@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conversations.llm import ToolResultPart
 from conversations.capabilities.callagent.access import WEBHOOK_PATH, secret_aad
+from conversations.llm import ToolResultPart
 from conversations.types import ConversationAddress
 from integrations.sandbox import DEFAULT_CALL_AGENT_KEY, CallAgentSandboxConfig, SandboxQuestion
 from integrations.sandbox.callagent_records import Webhook as SandboxWebhook
@@ -283,10 +283,6 @@ async def test_numbers_are_checked_before_any_confirmation(tmp_path: Path) -> No
         for request in model.requests
         for part in request.messages[-1].parts
         if isinstance(part, ToolResultPart) and part.is_error
-    ]
-        for request in model.requests
-        for part in request.messages[-1].parts
-        if getattr(part, "is_error", False)
     ]
     assert any("premium-rate" in e for e in errors)
     assert any("Which country" in e for e in errors)
