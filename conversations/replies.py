@@ -79,6 +79,9 @@ class ApprovalRequest:
     confirm: Button
     cancel: Button
     status: str = "pending"
+    verb: str = "book"
+    """What the confirm button does, for "Reply y to …" where there are no buttons."""
+    until: str = "Nothing is booked until you press Confirm."
 
 
 @dataclass(frozen=True)

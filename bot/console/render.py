@@ -64,7 +64,7 @@ def render_approval(approval: ApprovalRequest) -> str:
     if approval.status == "rejected":
         return f"✘ Cancelled: {approval.title.rstrip('?')}"
     lines = [approval.title, *(f"  {line}" for line in approval.lines)]
-    lines.append("Confirm? Reply y to book or n to cancel.")
+    lines.append(f"{approval.confirm.label}? Reply y to {approval.verb} or n to cancel.")
     return "\n".join(lines)
 
 

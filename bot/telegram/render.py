@@ -190,7 +190,7 @@ def render_approval(approval: ApprovalRequest, names: Names, *, group: bool) -> 
         who = (
             f"Only {mention_html(approval.requester, names)} can confirm."
             if group
-            else "Nothing is booked until you press Confirm."
+            else escape(approval.until)
         )
         return TelegramMessage(
             "\n".join([head, *lines, "", who]),

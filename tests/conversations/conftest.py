@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conversations import ConversationAddress, ConversationManager, InboundMessage, Sender
+from conversations.capabilities.callagent import CallAgentAccess
 from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender
@@ -21,6 +22,7 @@ from conversations.prompt import SYSTEM_PROMPT
 from conversations.replies import Replier
 from conversations.tools import ToolDeps
 from integrations.sandbox import (
+    DEFAULT_CALL_AGENT_KEY,
     DEFAULT_NEGOTIATED_KEY,
     RunningSandbox,
     SandboxConfig,
@@ -62,9 +64,25 @@ class Harness:
     config: ManagerConfig = field(default_factory=ManagerConfig)
     outlet: _Outlet = field(default_factory=_Outlet)
     runners: dict[int, JobRunner] = field(default_factory=dict)
+    calls_url: str | None = None
+    """A Call Agent sandbox's URL: phone calls are set up (with its default key)."""
+    calls_per_day: int = 20
 
     def manager(self, llm: LLM, *, key: str | None = None) -> ConversationManager:
-        credentials = EnvironmentCredentials(self.sandbox.base_url, key or self.key)
+        credentials = EnvironmentCredentials(
+            self.sandbox.base_url,
+            key or self.key,
+            call_agent_url=self.calls_url,
+            call_agent_key=DEFAULT_CALL_AGENT_KEY if self.calls_url else None,
+        )
+        calls = CallAgentAccess(
+            http=self.http,
+            credentials=credentials,
+            db=self.db,
+            cipher=CIPHER,
+            public_url="http://127.0.0.1:9",
+            calls_per_day=self.calls_per_day,
+        )
         deps = ToolDeps(
             db=self.db,
             outgoing=OutgoingAccess(
@@ -72,6 +90,7 @@ class Harness:
             ),
             progress_interval_s=0.05,
             job_kinds={kind.name: kind for kind in JOB_KINDS},
+            call_agent=calls,
         )
         answers = questions()
         manager = ConversationManager(
@@ -83,13 +102,15 @@ class Harness:
             questions=answers,
             config=self.config,
         )
-        self.runners[id(manager)] = JobRunner(
+        runner = JobRunner(
             db=self.db,
             kinds=JOB_KINDS,
             deps=deps,
             owner=f"test-{id(manager)}",
             replier_for=self.outlet.replier_for,
         )
+        deps.jobs.listen(runner.wake)
+        self.runners[id(manager)] = runner
         return manager
 
     async def settle(self, manager: ConversationManager) -> None:

@@ -142,9 +142,12 @@ async def _on_answer(
             if question.action_id
             else None
         )
-    if action is None or action.status not in OPEN:
+    if "delivered" in question.context:  # this answer run again: it was passed on already
+        delivered: bool | None = bool(question.context["delivered"])
+    elif action is None or action.status not in OPEN:
         return (_settled(question, f"{clip(value, 200)} — too late: the call has ended"),)
-    delivered = await pass_on(ctx, question, value)
+    else:
+        delivered = await pass_on(ctx, question, value)
     if delivered is None:
         return (
             _settled(question, f"{clip(value, 200)} — passing it on…"),

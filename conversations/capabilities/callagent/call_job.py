@@ -155,8 +155,8 @@ class CallJob(JobKind):
 
     async def _placed(self, job: JobContext, call_id: str, word: str, position: int | None) -> Step:
         status = from_partner(word) or S.DIALING
-        if status == S.STARTING:
-            status = S.DIALING
+        if status in ENDED or status == S.STARTING:
+            status = S.DIALING  # the stream, read from its start, tells the rest
         await job.checkpoint(position=position)
         view = CallView.of(job.action).but(status)
         view = CallView(view.action_id, view.requested_by, status, view.payload, call_id)

@@ -63,6 +63,18 @@ _OUTCOME_STATUS = {
 }
 
 
+_LIVE = (CallStatus.STARTING, CallStatus.QUEUED, CallStatus.DIALING, CallStatus.IN_PROGRESS)
+"""The open statuses, in the only order a call goes through them."""
+
+
+def _forward(before: CallStatus, after: CallStatus) -> bool:
+    """Whether `after` moves the call on from `before`: a stream read from its start (a call
+    adopted after a crash) replays "dialing" when the job is already on the line."""
+    if before not in _LIVE or after not in _LIVE:
+        return before != after
+    return _LIVE.index(after) > _LIVE.index(before)
+
+
 @dataclass(frozen=True)
 class _End:
     error: PartnerError | None = None
@@ -133,7 +145,7 @@ class Listener:
             return None
         if isinstance(event, StatusEvent):
             status = from_partner(event.status)
-            if status is None or status == self.view.status or status in ENDED:
+            if status is None or status in ENDED or not _forward(self.view.status, status):
                 return None  # an end is reported with its outcome (or found by polling)
             return await self._moved(status)
         if isinstance(event, OutcomeEvent):
@@ -193,7 +205,7 @@ class Listener:
             assert status is not None
             outcome = {"type": call.outcome_type or status.value, "summary": call.outcome_summary}
             return await self.finish(status, outcome=outcome, call=call)
-        if status is not None and status != self.view.status:
+        if status is not None and _forward(self.view.status, status):
             return await self._moved(status)
         await self.job.checkpoint(last_event_id=self.last_id)
         return Step(self.view.status, run_at=again)

@@ -45,6 +45,8 @@ def _confirmation(approval_id: str, call: dict[str, Any], requester: str, status
         confirm=Button("Call", f"call.go:{approval_id}", "primary"),
         cancel=Button("Cancel", f"call.no:{approval_id}", "danger"),
         status=status,
+        verb="place the call",
+        until="Nothing is dialled until you press Call.",
     )
     return Reply(approval=request, key=approval_key(approval_id), mention=requester)
 
