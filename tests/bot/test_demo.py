@@ -84,3 +84,14 @@ async def test_demo_uses_claude_when_a_key_is_set(tmp_path: Path) -> None:
     assert first.system[-1]["cache_control"] == {"type": "ephemeral"}
     (result,) = second.tool_results
     assert '"status": "searching"' in str(result["content"])
+
+
+async def test_demo_places_a_call_and_the_typed_answer_reaches_it(tmp_path: Path) -> None:
+    request = "call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm"
+    out = await run_demo(tmp_path, f"{request}\ny\n1\norders\n")
+    assert "Call Nobu?" in out and "Number: +1 212-555-0100" in out
+    assert "Call? Reply y to place the call or n to cancel." in out
+    assert "They have 21:15 on the terrace, or 22:00 inside — which would you like?" in out
+    assert "✓ 21:15 on the terrace — passed on to the call" in out
+    assert "Outcome: Table for 4 booked" in out
+    assert "Booked by phone (1):" in out and "• Nobu," in out
