@@ -62,6 +62,8 @@ class Ask:
     ttl_s: float = 15 * 60
     free_text: bool = False
     """Whether a typed answer outside the options is taken as it is (a call's question)."""
+    open_to_all: bool = False
+    """Whether anyone in the conversation may answer (the asker allowed it)."""
 
 
 def question_key(question_id: str) -> str:
@@ -175,6 +177,7 @@ async def ask_once(
         deadline=datetime.now(UTC) + timedelta(seconds=spec.ttl_s),
         action_id=action_id,
         dedupe_key=dedupe_key,
+        open_to_all=spec.open_to_all,
     )
     return None if question is None else question_reply(question)
 
@@ -341,7 +344,7 @@ class QuestionRouter:
 
     @staticmethod
     def _why_not(ctx: ToolContext, question: PendingQuestion, now: datetime) -> Reply:
-        if question.asked_of != ctx.sender.user_id:
+        if question.asked_of != ctx.sender.user_id and not question.open_to_all:
             return Reply(text="Only the person who was asked can answer this question.")
         if question.status == "open" and question.deadline <= now:
             return Reply(text=f"That question has expired, so {_unanswered(question)}.")

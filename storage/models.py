@@ -424,6 +424,8 @@ class PendingQuestion(StorageModel, table=True):
     answered_at: datetime | None = _ts(nullable=True)
     dedupe_key: str | None = Field(default=None, unique=True, max_length=255)
     """One question per partner request (a call's ``request_id``), however it arrives."""
+    open_to_all: bool = False
+    """Anyone in the conversation may answer (the asker allowed it), not only ``asked_of``."""
     answer_origin: str | None = Field(default=None, max_length=255)
     """The inbound item that answered it: a re-run of that item finishes what it began."""
 

@@ -150,13 +150,18 @@ class JobRunner:
         if not kind.is_open(action.status):
             await self._release(action, finished=True)
             return
-        renewing = asyncio.get_running_loop().create_task(self._renew(action.id))
+        loop = asyncio.get_running_loop()
+        stepping = loop.create_task(self._step(kind, job))
+        renewing = loop.create_task(self._renew(action.id))
         try:
-            step = await self._step(kind, job)
+            # A step whose lease is lost stops at once: another process has the job now
+            # (two processes must never listen to one call, say).
+            await asyncio.wait({stepping, renewing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            for task in (stepping, renewing):
+                task.cancel()
+            await asyncio.gather(stepping, renewing, return_exceptions=True)
+        step = None if stepping.cancelled() else stepping.result()
         if step is None:
             return
         if not kind.allows(action.status, step.status):
@@ -208,9 +213,7 @@ class JobRunner:
                 log.warning("could not renew the lease on job %s", action_id, exc_info=True)
                 continue
             if not held:
-                log.warning(
-                    "lost the lease on job %s; its step's outcome will be dropped", action_id
-                )
+                log.warning("lost the lease on job %s; its step is stopped", action_id)
                 return
 
     async def _apply(self, action: Action, step: Step) -> bool:

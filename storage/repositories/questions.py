@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,6 +43,7 @@ async def create_question(
     default_value: str | None = None,
     action_id: str | None = None,
     dedupe_key: str | None = None,
+    open_to_all: bool = False,
     now: datetime | None = None,
 ) -> PendingQuestion | None:
     """Record an open question; with ``dedupe_key`` at most once (None the second time)."""
@@ -64,6 +66,7 @@ async def create_question(
         created_at=now or utc_now(),
         deadline=deadline,
         dedupe_key=dedupe_key,
+        open_to_all=open_to_all,
     )
     if dedupe_key is None:
         session.add(question)
@@ -97,12 +100,12 @@ async def get_question(
 async def open_questions(
     session: AsyncSession, *, conversation_id: str, asked_of: str
 ) -> list[PendingQuestion]:
-    """The person's open questions in this conversation, oldest first."""
+    """The open questions in this conversation the person may answer, oldest first."""
     result = await session.exec(
         select(PendingQuestion)
         .where(
             col(PendingQuestion.conversation_id) == conversation_id,
-            col(PendingQuestion.asked_of) == asked_of,
+            or_(col(PendingQuestion.asked_of) == asked_of, col(PendingQuestion.open_to_all)),
             col(PendingQuestion.status) == "open",
         )
         .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
@@ -122,13 +125,14 @@ async def answer_question(
     origin: str | None = None,
 ) -> PendingQuestion | None:
     """Record the answer only while the question is open, unexpired, in ``workspace_id`` and
-    asked of ``answered_by``; None when it did not apply (answered, late, someone else's)."""
+    asked of ``answered_by`` (or open to all); None when it did not apply (answered, late,
+    someone else's)."""
     result = await session.exec(
         update(PendingQuestion)
         .where(
             col(PendingQuestion.id) == question_id,
             col(PendingQuestion.workspace_id) == workspace_id,
-            col(PendingQuestion.asked_of) == answered_by,
+            or_(col(PendingQuestion.asked_of) == answered_by, col(PendingQuestion.open_to_all)),
             col(PendingQuestion.status) == "open",
             col(PendingQuestion.deadline) > now,
         )

@@ -279,3 +279,29 @@ async def test_the_daily_call_cap_refuses_before_any_confirmation(harness: Harne
     (refused,) = [p for p in model.requests[-1].messages[-1].parts if getattr(p, "is_error", False)]
     assert "placed its 1 calls for today" in str(refused)
     assert len([r for r in calls.chat.replies if r.approval is not None]) == 2  # shown, then placed
+
+
+async def test_others_answer_only_when_the_requester_allowed_it(harness: Harness) -> None:
+    allowed = ScriptedLLM(
+        [
+            call(
+                "start_call",
+                target_phone=NOBU,
+                brief=BRIEF,
+                callee="Nobu",
+                others_may_answer=True,
+            ),
+            "Please confirm.",
+        ]
+    )
+    config = CallAgentSandboxConfig.fast(answer_timeout_s=20)
+    async with running_calls(harness, config, allowed) as calls:
+        await calls.place()
+        confirmation = next(r for r in calls.chat.replies if r.approval is not None)
+        assert confirmation.approval is not None
+        assert "anyone here may answer them." in confirmation.approval.lines[-1]
+        await calls.question()
+        await calls.say("22:00 inside is better for us", sender=BOB)
+        await calls.ended()
+    assert [a.answer for a in calls.state.answers] == ["22:00 inside is better for us"]
+    assert len(allowed.requests) == 2  # Bob's answer went to the call, not to the model

@@ -73,6 +73,7 @@ def call_question(
         context={"request_id": request_id, "call_id": action.partner_ref or ""},
         ttl_s=max(MIN_QUESTION_S, left),
         free_text=True,
+        open_to_all=bool(action.payload.get("others_may_answer")),
     )
 
 

@@ -9,6 +9,7 @@ recent calls before dialing again. Then the job listens (`listening.py`) until t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -158,8 +159,7 @@ class CallJob(JobKind):
         if status in ENDED or status == S.STARTING:
             status = S.DIALING  # the stream, read from its start, tells the rest
         await job.checkpoint(position=position)
-        view = CallView.of(job.action).but(status)
-        view = CallView(view.action_id, view.requested_by, status, view.payload, call_id)
+        view = replace(CallView.of(job.action).but(status), call_id=call_id)
         return Step(
             status,
             partner_ref=call_id,

@@ -92,6 +92,8 @@ async def _pump(
 
 
 class Listener:
+    """One step's worth of listening to one call (at most `LISTEN_S`)."""
+
     def __init__(self, job: JobContext, agent: CallAgent) -> None:
         self.job = job
         self.agent = agent

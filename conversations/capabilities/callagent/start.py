@@ -35,7 +35,12 @@ def _confirmation(approval_id: str, call: dict[str, Any], requester: str, status
         f"Number: {number}",
         f"Brief: {clip(str(call['brief']), 600)}",
         f"Language: {LANGUAGES.get(str(call['language']), str(call['language']))}",
-        "The voice agent's questions come to this thread; only you can answer them.",
+        "The voice agent's questions come to this thread; "
+        + (
+            "anyone here may answer them."
+            if call.get("others_may_answer")
+            else "only you can answer them."
+        ),
     ]
     request = ApprovalRequest(
         approval_id=approval_id,
@@ -89,6 +94,9 @@ async def start_call(
         dict[str, str | int | float | bool] | None,
         Field(max_length=20, description="date, time, guests … as understood"),
     ] = None,
+    others_may_answer: Annotated[
+        bool, Field(description="only if the requester said others here may answer the agent")
+    ] = False,
 ) -> ToolOutcome:
     """Propose a phone call placed by an AI voice agent for the user (a table, an appointment,
     a question to a business). Posts a confirmation with the number, the brief and the
@@ -123,6 +131,7 @@ async def start_call(
         "parsed_slots": parsed_slots,
         "ask_user_mode": "stream",
         "callee": clip(callee, 120) or number.shown,
+        "others_may_answer": others_may_answer,
     }
     async with ctx.deps.db.session() as session:
         approval = await repositories.create_approval(
@@ -145,7 +154,7 @@ async def start_call(
 
 
 def _body(call: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in call.items() if k != "callee"}
+    return {k: v for k, v in call.items() if k not in ("callee", "others_may_answer")}
 
 
 async def place_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
@@ -171,6 +180,7 @@ async def place_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
                 payload={
                     "body": _body(call),
                     "callee": call["callee"],
+                    "others_may_answer": bool(call.get("others_may_answer")),
                     "approval_id": approval.id,
                     "granted_by": ctx.origin,
                 },

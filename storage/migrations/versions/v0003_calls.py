@@ -1,4 +1,5 @@
-"""Calls: one question per partner request, the item that answered it, Call Agent webhooks.
+"""Calls: one question per partner request, open to all or not, the item that answered it,
+Call Agent webhooks.
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +21,9 @@ def upgrade() -> None:
     with op.batch_alter_table("pending_question") as batch:
         batch.add_column(sa.Column("dedupe_key", sa.String(255), nullable=True))
         batch.add_column(sa.Column("answer_origin", sa.String(255), nullable=True))
+        batch.add_column(
+            sa.Column("open_to_all", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
         batch.create_unique_constraint(op.f("uq_pending_question_dedupe_key"), ["dedupe_key"])
     op.create_table(
         "call_webhook",
@@ -37,5 +41,6 @@ def downgrade() -> None:
     op.drop_table("call_webhook")
     with op.batch_alter_table("pending_question") as batch:
         batch.drop_constraint(op.f("uq_pending_question_dedupe_key"), type_="unique")
+        batch.drop_column("open_to_all")
         batch.drop_column("answer_origin")
         batch.drop_column("dedupe_key")

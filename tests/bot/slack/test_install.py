@@ -139,7 +139,7 @@ async def test_an_install_is_stored_sealed_and_the_installer_is_welcomed(
         ) in shown
         assert "Find things to do" in shown and "/concierge settings" in shown
         sent = json.dumps(welcome.args)
-        for secret in (bot_token, CLIENT_SECRET, SECRET, DEFAULT_NEGOTIATED_KEY, "xox"):
+        for secret in (bot_token, CLIENT_SECRET, SECRET, DEFAULT_NEGOTIATED_KEY, "xoxb-", "xoxp-"):
             assert secret not in sent
         assert issued.token_hash == token_hash(token) and token not in json.dumps(issued.notify)
         assert issued.notify == {

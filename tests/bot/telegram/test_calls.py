@@ -66,7 +66,9 @@ def _versions(rig: TelegramRig, words: str, chat: int) -> list[Call]:
 
 
 def _message_id(sent: Call) -> int:
-    return int(sent.params["_message_id"] if sent.method == "sendMessage" else sent.params["message_id"])
+    return int(
+        sent.params["_message_id"] if sent.method == "sendMessage" else sent.params["message_id"]
+    )
 
 
 async def _wait_posted(rig: TelegramRig, words: str, chat: int, timeout_s: float = 15) -> Call:
@@ -156,7 +158,7 @@ async def test_a_call_in_a_forum_topic_asks_there_and_only_the_requester_can_ans
         first = await _wait_posted(rig, "which would you like?", FORUM)
         assert first.thread_id == TOPIC and confirmation.thread_id == TOPIC
         assert _labels(first) == list(TERRACE.options)
-        assert "Alice" in first.text  # addressed to the requester
+        assert first.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a> ')
         # Bob can't answer Alice's call: his press is refused and nothing reaches the call.
         before = len(rig.telegram.sent(FORUM))
         foreign = callback_query(
@@ -167,6 +169,13 @@ async def test_a_call_in_a_forum_topic_asks_there_and_only_the_requester_can_ans
             thread=TOPIC,
         )
         await rig.deliver(foreign)
+        # Today: the press is acknowledged without a text, and the refusal is a message.
+        (acked,) = [
+            c
+            for c in rig.telegram.called("answerCallbackQuery")
+            if c.params["callback_query_id"] == foreign["callback_query"]["id"]
+        ]
+        assert not acked.params.get("text")
         refusals = _posted(rig, "Only the person who was asked", FORUM)
         assert len(refusals) == 1 and refusals[0].thread_id == TOPIC
         assert len(rig.telegram.sent(FORUM)) == before + 1
@@ -196,7 +205,9 @@ async def test_a_call_in_a_forum_topic_asks_there_and_only_the_requester_can_ans
     for words in (CARD, "which would you like?", DEPOSIT.question):
         (posted,) = _posted(rig, words, FORUM)
         assert posted.thread_id == TOPIC, words
-    settled = [c for c in _versions(rig, "which would you like?", FORUM) if c.method != "sendMessage"]
+    settled = [
+        c for c in _versions(rig, "which would you like?", FORUM) if c.method != "sendMessage"
+    ]
     assert "✓ 21:15 on the terrace — passed on to the call" in settled[-1].text
     final = _versions(rig, CARD, FORUM)[-1]
     assert final.method == "editMessageText" and "Call finished." in final.text
