@@ -184,29 +184,18 @@ def _versions(rig: ServeRig, words: str) -> list[Call]:
     return [c for c in rig.slack.of("chat.postMessage", "chat.update") if words in _text(c)]
 
 
-def _buttons(message: Call) -> dict[str, str]:
-    """label → value of every button on a message."""
-    return {
-        element["text"]["text"]: element["value"]
-        for block in message.blocks
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element.get("type") == "button"
-    }
-
-
 async def _confirmation(rig: ServeRig, name: str) -> Call:
     """DM the request to `name`; the confirmation once its turn is over."""
     assert await rig.deliver(name, _dm(ASKED, f"EvCALL-{name}")) == 200
     await rig.wait_for(lambda: bool(_posted(rig, "Call Nobu?")), 20, "no confirmation")
     await rig.wait_for(lambda: bool(_posted(rig, "Here is the call")), 15, "the turn went on")
     (confirmation,) = _posted(rig, "Call Nobu?")
-    assert set(_buttons(confirmation)) == {"Call", "Cancel"}
+    assert set(confirmation.buttons) == {"Call", "Cancel"}
     return confirmation
 
 
 async def _press_call(rig: ServeRig, name: str, confirmation: Call) -> None:
-    value = _buttons(confirmation)["Call"]
+    value = confirmation.buttons["Call"]
     press = block_action(value, channel="D0ALICE", message_ts=confirmation.ts)
     assert await rig.interact(name, press) == 200
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.booking.messages import approval_key
 from conversations.capabilities.callagent.call_job import CALL
@@ -157,18 +158,33 @@ def _body(call: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in call.items() if k not in ("callee", "others_may_answer")}
 
 
+async def _decide(
+    session: AsyncSession,
+    ctx: ToolContext,
+    approval_id: str,
+    to_status: Literal["granted", "rejected"],
+) -> Approval | None:
+    """Resolve a call's confirmation once, by its requester (None: it did not apply)."""
+    pending = await repositories.get_approval(
+        session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
+    )
+    if pending is None or "call" not in pending.snapshot:
+        return None
+    return await repositories.resolve_approval(
+        session,
+        approval_id=approval_id,
+        workspace_id=ctx.address.workspace_id,
+        requested_by=ctx.sender.user_id,
+        to_status=to_status,
+        now=datetime.now(UTC),
+    )
+
+
 async def place_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     """Call: grant once and record the call job in the same transaction."""
     async with ctx.deps.db.session() as session:
-        approval = await repositories.resolve_approval(
-            session,
-            approval_id=approval_id,
-            workspace_id=ctx.address.workspace_id,
-            requested_by=ctx.sender.user_id,
-            to_status="granted",
-            now=datetime.now(UTC),
-        )
-        if approval is not None and "call" in approval.snapshot:
+        approval = await _decide(session, ctx, approval_id, "granted")
+        if approval is not None:
             call = dict(approval.snapshot["call"])
             job = await start_job(
                 session,
@@ -198,14 +214,7 @@ async def place_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
 
 async def drop_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     async with ctx.deps.db.session() as session:
-        approval = await repositories.resolve_approval(
-            session,
-            approval_id=approval_id,
-            workspace_id=ctx.address.workspace_id,
-            requested_by=ctx.sender.user_id,
-            to_status="rejected",
-            now=datetime.now(UTC),
-        )
+        approval = await _decide(session, ctx, approval_id, "rejected")
     if approval is None:
         return await _why_not(ctx, approval_id, pressed_go=False)
     call = dict(approval.snapshot["call"])

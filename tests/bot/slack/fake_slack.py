@@ -86,6 +86,17 @@ class Call:
         return list(json.loads(raw) if isinstance(raw, str) else raw)
 
     @property
+    def buttons(self) -> dict[str, str]:
+        """label → value of every button on the message."""
+        return {
+            element["text"]["text"]: element["value"]
+            for block in self.blocks
+            if block["type"] == "actions"
+            for element in block["elements"]
+            if element.get("type") == "button"
+        }
+
+    @property
     def block_text(self) -> str:
         """All text in the blocks, flattened (for asserting what a person would read)."""
         return "\n".join(_texts(self.blocks))

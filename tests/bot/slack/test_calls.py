@@ -53,17 +53,6 @@ def _model() -> ScriptedLLM:
     )
 
 
-def _buttons(message: Call) -> dict[str, str]:
-    """label → value of every button on a message."""
-    return {
-        element["text"]["text"]: element["value"]
-        for block in message.blocks
-        if block["type"] == "actions"
-        for element in block["elements"]
-        if element.get("type") == "button"
-    }
-
-
 def _with(rig: SlackRig, words: str) -> list[Call]:
     return [
         c for c in rig.slack.replies if words in c.block_text or words in str(c.args.get("text"))
@@ -75,10 +64,10 @@ async def _confirm(rig: SlackRig, channel: str, thread: str | None = None) -> Ca
     await rig.slack.wait_for(lambda: bool(_with(rig, "Call Nobu?")))
     confirmation = _with(rig, "Call Nobu?")[0]
     assert "+1 212-555-0100" in confirmation.block_text and "table for 4" in confirmation.block_text
-    assert _buttons(confirmation).keys() == {"Call", "Cancel"}
+    assert confirmation.buttons.keys() == {"Call", "Cancel"}
     pressed = await rig.interaction(
         block_action(
-            _buttons(confirmation)["Call"],
+            confirmation.buttons["Call"],
             channel=channel,
             message_ts=confirmation.ts,
             thread_ts=thread,
@@ -111,7 +100,7 @@ async def test_a_call_from_a_dm_asks_in_the_dm_and_the_reply_reaches_the_call(
         assert "They have 21:15 on the terrace, or 22:00 inside — which would you like?" in (
             question.block_text
         )
-        assert set(_buttons(question)) == {"21:15 on the terrace", "22:00 inside"}
+        assert set(question.buttons) == {"21:15 on the terrace", "22:00 inside"}
         assert question.args["channel"] == "D0ALICE" and "thread_ts" not in question.args
         await rig.event(dm("the terrace please, and a quiet table"))
         sandbox = rig.calls.state
@@ -133,8 +122,8 @@ async def test_a_call_from_a_dm_asks_in_the_dm_and_the_reply_reaches_the_call(
     assert cards[0].method == "chat.postMessage" and cards[-1].method == "chat.update"
     final = cards[-1].block_text
     assert "Call finished." in final and "Outcome:" in final and "Signals:" in final
-    assert "Transcript" in _buttons(cards[-1]) and "Cancel call" not in _buttons(cards[-1])
-    assert "Cancel call" in _buttons(cards[0])
+    assert "Transcript" in cards[-1].buttons and "Cancel call" not in cards[-1].buttons
+    assert "Cancel call" in cards[0].buttons
     # The question settled in place, saying the answer reached the call.
     settled = [c for c in _with(rig, "the voice agent asks") if c.method == "chat.update"]
     assert "passed on to the call" in settled[-1].block_text
@@ -160,7 +149,7 @@ async def test_a_call_in_a_channel_thread_with_two_questions_answered_by_buttons
         # Bob can't answer Alice's call; his button press changes nothing.
         refused = await rig.interaction(
             block_action(
-                _buttons(first)["22:00 inside"],
+                first.buttons["22:00 inside"],
                 channel="C0PLANS",
                 message_ts=first.ts,
                 thread_ts=asked["ts"],
@@ -172,17 +161,17 @@ async def test_a_call_in_a_channel_thread_with_two_questions_answered_by_buttons
         assert rig.calls.state.answers == []
         await rig.interaction(
             block_action(
-                _buttons(first)["21:15 on the terrace"],
+                first.buttons["21:15 on the terrace"],
                 channel="C0PLANS",
                 message_ts=first.ts,
                 thread_ts=asked["ts"],
             )
         )
         second = await _question(rig, "Is a deposit of $20 per person OK?")
-        assert set(_buttons(second)) == {"Yes", "No"}  # a yes-or-no question
+        assert set(second.buttons) == {"Yes", "No"}  # a yes-or-no question
         await rig.interaction(
             block_action(
-                _buttons(second)["Yes"],
+                second.buttons["Yes"],
                 channel="C0PLANS",
                 message_ts=second.ts,
                 thread_ts=asked["ts"],
@@ -247,7 +236,7 @@ async def test_cancel_call_stops_it_and_the_card_says_so(tmp_path: Path) -> None
         await rig.slack.wait_for(lambda: bool(_card_versions(rig)))
         card = _card_versions(rig)[0]
         pressed = await rig.interaction(
-            block_action(_buttons(card)["Cancel call"], channel="D0ALICE", message_ts=card.ts)
+            block_action(card.buttons["Cancel call"], channel="D0ALICE", message_ts=card.ts)
         )
         assert pressed.status_code == 200
         await rig.slack.wait_for(
@@ -284,9 +273,7 @@ async def test_numbers_are_checked_before_any_confirmation(tmp_path: Path) -> No
     assert any("Which country" in e for e in errors)
     assert any("emergency" in e for e in errors)
     # No confirmation was ever shown, and nothing reached the call agent.
-    assert not any(
-        v.startswith("call.go:") for c in rig.slack.replies for v in _buttons(c).values()
-    )
+    assert not any(v.startswith("call.go:") for c in rig.slack.replies for v in c.buttons.values())
     assert rig.calls.state.start_requests == 0
 
 
