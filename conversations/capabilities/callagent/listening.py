@@ -111,12 +111,15 @@ class Listener:
         ended: _End | None = None
         try:
             deadline = time.monotonic() + LISTEN_S
+            swept = time.monotonic()
             while ended is None and time.monotonic() < deadline:
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=SWEEP_S)
+                    item = await asyncio.wait_for(queue.get(), timeout=self._quiet_for())
                 except TimeoutError:
-                    await self._flush()
-                    await self._resend_answers()
+                    await self._flush()  # the latest line, once the card may change again
+                    if time.monotonic() - swept >= SWEEP_S:
+                        swept = time.monotonic()
+                        await self._resend_answers()
                     continue
                 if isinstance(item, _End):
                     ended = item
@@ -133,6 +136,12 @@ class Listener:
         await self._flush()
         heard = self.last_id != self.resumed_after
         return await self._poll(dropped=ended is not None and ended.error is not None, heard=heard)
+
+    def _quiet_for(self) -> float:
+        """How long to wait for the next event before doing something else."""
+        if not self._dirty:
+            return SWEEP_S
+        return max(0.05, CARD_EVERY_S - (time.monotonic() - self._card_at))
 
     async def _on(self, event: CallEvent) -> Step | None:
         self.last_id = event.id
