@@ -107,10 +107,10 @@ class OutboxSender:
     async def run(self, poll_interval_s: float = 2.0) -> None:
         """Deliver forever (until cancelled), waking early when `wake` is called."""
         while True:
+            self._wake.clear()  # before the pass: a wake-up during it starts the next one
             try:
                 await self.deliver_due()
             except Exception:
                 log.exception("outbox delivery pass failed")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_interval_s)

@@ -90,6 +90,12 @@ class Reply:
 
     `key` names a message that later replies may replace in place (an approval that becomes
     "confirmed", say); `mention` is the chat user id to address the message to.
+
+    `private_to` is the chat user id who alone may see the message (a payment link, personal
+    data). Where the conversation is that person's own chat it is posted as usual; elsewhere
+    the front-end shows it to that person only (Slack: an ephemeral message, else their DM;
+    Telegram: their private chat, else a notice in the group without the content), never as
+    a message everyone in the conversation can read.
     """
 
     text: str = ""
@@ -100,6 +106,7 @@ class Reply:
     approval: ApprovalRequest | None = None
     key: str | None = None
     mention: str | None = None
+    private_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def reply_from_json(raw: dict[str, Any]) -> Reply:
         approval=_approval(raw["approval"]) if raw.get("approval") else None,
         key=raw.get("key"),
         mention=raw.get("mention"),
+        private_to=raw.get("private_to"),
     )
 
 

@@ -11,6 +11,12 @@
 - `stream` streams the model's text with `chat.startStream`/`appendStream`/`stopStream` in
   threads (streams must reply to a message), and falls back to one post if streaming fails.
 - `begin`/`finish` set and clear the thread status (`assistant.threads.setStatus`).
+- A reply `private_to` someone is a normal post in a DM; anywhere else (a channel, a group
+  DM, a thread) it is an ephemeral message only that person sees (`chat.postEphemeral`, in
+  the thread if there is one), never a visible post. Ephemeral messages cannot be edited, so
+  such a reply replaces nothing and is not recorded under its `key` (its own running status
+  line under that key is finished instead). Where Slack refuses the ephemeral message (the
+  person or the bot is not in the channel, …) it goes to the person's DM with the bot.
 
 Slack failures are retried by the client's retry handlers; what still fails is logged and,
 for a turn's replier, swallowed (the turn goes on). The outlet's replier raises
@@ -20,6 +26,7 @@ for a turn's replier, swallowed (the turn goes on). The outlet's replier raises
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -44,6 +51,22 @@ log = logging.getLogger(__name__)
 REFRESHES_KEPT = 10_000
 THINKING = "is thinking…"
 WORKING = "is working on it…"
+
+
+# `chat.postEphemeral` errors meaning the person cannot be shown a message here; their DM
+# with the bot gets it instead.
+NOT_VISIBLE_HERE = frozenset(
+    {
+        "user_not_in_channel",
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+    }
+)
 
 
 class SlackDeliveryError(Exception):
@@ -112,6 +135,9 @@ class SlackReplier:
 
     async def send(self, reply: Reply) -> None:
         async with self._lock:
+            if reply.private_to and not self._direct:
+                await self._send_privately(reply, reply.private_to)
+                return
             target = await self._target(reply.key)
             await self._settle_replaceable()
             first: Posted | None = None
@@ -164,7 +190,7 @@ class SlackReplier:
         thread = self.address.thread_id
         if not thread:
             return None  # Slack streams only as a reply in a thread; a DM's top level posts once
-        if not self.address.chat_id.startswith("D") and not self._recipient:
+        if not self._direct and not self._recipient:
             return None  # streaming into a channel needs the person it answers
         async with self._lock:
             await self._settle_replaceable()
@@ -181,6 +207,43 @@ class SlackReplier:
             user=self._recipient,
             buffer_chars=self._shared.policy.stream_buffer_chars,
         )
+
+    @property
+    def _direct(self) -> bool:
+        """A DM with the bot: everything posted here is for the one person in it."""
+        return self.address.chat_id.startswith("D")
+
+    async def _send_privately(self, reply: Reply, user: str) -> None:
+        """Each part of `reply` as an ephemeral message for `user`, or in their DM when Slack
+        refuses it here. Nothing is replaced or recorded: ephemeral messages cannot be edited."""
+        if reply.key:
+            running = self._statuses.pop(reply.key, None)
+            if running is not None and running.posted is not None:
+                running.update = dataclasses.replace(running.update, done=True)
+                self._replaceable.append(running)
+        await self._settle_replaceable()
+        dm: str | None = None
+        for index, message in enumerate(render_reply(reply)):
+            try:
+                if dm is None:
+                    try:
+                        await self._without_pictures_if_refused(
+                            lambda m: self._post_ephemeral_raw(m, user), message, reply, index
+                        )
+                        continue
+                    except SlackDeliveryError as error:
+                        if _error_code(error) not in NOT_VISIBLE_HERE:
+                            raise
+                        log.info(
+                            "ephemeral message refused in %s (%s); sending it to the DM",
+                            self.address.chat_id,
+                            error,
+                        )
+                    dm = await self._open_dm(user)
+                await self._without_pictures_if_refused(self._poster_to(dm), message, reply, index)
+            except SlackDeliveryError as error:
+                self._failed(error)
+                return
 
     # ---- turn bracket ------------------------------------------------------------------
 
@@ -263,18 +326,29 @@ class SlackReplier:
 
     async def _post(self, message: SlackMessage, reply: Reply | None, index: int) -> Posted | None:
         try:
-            return await self._post_raw(message)
+            return await self._without_pictures_if_refused(self._post_raw, message, reply, index)
         except SlackDeliveryError as error:
-            if reply is not None and _invalid_blocks(error):
-                # A picture Slack could not fetch fails the whole message: send it without.
-                plain = render_reply(reply, images=False)
-                if index < len(plain):
-                    try:
-                        return await self._post_raw(plain[index])
-                    except SlackDeliveryError as again:
-                        error = again
             self._failed(error)
             return None
+
+    async def _without_pictures_if_refused(
+        self,
+        attempt: Callable[[SlackMessage], Awaitable[Posted]],
+        message: SlackMessage,
+        reply: Reply | None,
+        index: int,
+    ) -> Posted:
+        """`attempt(message)`. A picture Slack could not fetch fails the whole message
+        (`invalid_blocks`): the same part of `reply` is then tried once more without."""
+        try:
+            return await attempt(message)
+        except SlackDeliveryError as error:
+            if reply is None or not _invalid_blocks(error):
+                raise
+            plain = render_reply(reply, images=False)
+            if index >= len(plain):
+                raise
+            return await attempt(plain[index])
 
     async def _post_raw(self, message: SlackMessage) -> Posted:
         args: dict[str, Any] = {
@@ -289,6 +363,44 @@ class SlackReplier:
         answer = await self._call("chat.postMessage", lambda c: c.chat_postMessage(**args))
         await self._join()
         return Posted(str(answer.get("channel") or self.address.chat_id), str(answer["ts"]))
+
+    async def _post_ephemeral_raw(self, message: SlackMessage, user: str) -> Posted:
+        args: dict[str, Any] = {
+            "channel": self.address.chat_id,
+            "user": user,
+            "text": message.text,
+            "blocks": list(message.blocks),
+        }
+        if self.address.thread_id:
+            args["thread_ts"] = self.address.thread_id
+        answer = await self._call("chat.postEphemeral", lambda c: c.chat_postEphemeral(**args))
+        return Posted(self.address.chat_id, str(answer.get("message_ts") or ""))
+
+    def _poster_to(self, channel: str) -> Callable[[SlackMessage], Awaitable[Posted]]:
+        """Posting at the top of another conversation (a person's DM with the bot)."""
+
+        async def post(message: SlackMessage) -> Posted:
+            answer = await self._call(
+                "chat.postMessage",
+                lambda c: c.chat_postMessage(
+                    channel=channel,
+                    text=message.text,
+                    blocks=list(message.blocks),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                ),
+            )
+            return Posted(str(answer.get("channel") or channel), str(answer["ts"]))
+
+        return post
+
+    async def _open_dm(self, user: str) -> str:
+        answer = await self._call("conversations.open", lambda c: c.conversations_open(users=user))
+        channel = answer.get("channel")
+        dm = channel.get("id") if isinstance(channel, dict) else None
+        if not isinstance(dm, str) or not dm:
+            raise SlackDeliveryError("conversations.open: no channel")
+        return dm
 
     async def _update(
         self, target: Posted, message: SlackMessage, reply: Reply | None, index: int
@@ -366,6 +478,13 @@ class SlackReplier:
         await self.send(Reply(text=text))
 
 
-def _invalid_blocks(error: SlackDeliveryError) -> bool:
+def _error_code(error: SlackDeliveryError) -> str | None:
     cause = error.__cause__
-    return isinstance(cause, SlackApiError) and cause.response.get("error") == "invalid_blocks"
+    if not isinstance(cause, SlackApiError):
+        return None
+    code = cause.response.get("error")
+    return code if isinstance(code, str) else None
+
+
+def _invalid_blocks(error: SlackDeliveryError) -> bool:
+    return _error_code(error) == "invalid_blocks"

@@ -212,6 +212,16 @@ def render_status(update: Progress) -> str:
     return f"⏳ {escape(update.text)}{seconds}"
 
 
+def render_private_notice(user_id: str, names: Names, bot_username: str) -> TelegramMessage:
+    """What a group sees instead of a reply meant for one person the bot cannot write to:
+    a mention and how to open a private chat, never the private content."""
+    handle = f" (@{escape(bot_username)})" if bot_username else ""
+    return TelegramMessage(
+        f"{mention_html(user_id, names)} I have something private for you: open a chat with"
+        f" me{handle}, say /start, then ask me again."
+    )
+
+
 # ---- the whole reply --------------------------------------------------------------------
 
 

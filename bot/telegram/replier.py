@@ -10,6 +10,11 @@ group, or one forum topic), answering one message.
 - `progress` posts one status message per key, records it, and edits it in place at most
   every `progress_min_interval_s` per process; a line posted elsewhere (another process,
   before a restart) is edited or finished, never posted twice.
+- A reply `private_to` someone is sent as usual in a private chat; in a group it goes to
+  that person's private chat with the bot instead (a replier of that chat: its records, its
+  keys). When the bot cannot write to them there (they never started it, or blocked it: 403,
+  and that chat is marked inactive), the group gets a short notice mentioning them and how
+  to open the chat; the private content itself never goes to the group.
 - `typing` shows "typing…" while the model works (Telegram shows it for 5 s per call).
 - A chat that blocked or removed the bot (403) is marked inactive and skipped from then on;
   a group that became a supergroup is followed to its new id. Both are stored, and so is the
@@ -40,9 +45,15 @@ from telegram import (
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
+from bot.telegram.addressing import chat_address
 from bot.telegram.memory import CallbackEntry, new_callback_token
 from bot.telegram.records import DB_ERRORS, ChatState, Posted
-from bot.telegram.render import TelegramMessage, render_reply, render_status
+from bot.telegram.render import (
+    TelegramMessage,
+    render_private_notice,
+    render_reply,
+    render_status,
+)
 from bot.telegram.shared import TelegramShared
 from conversations.replies import Button, Progress, Reply, TextStream
 from conversations.types import ConversationAddress
@@ -97,6 +108,9 @@ class TelegramReplier:
     async def send(self, reply: Reply) -> None:
         async with self._lock:
             try:
+                if reply.private_to and self.group:
+                    await self._send_privately(reply, reply.private_to)
+                    return
                 await self._send(reply)
             except _ChatInactive:
                 log.info("not sending to inactive Telegram chat %s", self.address.chat_id)
@@ -167,6 +181,27 @@ class TelegramReplier:
                 first = posted
         if reply.key and first is not None:
             await self._record(reply.key, first)
+
+    async def _send_privately(self, reply: Reply, user: str) -> None:
+        """`reply` in `user`'s private chat with the bot, or a notice here if that fails."""
+        if not user.isdigit():
+            log.warning("private reply dropped: %r is not a Telegram user id", user)
+            return
+        personal = TelegramReplier(self._shared, chat_address(int(user)), raise_errors=self._raise)
+        try:
+            async with personal._lock:
+                await personal._send(dataclasses.replace(reply, private_to=None))
+            return
+        except _ChatInactive:
+            log.info("Telegram user %s has no chat with the bot; telling the group", user)
+        notice = render_private_notice(user, self._shared.names.get, self._bot_username())
+        await self._post(notice, None)
+
+    def _bot_username(self) -> str:
+        try:
+            return self._shared.bot.username or ""
+        except RuntimeError:  # not initialised yet (no getMe)
+            return ""
 
     async def _progress(self, update: Progress) -> None:
         now = time.monotonic()

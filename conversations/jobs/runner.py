@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conversations import delivery
@@ -170,8 +170,11 @@ class JobRunner:
         applied = await self._apply(action, step)
         if not applied:
             await self._release(action)
-        elif step.say:
+            return
+        if step.say:
             self._on_said()
+        if step.run_at is not None and step.run_at <= datetime.now(UTC) + timedelta(seconds=0.5):
+            self.wake()  # due again at once (a call that moved on): don't wait for the poll
 
     async def _step(self, kind: JobKind, job: JobContext) -> Step | None:
         line = kind.status_line(job.action)

@@ -1,9 +1,10 @@
 """A fake Slack Web API (`POST /api/<method>`) that records every call, as a Starlette app.
 
 It answers the methods the front-end uses with the shapes slack_sdk reads (`auth.test`,
-`chat.postMessage` with a fresh `ts`, `chat.update`, the streaming trio, `conversations.open`,
-`users.info`, …) and `{"ok": true}` to the rest. It can be told to answer one method once with
-a 429 and `Retry-After` (`rate_limit_once`) or with an API error (`fail_once`).
+`chat.postMessage` with a fresh `ts`, `chat.postEphemeral` with a `message_ts`, `chat.update`,
+the streaming trio, `conversations.open` (the DM `D…` of user `U…`), `users.info`, …) and
+`{"ok": true}` to the rest. It can be told to answer one method once with a 429 and
+`Retry-After` (`rate_limit_once`) or with an API error (`fail_once`).
 
 OAuth: `grant` registers an authorization code for a workspace; `oauth.v2.access` checks
 the app's credentials (HTTP Basic), trades a code once for a bot token (with a refresh token
@@ -200,6 +201,11 @@ class FakeSlackAPI:
         return self.of("chat.postMessage")
 
     @property
+    def ephemerals(self) -> list[Call]:
+        """Messages only one person sees (`chat.postEphemeral`)."""
+        return self.of("chat.postEphemeral")
+
+    @property
     def replies(self) -> list[Call]:
         """What changes the conversation: posts, updates and streams."""
         return self.of("chat.postMessage", "chat.update", "chat.startStream")
@@ -303,6 +309,10 @@ class FakeSlackAPI:
         if method in {"chat.postMessage", "chat.startStream"}:
             ts = self.new_ts()
             return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
+        if method == "chat.postEphemeral":
+            if not args.get("user"):
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "message_ts": self.new_ts()}
         if method in {"chat.update", "chat.appendStream", "chat.stopStream"}:
             return {"ok": True, "channel": channel, "ts": args.get("ts")}
         if method == "conversations.open":

@@ -4,7 +4,8 @@ It answers the methods the concierge uses with Bot API shaped results, checks th
 HTML text or caption parses the way Telegram would (only its tags, balanced, entities
 escaped, within 4096/1024 characters) and refuses it like Telegram otherwise, serves queued
 updates to `getUpdates`, and can be told to fail: a method once (a 429 with `retry_after`,
-say) or every send to a chat that blocked the bot (403).
+say), every send to a chat that blocked the bot (`blocked`: 403), or to a person who never
+started a private chat with it (`not_started`: 403, "bot can't initiate conversation").
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class FakeTelegram:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.blocked: set[int] = set()
+        self.not_started: set[int] = set()
+        """Private chats (user ids) the bot may not write to first: the person never said
+        /start to it."""
         self.refuse_photos = False
         self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._updates: list[dict[str, Any]] = []
@@ -188,6 +192,8 @@ class FakeTelegram:
         chat = params.get("chat_id")
         if chat is not None and int(chat) in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
+        if chat is not None and int(chat) in self.not_started:
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _error(404, "Not Found")
