@@ -21,9 +21,11 @@ from conversations.offline import OFFLINE_NOTE
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
     DEFAULT_NEGOTIATED_KEY,
+    DEFAULT_ONEGENT_KEY,
     SandboxConfig,
     run_sandbox,
     running_callagent_sandbox,
+    running_onegent_sandbox,
     running_outgoing_sandbox,
     serve_in_background,
 )
@@ -81,6 +83,7 @@ async def _demo(settings: Settings) -> None:
     async with (
         running_outgoing_sandbox(SandboxConfig()) as sandbox,
         running_callagent_sandbox() as calls,
+        running_onegent_sandbox() as onegent,
         serve_in_background(hooks) as hooks_url,
     ):
         settings = settings.model_copy(
@@ -89,6 +92,8 @@ async def _demo(settings: Settings) -> None:
                 "outgoing_api_key": SecretStr(DEFAULT_NEGOTIATED_KEY),
                 "call_agent_api_url": calls.base_url,
                 "call_agent_api_key": SecretStr(DEFAULT_CALL_AGENT_KEY),
+                "onegent_api_url": onegent.base_url,
+                "onegent_api_key": SecretStr(DEFAULT_ONEGENT_KEY),
                 "public_url": hooks_url,
             }
         )
@@ -101,7 +106,8 @@ async def _demo(settings: Settings) -> None:
             banner = (
                 "Concierge demo: sandbox partners on loopback, data in ./.concierge/.\n"
                 f"{mode} Try: search jazz in Brooklyn · near Williamsburg · "
-                "call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm · help"
+                "call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm · "
+                "reserve a table for 2 at Le Bernardin tomorrow at 7pm · help"
                 + (" · quit" if interactive else "")
             )
             async with background_loops(services):

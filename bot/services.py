@@ -17,6 +17,7 @@ from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
 from conversations.booking.config import BookingConfig
 from conversations.capabilities.callagent import CallAgentAccess
+from conversations.capabilities.onegent import OnegentAccess
 from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender, Outlet
@@ -128,6 +129,7 @@ def booking_config(settings: Settings) -> BookingConfig:
     key = secret(settings.secret_key) or ""
     return BookingConfig(
         public_url=settings.public_url,
+        timezone=settings.timezone,
         payment_mode=settings.payment_mode.value,
         token_key=hashlib.sha256(b"concierge booking webhooks\x00" + key.encode()).digest()
         if key
@@ -183,6 +185,7 @@ async def running_services(
             credentials=credentials,
             job_kinds={kind.name: kind for kind in JOB_KINDS},
             call_agent=calls,
+            onegent=OnegentAccess(http=http, credentials=credentials),
         )
         if progress_interval_s is not None:
             deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
     onegent_api_key: SecretStr | None = Field(None, validation_alias="ONEGENT_API_KEY")
     call_agent_api_url: str | None = Field(None, validation_alias="CALL_AGENT_API_URL")
     call_agent_api_key: SecretStr | None = Field(None, validation_alias="CALL_AGENT_API_KEY")
+    timezone: str = Field("UTC", validation_alias="CONCIERGE_TIMEZONE")
+    """IANA time zone relative dates are read in ("tomorrow", "friday")."""
     calls_per_day: int = Field(20, ge=0, le=10_000, validation_alias="CONCIERGE_CALLS_PER_DAY")
     """Phone calls one workspace may place in 24 hours."""
     events_api_url: str | None = Field(None, validation_alias="EVENTS_API_URL")
@@ -111,6 +114,15 @@ class Settings(BaseSettings):
             r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
         ):
             raise ValueError("must be 1-256 characters of letters, digits, _ and -")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris)") from None
         return value
 
     @field_validator("llm_model")

@@ -32,6 +32,9 @@ HELP = f"""{OFFLINE_NOTE}
 • more — the next results
 • call <who> at <number> and <what to ask> — a phone call by the AI voice agent,
   e.g. `call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm`
+• reserve a table for <n> at <restaurant> [in <city>] [tomorrow] [at <time>] — through
+  Onegent, e.g. `reserve a table for 2 at Le Bernardin tomorrow at 7pm`; `reserve a room at
+  <hotel> [in <city>]` for a hotel (what is missing is asked)
 • orders — your bookings
 • status — what is running or finished here
 • help — this list"""
@@ -49,6 +52,16 @@ _BOOK = re.compile(
 _CALL = re.compile(
     r"^(?:call|phone|ring)\s+(?P<who>.+?)\s+(?:at|on)\s+(?P<number>\+?\d[\d\s().-]{4,}\d)"
     r"(?:\s*(?:,|and|to)\s*(?P<what>.+))?$",
+    re.I,
+)
+_TABLE = re.compile(
+    r"^(?:reserve|book)\s+(?:a\s+)?table(?:\s+for\s+(?P<covers>\d{1,2}))?\s+at\s+(?P<name>.+?)"
+    r"(?:\s+in\s+(?P<city>.+?))?(?:\s+(?P<date>today|tonight|tomorrow|on\s+[\w-]+(?:\s+\w+)?))?"
+    r"(?:\s+at\s+(?P<time>\d{1,2}(?::\d{2})?\s*(?:am|pm)?))?$",
+    re.I,
+)
+_ROOM = re.compile(
+    r"^(?:reserve|book)\s+(?:a\s+)?(?:hotel\s+)?room\s+at\s+(?P<name>.+?)(?:\s+in\s+(?P<city>.+))?$",
     re.I,
 )
 _DETAILS = re.compile(r"^(?:details?|info|show)\s+#?(?P<n>\d{1,3})$", re.I)
@@ -106,6 +119,21 @@ def _plan(text: str, available: set[str]) -> LLMResponse:
         if match["time"]:
             args["session_time"] = match["time"].zfill(5)
         return _call("book_activity", args, available)
+    if match := _TABLE.match(command):
+        table: dict[str, Any] = {"scenario": "restaurant", "restaurant_name": match["name"].strip()}
+        for name in ("city", "time"):
+            if match[name]:
+                table[name] = match[name].strip()
+        if match["date"]:
+            table["date"] = match["date"].removeprefix("on ").strip()
+        if match["covers"]:
+            table["covers"] = int(match["covers"])
+        return _call("reserve", table, available)
+    if match := _ROOM.match(command):
+        room: dict[str, Any] = {"scenario": "hotel", "hotel_name": match["name"].strip()}
+        if match["city"]:
+            room["city"] = match["city"].strip()
+        return _call("reserve", room, available)
     if match := _CALL.match(command):
         who, what = match["who"].strip(), (match["what"] or "").strip()
         brief = f"Call {who} on behalf of the user" + (f" and {what}." if what else ".")

@@ -36,6 +36,11 @@ class People:
         self._known: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], Person] = {}
         self._sources: dict[str, ProfileSource] = {}
 
+    @property
+    def cipher(self) -> FieldCipher:
+        """What seals the people's data (their booking profiles use it too)."""
+        return self._cipher
+
     def use_profiles(self, platform: str, source: ProfileSource) -> None:
         """Let a front-end complete the profiles of its platform's people."""
         self._sources[platform] = source

@@ -228,6 +228,8 @@ class Person(StorageModel, table=True):
     display_name: str | None = Field(default=None, max_length=255)
     profile_ciphertext: bytes | None = None
     profile_hash: str | None = Field(default=None, max_length=64)
+    booking_profile_ciphertext: bytes | None = None
+    """What reservations are made under (name, e-mail, phone), given by the person, sealed."""
     provisioned_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _created()
     updated_at: datetime = _created()

@@ -19,6 +19,8 @@ class BookingConfig:
     payment_mode: str = "dry_run_success"
     default_spend_cap_cents: int = 50_000
     approval_ttl_s: float = 15 * 60
+    timezone: str = "UTC"
+    """Where "tonight" and "tomorrow" are, when the person's own time zone is not known."""
     token_key: bytes = field(default=b"", repr=False)
 
     def webhook_token(self, idempotency_key: str) -> str:

@@ -13,6 +13,12 @@ from conversations.capabilities.callagent import (
     start_call,
 )
 from conversations.capabilities.jobs_tools import job_status
+from conversations.capabilities.onegent import (
+    RESERVATION,
+    register_reserve_buttons,
+    register_reserve_questions,
+    reserve,
+)
 from conversations.capabilities.outgoing.booking_choices import register_booking_questions
 from conversations.capabilities.outgoing.booking_job import BOOKING
 from conversations.capabilities.outgoing.search_job import SEARCH, search_activities
@@ -27,15 +33,17 @@ ALL_TOOLS: tuple[Tool, ...] = (
     *ACTIVITY_TOOLS,
     book_activity,
     start_call,
+    reserve,
     job_status,
 )
-JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL)
+JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL, RESERVATION)
 
 
 def questions() -> QuestionRouter:
     router = QuestionRouter()
     register_booking_questions(router)
     register_call_questions(router)
+    register_reserve_questions(router)
     return router
 
 
@@ -43,5 +51,6 @@ def buttons(answers: QuestionRouter) -> ButtonRouter:
     router = ButtonRouter()
     register_booking_buttons(router)
     register_call_buttons(router)
+    register_reserve_buttons(router)
     router.register("answer", answers.button)
     return router

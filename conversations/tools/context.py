@@ -18,6 +18,7 @@ from storage import Database
 
 if TYPE_CHECKING:
     from conversations.capabilities.callagent.access import CallAgentAccess
+    from conversations.capabilities.onegent.access import OnegentAccess
     from conversations.jobs.kinds import JobKind
 
 
@@ -37,6 +38,7 @@ class ToolDeps:
     credentials: CredentialResolver | None = None
     """Every partner's credentials; None: the resolver `outgoing` was built with."""
     call_agent: CallAgentAccess | None = None
+    onegent: OnegentAccess | None = None
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The Outgoing sandbox (``create_outgoing_app``) serves the whole ``/partner/v1`` API from a
 fixture catalogue; the AI Call Agent sandbox (``create_callagent_app``) plays scripted
-phone calls with SSE events; ``serve_in_background`` runs any ASGI app on loopback.
+phone calls with SSE events; the Onegent sandbox (``create_onegent_app``) runs scripted
+``/api/v1`` booking jobs; ``serve_in_background`` runs any ASGI app on loopback.
 """
 
 from integrations.sandbox.callagent import callagent_state, create_callagent_app
@@ -23,13 +24,18 @@ from integrations.sandbox.config import (
     ForcedResponse,
     SandboxConfig,
 )
+from integrations.sandbox.onegent import create_onegent_app, onegent_state
+from integrations.sandbox.onegent_config import DEFAULT_ONEGENT_KEY, OnegentSandboxConfig
+from integrations.sandbox.onegent_state import OnegentSandboxState
 from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
 from integrations.sandbox.receiver import WebhookReceiver
 from integrations.sandbox.server import (
     RunningCallAgentSandbox,
+    RunningOnegentSandbox,
     RunningSandbox,
     run_sandbox,
     running_callagent_sandbox,
+    running_onegent_sandbox,
     running_outgoing_sandbox,
     serve_in_background,
 )
@@ -41,13 +47,17 @@ __all__ = [
     "DEFAULT_CALL_AGENT_ADMIN_KEY",
     "DEFAULT_CALL_AGENT_KEY",
     "DEFAULT_NEGOTIATED_KEY",
+    "DEFAULT_ONEGENT_KEY",
     "DEFAULT_SELF_SERVE_KEY",
     "DEFAULT_TRIAL_EXHAUSTED_KEY",
     "BindToken",
     "CallAgentSandboxConfig",
     "CallAgentSandboxState",
     "ForcedResponse",
+    "OnegentSandboxConfig",
+    "OnegentSandboxState",
     "RunningCallAgentSandbox",
+    "RunningOnegentSandbox",
     "RunningSandbox",
     "SandboxConfig",
     "SandboxQuestion",
@@ -55,9 +65,12 @@ __all__ = [
     "WebhookReceiver",
     "callagent_state",
     "create_callagent_app",
+    "create_onegent_app",
     "create_outgoing_app",
+    "onegent_state",
     "run_sandbox",
     "running_callagent_sandbox",
+    "running_onegent_sandbox",
     "running_outgoing_sandbox",
     "sandbox_state",
     "serve_in_background",

@@ -20,14 +20,20 @@ from starlette.types import ASGIApp
 from integrations.sandbox.callagent import callagent_state, create_callagent_app
 from integrations.sandbox.callagent_state import CallAgentSandboxConfig, CallAgentSandboxState
 from integrations.sandbox.config import SandboxConfig
+from integrations.sandbox.onegent import create_onegent_app, onegent_state
+from integrations.sandbox.onegent_config import OnegentSandboxConfig
+from integrations.sandbox.onegent_jobs import API_PREFIX as ONEGENT_API_PREFIX
+from integrations.sandbox.onegent_state import OnegentSandboxState
 from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
 from integrations.sandbox.state import SandboxState
 
 __all__ = [
     "RunningCallAgentSandbox",
+    "RunningOnegentSandbox",
     "RunningSandbox",
     "run_sandbox",
     "running_callagent_sandbox",
+    "running_onegent_sandbox",
     "running_outgoing_sandbox",
     "serve_in_background",
 ]
@@ -198,6 +204,30 @@ async def running_callagent_sandbox(
             yield RunningCallAgentSandbox(base_url=url, app=app, state=state)
         finally:
             state.close_streams()
+
+
+@dataclass(frozen=True, slots=True)
+class RunningOnegentSandbox:
+    """An Onegent Execution API sandbox served on loopback."""
+
+    base_url: str
+    """The API root *with* ``/api/v1``: the value for ``ONEGENT_API_URL``."""
+    root_url: str
+    """The server root (hand-off pages are at ``<root_url>/handoff/<jobId>``)."""
+    app: Starlette
+    state: OnegentSandboxState
+
+
+@contextlib.asynccontextmanager
+async def running_onegent_sandbox(
+    config: OnegentSandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningOnegentSandbox]:
+    """``create_onegent_app`` + ``serve_in_background``; running jobs are cancelled on exit."""
+    app = create_onegent_app(config)
+    async with serve_in_background(app, host=host, port=port) as url:
+        yield RunningOnegentSandbox(
+            base_url=f"{url}{ONEGENT_API_PREFIX}", root_url=url, app=app, state=onegent_state(app)
+        )
 
 
 def run_sandbox(

@@ -81,7 +81,9 @@ from storage.repositories.people import (
     get_or_create_person,
     get_person,
     mark_person_provisioned,
+    read_booking_profile,
     read_person_profile,
+    save_booking_profile,
     update_person_profile,
 )
 from storage.repositories.posted import (
@@ -100,6 +102,7 @@ from storage.repositories.questions import (
     get_question,
     job_questions,
     open_questions,
+    redact_answer,
     update_question_context,
 )
 from storage.repositories.workspaces import (
@@ -187,8 +190,10 @@ __all__ = [
     "person_jobs",
     "prune_button_tokens",
     "prune_events",
+    "read_booking_profile",
     "read_person_profile",
     "recent_messages",
+    "redact_answer",
     "refresh_token",
     "release_action_lease",
     "release_event_leases",
@@ -197,6 +202,7 @@ __all__ = [
     "renew_event_leases",
     "renew_job_lease",
     "resolve_approval",
+    "save_booking_profile",
     "save_button_token",
     "save_call_webhook",
     "save_installation",

@@ -21,7 +21,9 @@ __all__ = [
     "get_or_create_person",
     "get_person",
     "mark_person_provisioned",
+    "read_booking_profile",
     "read_person_profile",
+    "save_booking_profile",
     "update_person_profile",
 ]
 
@@ -196,3 +198,30 @@ async def forget_person(
         )
     )
     return ForgetReport(int(person.rowcount) > 0, int(removed.rowcount), len(private))
+
+
+def _booking_aad(person_id: str) -> bytes:
+    return field_aad("person", "booking_profile_ciphertext", person_id)
+
+
+async def save_booking_profile(
+    session: AsyncSession, *, person_id: str, profile: Mapping[str, str], cipher: FieldCipher
+) -> None:
+    """Seal and keep what the person's reservations are made under."""
+    plaintext = json.dumps(dict(profile), sort_keys=True).encode()
+    await session.exec(
+        update(Person)
+        .where(col(Person.id) == person_id)
+        .values(
+            booking_profile_ciphertext=cipher.encrypt(plaintext, aad=_booking_aad(person_id)),
+            updated_at=utc_now(),
+        )
+    )
+
+
+def read_booking_profile(person: Person, *, cipher: FieldCipher) -> dict[str, str]:
+    """The person's booking profile in clear ({} when none is kept)."""
+    if person.booking_profile_ciphertext is None:
+        return {}
+    plaintext = cipher.decrypt(person.booking_profile_ciphertext, aad=_booking_aad(person.id))
+    return {str(k): str(v) for k, v in json.loads(plaintext).items()}

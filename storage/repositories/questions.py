@@ -21,6 +21,7 @@ __all__ = [
     "get_question",
     "job_questions",
     "open_questions",
+    "redact_answer",
     "update_question_context",
 ]
 
@@ -206,3 +207,12 @@ async def update_question_context(
     session.add(question)
     await session.flush()
     return question
+
+
+async def redact_answer(session: AsyncSession, *, question_id: str) -> None:
+    """Forget an answer's words once they are kept elsewhere, sealed (contact details)."""
+    await session.exec(
+        update(PendingQuestion)
+        .where(col(PendingQuestion.id) == question_id)
+        .values(answer="(kept sealed)")
+    )

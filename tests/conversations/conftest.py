@@ -10,6 +10,7 @@ import pytest
 
 from conversations import ConversationAddress, ConversationManager, InboundMessage, Sender
 from conversations.capabilities.callagent import CallAgentAccess
+from conversations.capabilities.onegent import OnegentAccess
 from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender
@@ -24,6 +25,7 @@ from conversations.tools import ToolDeps
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
     DEFAULT_NEGOTIATED_KEY,
+    DEFAULT_ONEGENT_KEY,
     RunningSandbox,
     SandboxConfig,
     running_outgoing_sandbox,
@@ -67,6 +69,8 @@ class Harness:
     calls_url: str | None = None
     """A Call Agent sandbox's URL: phone calls are set up (with its default key)."""
     calls_per_day: int = 20
+    onegent_url: str | None = None
+    """An Onegent sandbox's `/api/v1` URL: reservations are set up (with its default key)."""
 
     def manager(self, llm: LLM, *, key: str | None = None) -> ConversationManager:
         credentials = EnvironmentCredentials(
@@ -74,6 +78,8 @@ class Harness:
             key or self.key,
             call_agent_url=self.calls_url,
             call_agent_key=DEFAULT_CALL_AGENT_KEY if self.calls_url else None,
+            onegent_url=self.onegent_url,
+            onegent_key=DEFAULT_ONEGENT_KEY if self.onegent_url else None,
         )
         calls = CallAgentAccess(
             http=self.http,
@@ -83,14 +89,15 @@ class Harness:
             public_url="http://127.0.0.1:9",
             calls_per_day=self.calls_per_day,
         )
+        people = People(self.db, CIPHER)
         deps = ToolDeps(
             db=self.db,
-            outgoing=OutgoingAccess(
-                http=self.http, credentials=credentials, people=People(self.db, CIPHER)
-            ),
+            outgoing=OutgoingAccess(http=self.http, credentials=credentials, people=people),
+            people=people,
             progress_interval_s=0.05,
             job_kinds={kind.name: kind for kind in JOB_KINDS},
             call_agent=calls,
+            onegent=OnegentAccess(http=self.http, credentials=credentials),
         )
         answers = questions()
         manager = ConversationManager(

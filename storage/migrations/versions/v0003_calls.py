@@ -1,5 +1,5 @@
-"""Calls: one question per partner request, open to all or not, the item that answered it,
-Call Agent webhooks.
+"""Calls and reservations: one question per partner request, open to all or not, the item
+that answered it, Call Agent webhooks, a person's booking profile.
 
 Revision ID: 0003
 Revises: 0002
@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("person") as batch:
+        batch.add_column(sa.Column("booking_profile_ciphertext", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("pending_question") as batch:
         batch.add_column(sa.Column("dedupe_key", sa.String(255), nullable=True))
         batch.add_column(sa.Column("answer_origin", sa.String(255), nullable=True))
@@ -38,6 +40,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("person") as batch:
+        batch.drop_column("booking_profile_ciphertext")
     op.drop_table("call_webhook")
     with op.batch_alter_table("pending_question") as batch:
         batch.drop_constraint(op.f("uq_pending_question_dedupe_key"), type_="unique")

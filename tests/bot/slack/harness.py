@@ -33,14 +33,16 @@ from conversations.llm import LLM
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
     CallAgentSandboxConfig,
+    OnegentSandboxConfig,
     RunningCallAgentSandbox,
+    RunningOnegentSandbox,
     RunningSandbox,
     SandboxConfig,
     running_outgoing_sandbox,
     serve_in_background,
 )
 from storage import generate_key
-from tests.bot.call_agent import maybe_call_agent
+from tests.bot.partners import maybe_call_agent, maybe_onegent
 from tests.bot.slack.fake_slack import (
     BOT_USER,
     CLIENT_ID,
@@ -203,6 +205,7 @@ class SlackRig:
     outgoing: RunningSandbox
     front_end: SlackFrontEnd
     calls: RunningCallAgentSandbox | None = None
+    onegent: RunningOnegentSandbox | None = None
 
     @property
     def services(self) -> Services:
@@ -300,6 +303,7 @@ async def running_slack(
     policy: ReplyPolicy | None = None,
     slack: FakeSlackAPI | None = None,
     calls: CallAgentSandboxConfig | None = None,
+    onegent: OnegentSandboxConfig | None = None,
     **settings: Any,
 ) -> AsyncIterator[SlackRig]:
     slack = slack or FakeSlackAPI()
@@ -309,8 +313,9 @@ async def running_slack(
         serve_in_background(slack.app) as slack_url,
         running_outgoing_sandbox(sandbox or SandboxConfig.fast()) as outgoing,
         maybe_call_agent(calls) as (call_agent, call_settings),
+        maybe_onegent(onegent) as (onegent_sandbox, onegent_settings),
     ):
-        settings.update(call_settings)
+        settings.update(call_settings | onegent_settings)
         config = slack_settings(database_url, slack_url, outgoing.base_url, **settings)
         front_end = SlackFrontEnd(config, policy=policy or ReplyPolicy(progress_min_interval_s=0))
         app = create_app(config, front_ends=[front_end], llm=llm)
@@ -318,7 +323,7 @@ async def running_slack(
             serve_in_background(app, port=port) as url,
             httpx.AsyncClient(timeout=10) as http,
         ):
-            yield SlackRig(url, slack, http, app, outgoing, front_end, call_agent)
+            yield SlackRig(url, slack, http, app, outgoing, front_end, call_agent, onegent_sandbox)
 
 
 def sqlite_url(tmp_path: Path) -> str:

@@ -31,14 +31,16 @@ from conversations.llm import LLM
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
     CallAgentSandboxConfig,
+    OnegentSandboxConfig,
     RunningCallAgentSandbox,
+    RunningOnegentSandbox,
     RunningSandbox,
     SandboxConfig,
     running_outgoing_sandbox,
     serve_in_background,
 )
 from storage import generate_key
-from tests.bot.call_agent import maybe_call_agent
+from tests.bot.partners import maybe_call_agent, maybe_onegent
 from tests.bot.telegram.fake_telegram import BOT_USER, BOT_USERNAME, TOKEN, FakeTelegram
 
 SECRET = "s3cret-Webhook_token-0123456789"
@@ -175,6 +177,7 @@ class TelegramRig:
     app: Starlette
     front_end: TelegramFrontEnd
     calls: RunningCallAgentSandbox | None = None
+    onegent: RunningOnegentSandbox | None = None
 
     @property
     def services(self) -> Services:
@@ -251,6 +254,7 @@ async def running_telegram(
     sandbox: SandboxConfig | None = None,
     telegram: FakeTelegram | None = None,
     calls: CallAgentSandboxConfig | None = None,
+    onegent: OnegentSandboxConfig | None = None,
     **settings: Any,
 ) -> AsyncIterator[TelegramRig]:
     fake = telegram or FakeTelegram()
@@ -260,8 +264,9 @@ async def running_telegram(
         serve_in_background(fake.app) as telegram_url,
         running_outgoing_sandbox(sandbox or SandboxConfig.fast()) as outgoing,
         maybe_call_agent(calls) as (call_agent, call_settings),
+        maybe_onegent(onegent) as (onegent_sandbox, onegent_settings),
     ):
-        settings.update(call_settings)
+        settings.update(call_settings | onegent_settings)
         config = telegram_settings(
             database_url, telegram_url, outgoing.base_url, public, **settings
         )
@@ -271,4 +276,6 @@ async def running_telegram(
             serve_in_background(app, port=port) as url,
             httpx.AsyncClient(timeout=10) as http,
         ):
-            yield TelegramRig(url, fake, outgoing, http, app, front_end, call_agent)
+            yield TelegramRig(
+                url, fake, outgoing, http, app, front_end, call_agent, onegent_sandbox
+            )

@@ -1,4 +1,4 @@
-"""A Call Agent sandbox next to a front-end rig, when a test wants phone calls."""
+"""Partner sandboxes next to a front-end rig, when a test wants calls or reservations."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
+    DEFAULT_ONEGENT_KEY,
     CallAgentSandboxConfig,
+    OnegentSandboxConfig,
     RunningCallAgentSandbox,
+    RunningOnegentSandbox,
     running_callagent_sandbox,
+    running_onegent_sandbox,
 )
 
 
@@ -29,3 +33,15 @@ async def maybe_call_agent(
                 "CALL_AGENT_API_KEY": DEFAULT_CALL_AGENT_KEY,
             },
         )
+
+
+@contextlib.asynccontextmanager
+async def maybe_onegent(
+    config: OnegentSandboxConfig | None,
+) -> AsyncIterator[tuple[RunningOnegentSandbox | None, dict[str, str]]]:
+    """The Onegent sandbox and the settings that point the concierge at it."""
+    if config is None:
+        yield None, {}
+        return
+    async with running_onegent_sandbox(config) as running:
+        yield running, {"ONEGENT_API_URL": running.base_url, "ONEGENT_API_KEY": DEFAULT_ONEGENT_KEY}

@@ -1,0 +1,332 @@
+"""Reservations through Onegent at the conversation level: questions for what is missing, the
+booking profile asked once and kept sealed, the confirmation, the durable poll and the
+payment hand-off to the requester alone. The manager, job runner and outbox sender run as in
+`serve`, against the Onegent sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from conversations import ConversationManager
+from conversations.capabilities.onegent import job as reservation_job
+from conversations.delivery import OutboxSender
+from conversations.llm import LLMResponse, ToolCallPart, ToolResultPart
+from conversations.manager import new_event_id
+from conversations.replies import Reply
+from conversations.types import ButtonPress, Sender
+from integrations.sandbox import (
+    DEFAULT_ONEGENT_KEY,
+    OnegentSandboxConfig,
+    running_onegent_sandbox,
+)
+from tests.conversations.conftest import ALICE, HERE, Harness
+from tests.fakes.chat import RecordingReplier
+from tests.fakes.llm import ScriptedLLM, call
+
+PHONE, EMAIL = "+1 212 555 0199", "alex.traveler@example.com"
+
+
+@dataclass
+class Reservations:
+    harness: Harness
+    state: object
+    manager: ConversationManager
+    chat: RecordingReplier
+    model: ScriptedLLM
+
+    async def wait(self, check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            assert time.monotonic() < deadline, self.chat.transcript
+            await asyncio.sleep(0.02)
+
+    def shown(self, words: str) -> list[Reply]:
+        return [
+            r
+            for r in self.chat.replies
+            if words in r.text or (r.approval is not None and words in r.approval.title)
+        ]
+
+    async def say(self, text: str, *, sender: Sender = ALICE) -> None:
+        await self.harness.say(self.manager, text, sender=sender, replier=self.chat, settle=False)
+
+    async def press(self, value: str, *, sender: Sender = ALICE) -> None:
+        await self.manager.handle(ButtonPress(HERE, sender, value, new_event_id()), self.chat)
+
+    async def answer_profile(self) -> None:
+        for words, answer in (
+            ("What name", "Alex Traveler"),
+            ("Which e-mail", EMAIL),
+            ("Which phone", PHONE),
+        ):
+            await self.wait(lambda w=words: bool(self.shown(w)))  # type: ignore[misc]
+            await self.say(answer)
+
+    async def confirm(self) -> None:
+        await self.wait(lambda: any(r.approval is not None for r in self.chat.replies))
+        approval = next(r.approval for r in self.chat.replies if r.approval is not None)
+        assert approval is not None
+        await self.press(approval.confirm.value)
+
+
+def _reserve(**args: object) -> list[LLMResponse | ToolCallPart | str]:
+    return [call("reserve", **args), "Let's get that booked."]
+
+
+@contextlib.asynccontextmanager
+async def running_reservations(
+    harness: Harness, config: OnegentSandboxConfig, script: list[LLMResponse | ToolCallPart | str]
+) -> AsyncIterator[Reservations]:
+    async with running_onegent_sandbox(config) as sandbox:
+        harness.onegent_url = sandbox.base_url
+        model = ScriptedLLM(script)
+        manager = harness.manager(model)
+        chat = RecordingReplier()
+        harness.outlet.repliers[HERE] = chat
+        runner = harness.runners[id(manager)]
+        outbox = OutboxSender(harness.db, {"console": harness.outlet})
+        loops = [
+            asyncio.create_task(runner.run()),
+            asyncio.create_task(outbox.run(poll_interval_s=0.05)),
+        ]
+        try:
+            yield Reservations(harness, sandbox.state, manager, chat, model)
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+
+@pytest.fixture(autouse=True)
+def _quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Onegent is polled every 3–5 s and confirmed 30 s after the end in production."""
+    monkeypatch.setattr(reservation_job, "poll_delay", lambda: 0.05)
+    monkeypatch.setattr(reservation_job, "CONFIRM_AFTER_S", 0.2)
+
+
+async def test_a_table_is_asked_for_what_is_missing_confirmed_and_handed_off_privately(
+    harness: Harness,
+) -> None:
+    script = _reserve(
+        scenario="restaurant", restaurant_name="Le Bernardin", date="tomorrow", time="7pm"
+    )
+    async with running_reservations(harness, OnegentSandboxConfig.fast(), script) as r:
+        await r.say("reserve a table at Le Bernardin tomorrow at 7pm")
+        await r.wait(lambda: bool(r.shown("In which city?")))
+        await r.say("New York")
+        await r.wait(lambda: bool(r.shown("For how many people?")))
+        (people,) = r.shown("For how many people?")
+        assert [b.label for b in people.buttons] == [str(n) for n in range(1, 9)]
+        await r.press(people.buttons[1].value)  # "2", by button
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown("Complete payment here")))
+        await r.wait(lambda: not r.harness.runners[id(r.manager)].busy, 5)
+    (sent,) = r.state.requests  # type: ignore[attr-defined]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert sent["request"] == {
+        "scenario": "restaurant",
+        "params": {
+            "restaurant_name": "Le Bernardin",
+            "city": "New York",
+            "date": tomorrow,
+            "time": "19:00",
+            "covers": 2,
+        },
+    }
+    assert sent["profile"] == {
+        "first_name": "Alex",
+        "last_name": "Traveler",
+        "email": EMAIL,
+        "phone": "+12125550199",
+    }
+    assert sent["consent"]["maxTimeAdjustmentMinutes"] == 90
+    assert sent["clientMetadata"]["idempotencyKey"]
+    (handoff,) = r.shown("Complete payment here")
+    assert handoff.private_to == ALICE.user_id and "/handoff/" in handoff.text
+    cards = r.shown("Table at Le Bernardin")
+    assert len({c.key for c in cards if c.key and c.key.startswith("job:")}) == 1
+    final = [c for c in cards if c.key and c.key.startswith("job:")][-1].text
+    assert "Booked up to the payment page" in final
+    assert "No table at 19:00 — booked 19:30, within your ±90 min" in final
+    assert len(r.model.requests) == 2  # the answers never reached the model
+
+
+async def _db_text(harness: Harness) -> str:
+    """Every row of every table, as text: what someone reading the database would see."""
+    async with harness.db.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: c.dialect.get_table_names(c))
+        dump: list[str] = []
+        for name in names:
+            rows = (await conn.execute(text(f'SELECT * FROM "{name}"'))).all()  # noqa: S608
+            dump.extend(repr(tuple(row)) for row in rows)
+    return "\n".join(dump)
+
+
+async def test_the_profile_is_asked_once_kept_sealed_and_reused(harness: Harness) -> None:
+    first = _reserve(
+        scenario="restaurant",
+        restaurant_name="Le Bernardin",
+        city="New York",
+        date="tomorrow",
+        time="19:00",
+        covers=2,
+    )
+    second = _reserve(
+        scenario="hotel",
+        hotel_name="The Plaza",
+        city="New York",
+        checkin="tomorrow",
+        checkout="2099-01-03",
+        adults=2,
+    )
+    async with running_reservations(harness, OnegentSandboxConfig.fast(), first + second) as r:
+        await r.say("reserve a table for 2 at Le Bernardin in New York tomorrow at 7pm")
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown("Complete payment here")))
+        before = len(r.chat.replies)
+        await r.say("and a room at The Plaza from tomorrow")
+        await r.wait(lambda: any(x.approval is not None for x in r.chat.replies[before:]))
+        asked_again = [x for x in r.chat.replies[before:] if "What name" in x.text]
+        approval = next(x.approval for x in r.chat.replies[before:] if x.approval is not None)
+    assert not asked_again
+    assert approval is not None and "Under: Alex Traveler" in "\n".join(approval.lines)
+    stored = await _db_text(harness)
+    for personal in ("+12125550199", PHONE, EMAIL, "Traveler"):
+        assert personal not in stored, personal
+
+
+@pytest.mark.parametrize(
+    ("marker", "words"),
+    [
+        ("[no_availability]", "no availability"),
+        ("[needs_login]", "wanted a login"),
+        ("[captcha]", "CAPTCHA"),
+        ("[error]", "ran into an error"),
+        ("[completed]", "no payment was needed"),
+    ],
+)
+async def test_each_ending_gets_a_clear_message(harness: Harness, marker: str, words: str) -> None:
+    script = _reserve(
+        scenario="restaurant",
+        restaurant_name=f"Le Bernardin {marker}",
+        city="New York",
+        date="tomorrow",
+        time="19:00",
+        covers=2,
+    )
+    async with running_reservations(harness, OnegentSandboxConfig.fast(), script) as r:
+        await r.say("reserve it")
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown(words)))
+    assert not r.shown("Complete payment here")
+
+
+async def test_a_failed_create_is_retried_with_the_same_key_and_books_once(
+    harness: Harness,
+) -> None:
+    script = _reserve(
+        scenario="restaurant",
+        restaurant_name="Le Bernardin",
+        city="New York",
+        date="tomorrow",
+        time="19:00",
+        covers=2,
+    )
+    async with running_reservations(
+        harness, OnegentSandboxConfig.fast(fail_create_times=2), script
+    ) as r:
+        await r.say("reserve it")
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown("Complete payment here")), 20)
+    state = r.state
+    assert state.created == 1  # type: ignore[attr-defined]
+    keys = {body["clientMetadata"]["idempotencyKey"] for body in state.requests}  # type: ignore[attr-defined]
+    assert len(keys) == 1
+
+
+async def test_a_key_that_may_not_book_restaurants_says_so(harness: Harness) -> None:
+    script = _reserve(
+        scenario="restaurant",
+        restaurant_name="Le Bernardin",
+        city="New York",
+        date="tomorrow",
+        time="19:00",
+        covers=2,
+    )
+    config = OnegentSandboxConfig.fast(allowed_scenarios={DEFAULT_ONEGENT_KEY: ("hotel",)})
+    async with running_reservations(harness, config, script) as r:
+        await r.say("reserve it")
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown("may not book restaurants")))
+
+
+async def test_a_paused_payment_without_a_link_and_unknown_fields_are_handled(
+    harness: Harness,
+) -> None:
+    script = _reserve(
+        scenario="restaurant",
+        restaurant_name="Le Bernardin",
+        city="New York",
+        date="tomorrow",
+        time="19:00",
+        covers=2,
+    )
+    config = OnegentSandboxConfig.fast(omit_handoff=True, extra_fields=True)
+    async with running_reservations(harness, config, script) as r:
+        await r.say("reserve it")
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown("sent no link")))
+    (note,) = r.shown("sent no link")
+    assert note.private_to == ALICE.user_id
+
+
+async def test_flights_and_activities_are_refused_plainly(harness: Harness) -> None:
+    script: list[LLMResponse | ToolCallPart | str] = [
+        call("reserve", scenario="flight"),
+        "Sorry.",
+        call("reserve", scenario="activity"),
+        "Sorry.",
+    ]
+    async with running_reservations(harness, OnegentSandboxConfig.fast(), script) as r:
+        await r.say("book me a flight to Paris")
+        await r.say("reserve tickets for the jazz show")
+    errors = [
+        part.content
+        for request in r.model.requests
+        for part in request.messages[-1].parts
+        if isinstance(part, ToolResultPart) and part.is_error
+    ]
+    assert "passport" in errors[0] and "Outgoing booking flow" in errors[1]
+    assert r.state.requests == []  # type: ignore[attr-defined]
+
+
+async def test_a_fallback_provider_is_named_with_its_record(harness: Harness) -> None:
+    script = _reserve(
+        scenario="restaurant",
+        restaurant_name="Le Bernardin [fallback]",
+        city="New York",
+        date="tomorrow",
+        time="19:00",
+        covers=2,
+    )
+    async with running_reservations(harness, OnegentSandboxConfig.fast(), script) as r:
+        await r.say("reserve it")
+        await r.answer_profile()
+        await r.confirm()
+        await r.wait(lambda: bool(r.shown("Complete payment here")))
+    final = [c for c in r.shown("Table at Le Bernardin") if c.key and c.key.startswith("job:")][-1]
+    assert "succeeds" in final.text and "attempts in 30 days" in final.text
