@@ -28,6 +28,7 @@ from conversations.credentials import (
 from conversations.replies import Reply
 from conversations.types import ConversationAddress
 from integrations.errors import InteractionRequired, PartnerError, Unauthorized
+from integrations.onegent import MalformedKey, check_key
 from integrations.outgoing import KeyKind, OutgoingClient
 from storage import Database, FieldCipher, new_token, repositories, token_hash
 from storage.crypto import DecryptionError
@@ -190,6 +191,9 @@ class Workspaces:
             return _refused(404, "unknown_token", "This bind link is not valid.")
         if found.expires_at <= datetime.now(UTC):
             return _refused(400, "expired_token", "This bind link has expired; ask for a new one.")
+        malformed = _malformed_other_key(other_keys or {})
+        if malformed is not None:
+            return malformed
         key = outgoing_key.strip()
         kind = await self._verify(key)
         if isinstance(kind, BindResult):
@@ -250,6 +254,23 @@ class Workspaces:
         except PartnerError as error:
             log.warning("Outgoing unreachable while binding: %r", error)
             return _refused(502, "outgoing_unavailable", "Outgoing can't be reached right now.")
+
+
+def _malformed_other_key(keys: dict[str, str]) -> BindResult | None:
+    """A partner key whose shape is known to be wrong is refused before anything is bound
+    (Onegent's keys are `ogk_live_…` or `ogk_test_…`)."""
+    onegent = keys.get(ONEGENT, "").strip()
+    if onegent:
+        try:
+            check_key(onegent)
+        except MalformedKey:
+            return _refused(
+                400,
+                "onegent_key_malformed",
+                "That doesn't look like an Onegent key (ogk_live_… or ogk_test_…); "
+                "nothing was bound.",
+            )
+    return None
 
 
 def _address_json(address: ConversationAddress) -> dict[str, str]:

@@ -289,3 +289,22 @@ async def test_an_admin_binds_in_a_real_browser(server: Server) -> None:
     async with server.services.db.session() as session:
         (credential,) = (await session.exec(select(WorkspaceCredential))).all()
     assert credential.kind == "negotiated"
+
+
+async def test_a_malformed_onegent_key_is_refused_at_bind_time(server: Server) -> None:
+    token = await server.token()
+    refused = await server.services.workspaces.bind(
+        token=token, outgoing_key=DEFAULT_NEGOTIATED_KEY, other_keys={"onegent": "ogk_prod_123"}
+    )
+    assert (refused.status, refused.code) == (400, "onegent_key_malformed")
+    assert "ogk_live_" in refused.message
+    async with server.services.db.session() as session:
+        assert (await session.exec(select(WorkspaceCredential))).all() == []
+    good = "ogk_test_" + "a" * 20
+    bound = await server.services.workspaces.bind(
+        token=token, outgoing_key=DEFAULT_NEGOTIATED_KEY, other_keys={"onegent": good}
+    )
+    assert bound.ok
+    async with server.services.db.session() as session:
+        partners = {c.partner for c in (await session.exec(select(WorkspaceCredential))).all()}
+    assert partners == {"outgoing", "onegent"}

@@ -95,3 +95,16 @@ async def test_demo_places_a_call_and_the_typed_answer_reaches_it(tmp_path: Path
     assert "✓ 21:15 on the terrace — passed on to the call" in out
     assert "Outcome: Table for 4 booked" in out
     assert "Booked by phone (1):" in out and "• Nobu," in out
+
+
+async def test_demo_reserves_a_table_and_hands_off_the_payment(tmp_path: Path) -> None:
+    answers = "New York\nAlex Traveler\nalex@example.com\n+1 212 555 0199\ny\n"
+    out = await run_demo(
+        tmp_path, f"reserve a table for 2 at Le Bernardin tomorrow at 7pm\n{answers}orders\n"
+    )
+    assert "In which city?" in out and "What name should the reservation be under?" in out
+    assert "Reserve? Reply y to reserve or n to cancel." in out
+    assert "Under: Alex Traveler · alex@example.com · +12125550199" in out
+    assert "No table at 19:00 — booked 19:30, within your ±90 min" in out
+    assert "Complete payment here (only you see this): http://127.0.0.1:" in out
+    assert "Reservations (1):" in out
