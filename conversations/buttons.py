@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from conversations.replies import BUTTON_EXPIRED, Reply
+from conversations.replies import BUTTON_EXPIRED, LINK, Reply
 from conversations.tools.activities import get_activity, more_results
 from conversations.tools.base import Tool
 from conversations.tools.context import ToolContext
@@ -28,6 +28,10 @@ def _tool_button(tool: Tool, argument_name: str | None) -> ButtonHandler:
     return handle
 
 
+async def _link_pressed(ctx: ToolContext, argument: str) -> tuple[Reply, ...]:
+    return ()  # the platform opened the link; there is nothing to do here
+
+
 class ButtonRouter:
     """Maps a button's verb to its handler; other capabilities register theirs."""
 
@@ -35,6 +39,7 @@ class ButtonRouter:
         self._handlers: dict[str, ButtonHandler] = {
             "details": _tool_button(get_activity, "activity_id"),
             "more": _tool_button(more_results, None),
+            LINK: _link_pressed,
         }
 
     def register(self, verb: str, handler: ButtonHandler) -> None:

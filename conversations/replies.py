@@ -15,6 +15,8 @@ class Button:
     label: str
     value: str
     style: ButtonStyle = "default"
+    url: str | None = None
+    """A link button: opens `url` (a payment page); pressing it runs nothing of ours."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ class Progress:
     elapsed_s: float = 0.0
     done: bool = False
 
+
+LINK = "link"
+"""The value of a link button: Slack still reports the click, which changes nothing."""
 
 BUTTON_EXPIRED = Reply(
     text="That button is no longer active. Ask me again and I'll show fresh options."

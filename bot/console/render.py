@@ -77,6 +77,7 @@ def render_reply(reply: Reply) -> str:
     parts.extend(render_card(card) for card in reply.cards)
     if reply.detail is not None:
         parts.append(render_detail(reply.detail))
+    parts.extend(f"{b.label}: {b.url}" for b in reply.buttons if b.url)
     more = [b for b in reply.buttons if b.value == "more"]
     if reply.footer or more:
         hint = reply.footer or ""

@@ -104,6 +104,9 @@ def _image(url: str | None, alt: str) -> Block | None:
     return {"type": "image", "image_url": url, "alt_text": clip(alt, 2000) or "picture"}
 
 
+MAX_BUTTON_URL = 3000
+
+
 def _button(button: Button) -> Block | None:
     if not button.value or len(button.value) > MAX_BUTTON_VALUE:
         return None  # an opaque id cannot be shortened; a broken button is worse than none
@@ -114,6 +117,10 @@ def _button(button: Button) -> Block | None:
     }
     if button.style != "default":
         element["style"] = button.style
+    if button.url:
+        if len(button.url) > MAX_BUTTON_URL:
+            return None  # a cut link leads nowhere
+        element["url"] = button.url
     return element
 
 

@@ -280,6 +280,9 @@ class TelegramReplier:
         for row in rows:
             buttons = []
             for button in row:
+                if button.url:
+                    buttons.append(InlineKeyboardButton(button.label, url=button.url))
+                    continue
                 token = new_callback_token()
                 entry = CallbackEntry(button.value, self.address.chat_id, reply_key)
                 await self._shared.callbacks.save(token, entry)

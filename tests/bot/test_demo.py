@@ -106,5 +106,5 @@ async def test_demo_reserves_a_table_and_hands_off_the_payment(tmp_path: Path) -
     assert "Reserve? Reply y to reserve or n to cancel." in out
     assert "Under: Alex Traveler · alex@example.com · +12125550199" in out
     assert "No table at 19:00 — booked 19:30, within your ±90 min" in out
-    assert "Complete payment here (only you see this): http://127.0.0.1:" in out
+    assert "Complete payment: http://127.0.0.1:" in out
     assert "Reservations (1):" in out

@@ -128,7 +128,7 @@ async def test_a_table_is_asked_for_what_is_missing_confirmed_and_handed_off_pri
         await r.press(people.buttons[1].value)  # "2", by button
         await r.answer_profile()
         await r.confirm()
-        await r.wait(lambda: bool(r.shown("Complete payment here")))
+        await r.wait(lambda: bool(r.shown("Held at the payment page")))
         await r.wait(lambda: not r.harness.runners[id(r.manager)].busy, 5)
     (sent,) = r.state.requests  # type: ignore[attr-defined]
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
@@ -150,8 +150,10 @@ async def test_a_table_is_asked_for_what_is_missing_confirmed_and_handed_off_pri
     }
     assert sent["consent"]["maxTimeAdjustmentMinutes"] == 90
     assert sent["clientMetadata"]["idempotencyKey"]
-    (handoff,) = r.shown("Complete payment here")
-    assert handoff.private_to == ALICE.user_id and "/handoff/" in handoff.text
+    (handoff,) = r.shown("Held at the payment page")
+    (pay,) = handoff.buttons
+    assert handoff.private_to == ALICE.user_id and pay.label == "Complete payment"
+    assert pay.url is not None and "/handoff/" in pay.url
     cards = r.shown("Table at Le Bernardin")
     assert len({c.key for c in cards if c.key and c.key.startswith("job:")}) == 1
     final = [c for c in cards if c.key and c.key.startswith("job:")][-1].text
@@ -192,7 +194,7 @@ async def test_the_profile_is_asked_once_kept_sealed_and_reused(harness: Harness
         await r.say("reserve a table for 2 at Le Bernardin in New York tomorrow at 7pm")
         await r.answer_profile()
         await r.confirm()
-        await r.wait(lambda: bool(r.shown("Complete payment here")))
+        await r.wait(lambda: bool(r.shown("Held at the payment page")))
         before = len(r.chat.replies)
         await r.say("and a room at The Plaza from tomorrow")
         await r.wait(lambda: any(x.approval is not None for x in r.chat.replies[before:]))
@@ -229,7 +231,7 @@ async def test_each_ending_gets_a_clear_message(harness: Harness, marker: str, w
         await r.answer_profile()
         await r.confirm()
         await r.wait(lambda: bool(r.shown(words)))
-    assert not r.shown("Complete payment here")
+    assert not r.shown("Held at the payment page")
 
 
 async def test_a_failed_create_is_retried_with_the_same_key_and_books_once(
@@ -249,7 +251,7 @@ async def test_a_failed_create_is_retried_with_the_same_key_and_books_once(
         await r.say("reserve it")
         await r.answer_profile()
         await r.confirm()
-        await r.wait(lambda: bool(r.shown("Complete payment here")), 20)
+        await r.wait(lambda: bool(r.shown("Held at the payment page")), 20)
     state = r.state
     assert state.created == 1  # type: ignore[attr-defined]
     keys = {body["clientMetadata"]["idempotencyKey"] for body in state.requests}  # type: ignore[attr-defined]
@@ -327,6 +329,6 @@ async def test_a_fallback_provider_is_named_with_its_record(harness: Harness) ->
         await r.say("reserve it")
         await r.answer_profile()
         await r.confirm()
-        await r.wait(lambda: bool(r.shown("Complete payment here")))
+        await r.wait(lambda: bool(r.shown("Held at the payment page")))
     final = [c for c in r.shown("Table at Le Bernardin") if c.key and c.key.startswith("job:")][-1]
     assert "succeeds" in final.text and "attempts in 30 days" in final.text

@@ -10,7 +10,7 @@ from typing import Any
 
 from conversations.capabilities.onegent.draft import Draft
 from conversations.cards import clip
-from conversations.replies import Reply
+from conversations.replies import LINK, Button, Reply
 from integrations.onegent import ExecutionJob
 from storage.models import Action
 
@@ -65,6 +65,7 @@ def payment_reply(action: Action, job: ExecutionJob) -> Reply:
             f"{title}\nOnegent stopped at the payment page but sent no link. Check your e-mail "
             "from the booking site to finish paying."
         )
-    else:
-        text = f"{title}\nComplete payment here (only you see this): {clip(job.handoff_url, 900)}"
-    return Reply(text=text, private_to=action.requested_by)
+        return Reply(text=text, private_to=action.requested_by)
+    pay = Button("Complete payment", LINK, "primary", url=job.handoff_url)
+    text = f"{title}\nHeld at the payment page: finish paying there (only you see this)."
+    return Reply(text=text, buttons=(pay,), private_to=action.requested_by)

@@ -91,9 +91,10 @@ async def test_a_table_from_a_channel_hands_the_payment_link_to_the_requester_on
         await rig.settle()
     (private,) = rig.slack.ephemerals
     assert private.args["user"] == "U0ALICE" and private.args["thread_ts"] == thread
-    assert "/handoff/" in private.block_text + str(private.args.get("text"))
+    (pay,) = [e for b in private.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert pay["text"]["text"] == "Complete payment" and "/handoff/" in pay["url"]
     visible = rig.slack.of("chat.postMessage", "chat.update")
-    assert not any("/handoff/" in c.block_text + str(c.args.get("text")) for c in visible)
+    assert not any("/handoff/" in str(c.args) for c in visible)
     title = "🍽 Table at Le Bernardin · New York"
     cards = [c for c in visible if title in c.block_text and "?" not in c.block_text]
     cards = [c for c in cards if "Reserve:" not in c.block_text]
