@@ -209,9 +209,11 @@ class ReservationJob(JobKind):
             if provider and says and says[0].slug.startswith("card:"):
                 first = says[0].reply
                 says[0] = Say(says[0].slug, replace(first, text=f"{first.text}\n{provider}"))
-            await job.checkpoint(shown=seen, ended=found.status)
-            return Step(action.status, run_at=soon(CONFIRM_AFTER_S), say=tuple(says))
-        await job.checkpoint(shown=seen)
+            # What it showed and that it ended, in the same transaction as saying it.
+            await job.say(*says, shown=seen, ended=found.status)
+            return Step(action.status, run_at=soon(CONFIRM_AFTER_S))
+        await job.say(*says, shown=seen)
+        says = []
         next_status = R.RUNNING if status is JobStatus.RUNNING else action.status
         if datetime.now(UTC) - created > CEILING:
             return self._timed_out(job)
