@@ -4,6 +4,21 @@
 `GET/POST /bind` is a plain HTML form (no JavaScript) linked from the welcome DM. Both go
 through `Workspaces.bind`, so the same rules apply. The page is CSRF-protected with a
 double-submit token, never echoes a key back, and keeps the bind token out of referrers.
+
+Both doors share one `BindThrottle` (`bot.throttle`): at most 10 failed attempts per client
+address and 20 per workspace being bound in any 10 minutes; beyond that they answer 429 with
+`Retry-After` (the page: a page saying how many minutes to wait; the API: the usual
+`{"error", "code": "too_many_attempts"}`). What counts is a refusal by `Workspaces.bind`
+(unknown, expired or used token; rejected or malformed key); binds, failures that are not the
+client's (Outgoing unreachable) and requests refused before any token is tried (no key, no
+token, CSRF, too large) do not. The token's workspace is read first (one indexed read) so a
+workspace's limit holds across addresses; an unknown token counts for the address only. The
+price of the workspace limit: someone holding a valid bind link can hold up that workspace's
+binding for 10 minutes. One warning is logged per burst, naming the address or workspace,
+never the token. The client address is the one the ASGI server
+reports: the TCP peer, unless uvicorn's own proxy-header handling (`--forwarded-allow-ips`,
+`FORWARDED_ALLOW_IPS`; by default only a proxy on 127.0.0.1 is trusted) replaced it; the app
+itself never reads `X-Forwarded-For`.
 """
 
 from __future__ import annotations
@@ -11,7 +26,11 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import logging
 import secrets
+import time
+from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from starlette.requests import ClientDisconnect, Request
@@ -19,10 +38,18 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.services import Services
+from bot.throttle import Attempt, Blocked, FailureWindow, Limit, client_key
 from conversations.workspaces import BIND_API_PATH, BindResult
+from storage import repositories, token_hash
+from storage.models import Workspace
+
+log = logging.getLogger(__name__)
 
 MAX_API_BODY = 4 * 1024
 MAX_FORM_BODY = 16 * 1024
+MAX_TOKEN = 200
+PER_ADDRESS = Limit(attempts=10, window_s=600)
+PER_WORKSPACE = Limit(attempts=20, window_s=600)
 CSRF_COOKIE = "concierge_bind_csrf"
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -56,15 +83,162 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
+def _error(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, str] = {"error": message}
     if code:
         body["code"] = code
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def bind_api(request: Request) -> Response:
+class WorkspaceRef(NamedTuple):
+    id: str
+    label: str
+    """`platform:external id`, for the log."""
+
+
+class BindThrottle:
+    """Failed bind attempts per client address and per workspace being bound, shared by both
+    doors (counted in this process only: see `bot.throttle`)."""
+
+    def __init__(
+        self,
+        per_address: Limit = PER_ADDRESS,
+        per_workspace: Limit = PER_WORKSPACE,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.addresses = FailureWindow(per_address, clock=clock)
+        self.workspaces = FailureWindow(per_workspace, clock=clock)
+
+    def address_blocked(self, address: str) -> Blocked | None:
+        blocked = self.addresses.blocked(address)
+        if blocked is not None and blocked.first:
+            self._warn("from address", address, self.addresses, blocked)
+        return blocked
+
+    def begin(self, address: str, workspace: WorkspaceRef | None) -> _Attempts | Blocked:
+        """Reserve the attempt against the address and the token's workspace (None: the token
+        is unknown), or refuse it. No await in here: check and reservation are one step."""
+        blocked = self.address_blocked(address)
+        if blocked is not None:
+            return blocked
+        attempts: list[Attempt] = []
+        began = self.addresses.begin(address)
+        assert isinstance(began, Attempt)  # just checked, and nothing ran in between
+        attempts.append(began)
+        if workspace is not None:
+            for_workspace = self.workspaces.begin(workspace.id)
+            if isinstance(for_workspace, Blocked):
+                began.forgive()
+                if for_workspace.first:
+                    self._warn("for workspace", workspace.label, self.workspaces, for_workspace)
+                return for_workspace
+            attempts.append(for_workspace)
+        return _Attempts(attempts)
+
+    @staticmethod
+    def _warn(what: str, who: str, window: FailureWindow, blocked: Blocked) -> None:
+        log.warning(
+            "bind attempts %s %s throttled: %d failed in %d minutes; refused for %d s",
+            what,
+            who,
+            window.limit.attempts,
+            round(window.limit.window_s / 60),
+            blocked.retry_after_s,
+        )
+
+
+class _Attempts:
+    def __init__(self, attempts: list[Attempt]) -> None:
+        self._attempts = attempts
+
+    def forgive(self) -> None:
+        for attempt in self._attempts:
+            attempt.forgive()
+
+
+def _counts(result: BindResult) -> bool:
+    """A refusal the client caused counts; a bind, or Outgoing being down (5xx), does not."""
+    return not result.ok and result.status < 500
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _retry_after(blocked: Blocked) -> dict[str, str]:
+    return {"Retry-After": str(blocked.retry_after_s)}
+
+
+def _api_wait(blocked: Blocked) -> JSONResponse:
+    return _error(
+        429,
+        f"Too many bind attempts; try again in {_minutes(blocked.retry_after_s)}.",
+        "too_many_attempts",
+        headers=_retry_after(blocked),
+    )
+
+
+def _page_wait(blocked: Blocked) -> HTMLResponse:
+    response = _page(
+        "<h1>Too many attempts</h1><p role='alert'>There have been too many attempts to "
+        f"connect a workspace just now. Please wait {_minutes(blocked.retry_after_s)}, then "
+        "open the link you were sent again.</p>",
+        429,
+    )
+    response.headers.update(_retry_after(blocked))
+    return response
+
+
+def _address(request: Request) -> str:
+    return client_key(request.client.host if request.client is not None else None)
+
+
+async def _workspace_of(services: Services, token: str) -> WorkspaceRef | None:
+    """The workspace a bind token belongs to (expired or used alike), None if unknown."""
+    if not token or len(token) > MAX_TOKEN:
+        return None
+    async with services.db.session(read_only=True) as session:
+        found = await repositories.get_bind_token(session, token_hash=token_hash(token))
+        workspace = await session.get(Workspace, found.workspace_id) if found else None
+        if workspace is None:
+            return None
+        return WorkspaceRef(workspace.id, f"{workspace.platform}:{workspace.external_id}")
+
+
+async def _bind(
+    request: Request,
+    throttle: BindThrottle,
+    token: str,
+    outgoing_key: str,
+    other_keys: dict[str, str] | None = None,
+) -> BindResult | Blocked:
+    """`Workspaces.bind` behind the throttle."""
+    services: Services = request.app.state.services
+    workspace = await _workspace_of(services, token)
+    attempts = throttle.begin(_address(request), workspace)
+    if isinstance(attempts, Blocked):
+        return attempts
+    counted = False
+    try:
+        result = await services.workspaces.bind(
+            token=token, outgoing_key=outgoing_key, other_keys=other_keys
+        )
+        counted = _counts(result)
+    finally:
+        if not counted:
+            attempts.forgive()
+    return result
+
+
+async def bind_api(request: Request, throttle: BindThrottle) -> Response:
     """The spec's contract: Bearer key, `{"bind_token"}` → `{"ok", "team_id", "bound"}`."""
+    blocked = throttle.address_blocked(_address(request))
+    if blocked is not None:
+        return _api_wait(blocked)
     key = _bearer(request)
     if key is None:
         return _error(
@@ -75,14 +249,15 @@ async def bind_api(request: Request) -> Response:
         return _error(413, "Request body too large.")
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         body = None
     token = body.get("bind_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         detail = [{"loc": ["body", "bind_token"], "msg": "Field required", "type": "missing"}]
         return JSONResponse({"detail": detail}, status_code=422)
-    services: Services = request.app.state.services
-    result = await services.workspaces.bind(token=token, outgoing_key=key)
+    result = await _bind(request, throttle, token, key)
+    if isinstance(result, Blocked):
+        return _api_wait(result)
     if not result.ok:
         return _error(result.status, result.message, result.code)
     return JSONResponse({"ok": True, "team_id": result.team_id, "bound": result.bound})
@@ -155,13 +330,19 @@ def _https(request: Request) -> bool:
     return services.settings.public_url.startswith("https://")
 
 
-async def bind_page(request: Request) -> Response:
+async def bind_page(request: Request, throttle: BindThrottle) -> Response:
+    blocked = throttle.address_blocked(_address(request))
+    if blocked is not None:
+        return _page_wait(blocked)
     csrf = secrets.token_urlsafe(32)
-    token = request.query_params.get("token", "")[:200]
+    token = request.query_params.get("token", "")[:MAX_TOKEN]
     return _page(_form(token, csrf), csrf=csrf, secure=_https(request))
 
 
-async def bind_submit(request: Request) -> Response:
+async def bind_submit(request: Request, throttle: BindThrottle) -> Response:
+    blocked = throttle.address_blocked(_address(request))
+    if blocked is not None:
+        return _page_wait(blocked)
     raw = await _read_capped(request, MAX_FORM_BODY)
     if raw is None:
         return _page("<h1>That was too much</h1><p>The form was too large.</p>", 413)
@@ -174,13 +355,16 @@ async def bind_submit(request: Request) -> Response:
             "this page. <a href='/bind'>Open it again</a> from the link you were sent.</p>",
             403,
         )
-    token = fields.get("token", "")[:200]
-    services: Services = request.app.state.services
-    result = await services.workspaces.bind(
-        token=token,
-        outgoing_key=fields.get("outgoing_key", ""),
-        other_keys={name: fields.get(name, "") for name, _ in OPTIONAL_KEYS},
+    token = fields.get("token", "")[:MAX_TOKEN]
+    result = await _bind(
+        request,
+        throttle,
+        token,
+        fields.get("outgoing_key", ""),
+        {name: fields.get(name, "") for name, _ in OPTIONAL_KEYS},
     )
+    if isinstance(result, Blocked):
+        return _page_wait(result)
     if not result.ok:
         csrf = secrets.token_urlsafe(32)
         problem = _form(token, csrf, _page_problem(result))
@@ -201,9 +385,21 @@ def _page_problem(result: BindResult) -> str:
     return result.message
 
 
-def bind_routes() -> list[BaseRoute]:
+def bind_routes(throttle: BindThrottle | None = None) -> list[BaseRoute]:
+    """Both doors, sharing one throttle (a fresh one unless given, e.g. with a test clock)."""
+    shared = throttle or BindThrottle()
+
+    async def api(request: Request) -> Response:
+        return await bind_api(request, shared)
+
+    async def page(request: Request) -> Response:
+        return await bind_page(request, shared)
+
+    async def submit(request: Request) -> Response:
+        return await bind_submit(request, shared)
+
     return [
-        Route(BIND_API_PATH, bind_api, methods=["POST"]),
-        Route("/bind", bind_page, methods=["GET"]),
-        Route("/bind", bind_submit, methods=["POST"]),
+        Route(BIND_API_PATH, api, methods=["POST"]),
+        Route("/bind", page, methods=["GET"]),
+        Route("/bind", submit, methods=["POST"]),
     ]

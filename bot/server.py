@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.bind import bind_routes
+from bot.bind import BindThrottle, bind_routes
 from bot.frontend import FrontEnd
 from bot.services import Services, background_loops, running_services
 from bot.settings import Settings
@@ -56,8 +56,10 @@ def create_app(
     *,
     llm: LLM | None = None,
     progress_interval_s: float | None = None,
+    bind_throttle: BindThrottle | None = None,
 ) -> Starlette:
-    """The `serve` app; `llm` and `progress_interval_s` are for tests and benchmarks."""
+    """The `serve` app; `llm`, `progress_interval_s` and `bind_throttle` (its limits and
+    clock) are for tests and benchmarks."""
     chosen = list(configured_front_ends(settings) if front_ends is None else front_ends)
 
     @contextlib.asynccontextmanager
@@ -80,7 +82,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         *webhook_routes(),
-        *bind_routes(),
+        *bind_routes(bind_throttle),
     ]
     for front_end in chosen:
         routes.extend(front_end.routes())

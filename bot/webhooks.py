@@ -1,4 +1,11 @@
-"""Partner callback routes. Each URL carries an unguessable per-resource token."""
+"""Partner callback routes. Each URL carries an unguessable per-resource token.
+
+What they answer to bodies that are not what the partner sends (tests/bot/test_webhook_bodies.py):
+the Outgoing booking webhook (unsigned) gives one 404 for every failure, malformed JSON
+included, so a prober learns nothing; the Call Agent's signed `ask_user` webhook gives 404 for
+an unknown URL, 401 for a bad signature and 400 for a signed body that is not an `ask_user`
+object. Both answer 413 past 64 KiB, before reading further. Never a 5xx.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from conversations.booking.config import WEBHOOK_PATH
 from conversations.booking.webhook import MAX_BODY, receive_booking_webhook
 from conversations.capabilities.callagent.access import WEBHOOK_PATH as CALL_WEBHOOK_PATH
 from conversations.capabilities.callagent.webhook import MAX_BODY as CALL_MAX_BODY
-from conversations.capabilities.callagent.webhook import receive_ask_user
+from conversations.capabilities.callagent.webhook import WebhookOutcome, receive_ask_user
 
 NOT_FOUND = JSONResponse({"error": "not found"}, status_code=404)
 
@@ -54,7 +61,14 @@ async def call_agent_question(request: Request) -> Response:
         return Response(status_code=400)
     if body is None:
         return JSONResponse({"error": "payload too large"}, status_code=413)
-    outcome = await receive_ask_user(access, request.path_params["token"], body, request.headers)
+    try:
+        outcome = await receive_ask_user(
+            access, request.path_params["token"], body, request.headers
+        )
+    except RecursionError:
+        # A signed body nested too deep for `json.loads` (inside `receive_ask_user`, after the
+        # signature and before any write): malformed, like any other body that is no event.
+        outcome = WebhookOutcome(400)
     if outcome.asked:
         services.outbox.wake()
     if outcome.status_code == 404:

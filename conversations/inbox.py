@@ -14,11 +14,16 @@ that is depends on the database:
 - SQLite is used by one process only (replicas need PostgreSQL), so at start every unfinished
   item claimed before this process started by another owner is dead work and is taken at
   once, without waiting for its lease to run out.
+
+An item's payload (a person's words) is kept only until it is done, and sealed with the
+secret key meanwhile (given a cipher): never in clear on disk, not even in SQLite's WAL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -27,7 +32,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.leases import LEASE_S, RENEW_EVERY_S, lease_until, new_owner
-from storage import Database
+from storage import Database, FieldCipher, field_aad
+from storage.crypto import DecryptionError
 from storage.models import ProcessedEvent
 from storage.repositories.events import (
     claim_event,
@@ -54,10 +60,12 @@ class Inbox:
         owner: str | None = None,
         lease_s: float = LEASE_S,
         renew_every_s: float | None = None,
+        cipher: FieldCipher | None = None,
     ) -> None:
         if lease_s <= 0:
             raise ValueError("lease_s must be positive")
         self._db = db
+        self._cipher = cipher
         self._owner = owner or new_owner()
         self._lease_s = lease_s
         self._renew_every_s = renew_every_s or min(RENEW_EVERY_S, lease_s / 4)
@@ -86,7 +94,7 @@ class Inbox:
                 session,
                 key=key,
                 source=source,
-                payload=payload,
+                payload=self._seal(key, payload),
                 owner=self._owner,
                 until=lease_until(seconds=self._lease_s),
             )
@@ -114,7 +122,28 @@ class Inbox:
         fresh = [row for row in rows if row.key not in self._held]
         for row in rows:
             self._hold(row.key)
+        for row in fresh:
+            try:
+                row.payload = self._unseal(row.key, row.payload or {})
+            except DecryptionError:  # sealed under a key this process no longer has
+                log.error("inbound item %s can't be unsealed; it is not resumed", row.key)
+                row.payload = {}
         return fresh
+
+    def _seal(self, key: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        if self._cipher is None:
+            return payload
+        plain = json.dumps(payload, separators=(",", ":")).encode()
+        sealed = self._cipher.encrypt(plain, aad=field_aad("processed_event", "payload", key))
+        return {"sealed": base64.b64encode(sealed).decode()}
+
+    def _unseal(self, key: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        if "sealed" not in stored or self._cipher is None:
+            return dict(stored)
+        sealed = base64.b64decode(str(stored["sealed"]))
+        plain = self._cipher.decrypt(sealed, aad=field_aad("processed_event", "payload", key))
+        loaded: dict[str, Any] = json.loads(plain)
+        return loaded
 
     async def done(self, session: AsyncSession, *, key: str) -> None:
         """The item's work is finished, in the caller's transaction (so it commits with the

@@ -34,7 +34,7 @@ from conversations.llm import (
 )
 from conversations.locks import KeyedLocks
 from conversations.questions import QuestionRouter
-from conversations.replies import LazyStream, Replier, Reply
+from conversations.replies import BUTTON_EXPIRED, LazyStream, Replier, Reply
 from conversations.serialize import inbound_from_json, inbound_to_json
 from conversations.state import ConversationState
 from conversations.tools.base import Tool, ToolOutcome, describe_validation_error, tool_error
@@ -92,7 +92,8 @@ class ConversationManager:
         self._questions = questions or QuestionRouter()
         self._config = config or ManagerConfig()
         self._locks = KeyedLocks()
-        self._inbox = Inbox(deps.db, owner=owner, lease_s=lease_s)
+        cipher = deps.people.cipher if deps.people is not None else None
+        self._inbox = Inbox(deps.db, owner=owner, lease_s=lease_s, cipher=cipher)
 
     async def aclose(self) -> None:
         """At shutdown, after running work drained: let go of unfinished inbound items."""
@@ -255,7 +256,7 @@ class ConversationManager:
             conversation.id,
             origin=_event_key(message),
         )
-        answered = await self._questions.text(ctx, message.text)
+        answered = await self._questions.text(ctx, message.text, private=message.private)
         if answered is not None:
             # The asker's open question takes this message before the model does.
             for reply in answered:
@@ -328,6 +329,8 @@ class ConversationManager:
             log.exception("button %s failed", press.value.split(":", 1)[0])
             replies = (Reply(text=SORRY_BUTTON),)
         for reply in replies:
+            if reply == BUTTON_EXPIRED:  # told to the presser alone, like every refusal
+                reply = ctx.privately(reply.text)
             await replier.send(reply)
         async with self._deps.db.session() as session:
             await self._save_state(session, conversation, state)

@@ -34,7 +34,8 @@ HELP = f"""{OFFLINE_NOTE}
   e.g. `call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm`
 • reserve a table for <n> at <restaurant> [in <city>] [tomorrow] [at <time>] — through
   Onegent, e.g. `reserve a table for 2 at Le Bernardin tomorrow at 7pm`; `reserve a room at
-  <hotel> [in <city>]` for a hotel (what is missing is asked)
+  <hotel> [in <city>]` for a hotel, `book a flight from <origin> to <destination> [on <day>]`
+  for a flight (what is missing is asked; passport details privately)
 • orders — your bookings
 • status — what is running or finished here
 • help — this list"""
@@ -62,6 +63,11 @@ _TABLE = re.compile(
 )
 _ROOM = re.compile(
     r"^(?:reserve|book)\s+(?:a\s+)?(?:hotel\s+)?room\s+at\s+(?P<name>.+?)(?:\s+in\s+(?P<city>.+))?$",
+    re.I,
+)
+_FLIGHT = re.compile(
+    r"^(?:reserve|book)\s+(?:a\s+)?flight\s+from\s+(?P<origin>.+?)\s+to\s+(?P<dest>.+?)"
+    r"(?:\s+(?:on\s+)?(?P<date>today|tomorrow|\d{4}-\d{2}-\d{2}|(?:next\s+)?[a-z]+day))?$",
     re.I,
 )
 _DETAILS = re.compile(r"^(?:details?|info|show)\s+#?(?P<n>\d{1,3})$", re.I)
@@ -129,6 +135,11 @@ def _plan(text: str, available: set[str]) -> LLMResponse:
         if match["covers"]:
             table["covers"] = int(match["covers"])
         return _call("reserve", table, available)
+    if match := _FLIGHT.match(command):
+        flight = {"scenario": "flight", "origin": match["origin"], "dest": match["dest"]}
+        if match["date"]:
+            flight["date"] = match["date"]
+        return _call("reserve", flight, available)
     if match := _ROOM.match(command):
         room: dict[str, Any] = {"scenario": "hotel", "hotel_name": match["name"].strip()}
         if match["city"]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from conversations.credentials import OUTGOING, CredentialResolver, PartnerCredentials
-from conversations.people import People
+from conversations.people import PARTNER_FIELDS, People
 from conversations.types import ConversationAddress, Sender
 from integrations.breaker import CircuitBreaker
 from integrations.outgoing import KeyKind, OutgoingClient
@@ -67,9 +67,8 @@ class OutgoingAccess:
         person = await self._people.lookup(address, sender)
         provisioned = (_fingerprint(creds), person.external_user_id)
         if person.needs_provisioning or provisioned not in self._provisioned:
-            request = ProvisionUserRequest(
-                external_user_id=person.external_user_id, **person.profile
-            )
+            shared = {k: v for k, v in person.profile.items() if k in PARTNER_FIELDS}
+            request = ProvisionUserRequest(external_user_id=person.external_user_id, **shared)
             await client.provision_user(person.external_user_id, request)
             await self._people.provisioned(address, sender, person)
             self._provisioned.add(provisioned)

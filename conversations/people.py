@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from conversations.types import ConversationAddress, Sender
 from storage import Database, FieldCipher, repositories
 
-PROFILE_FIELDS = ("display_name", "email", "phone")
+PROFILE_FIELDS = ("display_name", "email", "phone", "timezone")
+PARTNER_FIELDS = ("display_name", "email", "phone")
+"""What of a profile partners are sent: not the time zone, which only reads dates."""
 
 ProfileSource = Callable[[ConversationAddress, Sender], Awaitable[Mapping[str, str]]]
 """What a front-end knows of a person beyond `Sender` (e.g. contact details the workspace

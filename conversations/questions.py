@@ -6,6 +6,10 @@ once and answered once — by a button or by the asker's next message in that th
 goes to their open question before the model — through one conditional update. A late or
 foreign answer is told plainly and changes nothing. What an answer leads to is the business
 of the question's `purpose`, registered by its capability in a `QuestionRouter`.
+
+A private question (passport details for a flight) is posted in the person's own chat with
+the bot, wherever it was asked, and answered there; its answer goes to its handler and is
+never written (the row says only that it was given).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ MAX_TYPED = 500
 CANCEL_WORDS = frozenset({"cancel", "stop", "never mind", "nevermind", "forget it"})
 YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "ok", "okay", "sure"})
 NO_WORDS = frozenset({"no", "n", "nope", "nah"})
+NOT_KEPT = "(given privately, not kept)"
+"""What a private question's row says of its answer; a re-run after a crash gets this."""
 
 
 class AnswerForm(StrEnum):
@@ -64,6 +70,8 @@ class Ask:
     """Whether a typed answer outside the options is taken as it is (a call's question)."""
     open_to_all: bool = False
     """Whether anyone in the conversation may answer (the asker allowed it)."""
+    private: bool = False
+    """Asked and answered in the person's own chat with the bot; the answer is not kept."""
 
 
 def question_key(question_id: str) -> str:
@@ -77,7 +85,11 @@ def _options(question: PendingQuestion) -> list[Choice]:
 def question_reply(question: PendingQuestion, *, answered: str | None = None) -> Reply:
     """The question as posted (buttons while open), or as settled (`answered` says how)."""
     if answered is not None:
-        return Reply(text=f"{question.prompt}\n✓ {answered}", key=question_key(question.id))
+        return Reply(
+            text=f"{question.prompt}\n✓ {answered}",
+            key=question_key(question.id),
+            private_to=question.asked_of if question.private else None,
+        )
     buttons: tuple[Button, ...] = ()
     lines = [question.prompt]
     if question.form == AnswerForm.CHOICE:
@@ -93,14 +105,15 @@ def question_reply(question: PendingQuestion, *, answered: str | None = None) ->
             Button("No", f"answer:{question.id}:no"),
         )
     until = question.deadline.astimezone(UTC).strftime("%H:%M UTC")
-    lines.append(
-        f"(Reply here or tap a button. If I hear nothing by {until}, {_unanswered(question)}.)"
-    )
+    how = "Reply in this chat" if question.private else "Reply here or tap a button"
+    lines.append(f"({how}. If I hear nothing by {until}, {_unanswered(question)}.)")
     return Reply(
         text="\n".join(lines),
         buttons=buttons,
         key=question_key(question.id),
-        mention=question.asked_of,
+        mention=None if question.private else question.asked_of,
+        private_to=question.asked_of if question.private else None,
+        private_chat=question.private,
     )
 
 
@@ -178,6 +191,7 @@ async def ask_once(
         action_id=action_id,
         dedupe_key=dedupe_key,
         open_to_all=spec.open_to_all,
+        private=spec.private,
     )
     return None if question is None else question_reply(question)
 
@@ -238,19 +252,23 @@ class QuestionRouter:
                 session, question_id=question_id, workspace_id=ctx.address.workspace_id
             )
         if question is None:
-            return (Reply(text="I can't find that question any more."),)
+            return (ctx.privately("I can't find that question any more."),)
         value = picked
         if question.form == AnswerForm.CHOICE:
             options = _options(question)
             if not picked.isdigit() or not 1 <= int(picked) <= len(options):
-                return (Reply(text="That choice is not one of the options."),)
+                return (ctx.privately("That choice is not one of the options."),)
             value = options[int(picked) - 1].value
         return await self._answer(ctx, question, value)
 
-    async def text(self, ctx: ToolContext, text: str) -> tuple[Reply, ...] | None:
+    async def text(
+        self, ctx: ToolContext, text: str, *, private: bool = False
+    ) -> tuple[Reply, ...] | None:
         """The asker's message, taken as the answer to their open question in this thread;
         None when they have none (the message then goes to the model). A message run again
-        after a crash finishes the answer it gave, instead of reaching the model."""
+        after a crash finishes the answer it gave, instead of reaching the model. In the
+        person's own chat (`private`) their private questions asked elsewhere count too;
+        anywhere else private questions are not answered."""
         async with ctx.deps.db.session(read_only=True) as session:
             if ctx.origin and (
                 again := await repositories.answered_by_origin(
@@ -261,6 +279,14 @@ class QuestionRouter:
             waiting = await repositories.open_questions(
                 session, conversation_id=ctx.conversation_id, asked_of=ctx.sender.user_id
             )
+            live = [q for q in waiting if q.deadline > datetime.now(UTC)]
+            if not private and live and all(q.private for q in live):
+                return await self._elsewhere(ctx, live[0], text)
+            waiting = [q for q in waiting if private or not q.private]
+            if private and not waiting:
+                waiting = await repositories.open_private_questions(
+                    session, platform=ctx.address.platform, asked_of=ctx.sender.user_id
+                )
         now = datetime.now(UTC)
         for stale in [q for q in waiting if q.deadline <= now]:
             for reply in await self.expire(ctx, stale):
@@ -282,6 +308,20 @@ class QuestionRouter:
             )
         return await self._answer(ctx, question, value)
 
+    async def _elsewhere(
+        self, ctx: ToolContext, question: PendingQuestion, text: str
+    ) -> tuple[Reply, ...]:
+        """A message here while their private question waits: most likely its answer, typed
+        where others read it. It is neither taken nor passed on (the model never sees it)."""
+        if " ".join(text.lower().split()).strip(" .!") in CANCEL_WORDS:
+            return await self._cancel(ctx, question)
+        return (
+            ctx.privately(
+                "I asked you that in a private message — please answer there. I didn't keep "
+                "what you wrote here; say “cancel” to drop it."
+            ),
+        )
+
     async def _answer(
         self, ctx: ToolContext, question: PendingQuestion, value: str
     ) -> tuple[Reply, ...]:
@@ -290,9 +330,13 @@ class QuestionRouter:
             answered = await repositories.answer_question(
                 session,
                 question_id=question.id,
-                workspace_id=ctx.address.workspace_id,
+                # A private question is answered from the person's own chat, which may be
+                # another workspace (Telegram); it was found by who was asked.
+                workspace_id=question.workspace_id
+                if question.private
+                else ctx.address.workspace_id,
                 answered_by=ctx.sender.user_id,
-                answer=value,
+                answer=NOT_KEPT if question.private else value,
                 now=now,
                 origin=ctx.origin,
             )
@@ -300,11 +344,15 @@ class QuestionRouter:
             if ctx.origin and question.answer_origin == ctx.origin:
                 return await self._settled(ctx, question)  # this very answer, run again
             return (self._why_not(ctx, question, now),)
-        return await self._settled(ctx, answered)
+        return await self._settled(ctx, answered, value)
 
-    async def _settled(self, ctx: ToolContext, answered: PendingQuestion) -> tuple[Reply, ...]:
-        value = str(answered.answer)
-        settled = question_reply(answered, answered=_label(answered, value))
+    async def _settled(
+        self, ctx: ToolContext, answered: PendingQuestion, value: str | None = None
+    ) -> tuple[Reply, ...]:
+        """`value` is the answer as given; without it (a re-run), the row's."""
+        value = value if value is not None else str(answered.answer)
+        shown = "Received" if answered.private else _label(answered, value)
+        settled = question_reply(answered, answered=shown)
         follow = await self._follow(ctx, answered, value)
         if follow and follow[0].key == settled.key:
             return follow  # the handler says itself how it settled
@@ -316,7 +364,7 @@ class QuestionRouter:
                 session, question_id=question.id, status="cancelled", now=datetime.now(UTC)
             )
         if closed is None:
-            return (Reply(text="That question was already settled."),)
+            return (ctx.privately("That question was already settled."),)
         return (
             question_reply(closed, answered="Cancelled"),
             *await self._follow(ctx, closed, None),
@@ -345,7 +393,7 @@ class QuestionRouter:
     @staticmethod
     def _why_not(ctx: ToolContext, question: PendingQuestion, now: datetime) -> Reply:
         if question.asked_of != ctx.sender.user_id and not question.open_to_all:
-            return Reply(text="Only the person who was asked can answer this question.")
+            return ctx.privately("Only the person who was asked can answer this question.")
         if question.status == "open" and question.deadline <= now:
-            return Reply(text=f"That question has expired, so {_unanswered(question)}.")
-        return Reply(text="That question was already answered.")
+            return ctx.privately(f"That question has expired, so {_unanswered(question)}.")
+        return ctx.privately("That question was already answered.")

@@ -97,7 +97,9 @@ class Reply:
     data). Where the conversation is that person's own chat it is posted as usual; elsewhere
     the front-end shows it to that person only (Slack: an ephemeral message, else their DM;
     Telegram: their private chat, else a notice in the group without the content), never as
-    a message everyone in the conversation can read.
+    a message everyone in the conversation can read. With `private_chat` it must be in
+    their own chat with the bot (a question whose answer they type there): Slack posts it in
+    their DM rather than as an ephemeral message.
     """
 
     text: str = ""
@@ -109,6 +111,7 @@ class Reply:
     key: str | None = None
     mention: str | None = None
     private_to: str | None = None
+    private_chat: bool = False
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ def reply_from_json(raw: dict[str, Any]) -> Reply:
         key=raw.get("key"),
         mention=raw.get("mention"),
         private_to=raw.get("private_to"),
+        private_chat=bool(raw.get("private_chat", False)),
     )
 
 
@@ -87,4 +88,6 @@ def inbound_from_json(raw: dict[str, Any]) -> Inbound:
     if raw["kind"] == "press":
         return ButtonPress(address, sender, raw["value"], raw["event_id"])
     location = GeoPoint(**raw["location"]) if raw.get("location") else None
-    return InboundMessage(address, sender, raw["text"], raw["event_id"], location)
+    return InboundMessage(
+        address, sender, raw["text"], raw["event_id"], location, bool(raw.get("private", False))
+    )

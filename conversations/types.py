@@ -39,13 +39,16 @@ class GeoPoint:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """One message to the concierge. `event_id` is the platform's dedupe key."""
+    """One message to the concierge. `event_id` is the platform's dedupe key; `private`
+    says it came in the sender's own chat with the bot (a Slack DM, a Telegram private
+    chat, the terminal), where private questions are answered."""
 
     address: ConversationAddress
     sender: Sender
     text: str
     event_id: str
     location: GeoPoint | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True)

@@ -395,6 +395,7 @@ class PendingQuestion(StorageModel, table=True):
     __table_args__ = (
         Index(None, "conversation_id", "status"),
         Index(None, "status", "deadline"),
+        Index(None, "asked_of", "status"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -430,6 +431,9 @@ class PendingQuestion(StorageModel, table=True):
     """Anyone in the conversation may answer (the asker allowed it), not only ``asked_of``."""
     answer_origin: str | None = Field(default=None, max_length=255)
     """The inbound item that answered it: a re-run of that item finishes what it began."""
+    private: bool = False
+    """Asked in the person's own chat with the bot and answered there (passport details):
+    its answer is never written here, only handed to its handler."""
 
 
 class PostedMessage(StorageModel, table=True):

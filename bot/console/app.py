@@ -130,7 +130,7 @@ async def run_console(
             message: Inbound = (
                 ButtonPress(ADDRESS, SENDER, press, new_event_id())
                 if press
-                else InboundMessage(ADDRESS, SENDER, text, event_id=new_event_id())
+                else InboundMessage(ADDRESS, SENDER, text, event_id=new_event_id(), private=True)
             )
             # One line at a time, like a person reading each answer before typing again.
             await work.spawn(manager.handle(message, replier), name="console-turn")

@@ -123,6 +123,7 @@ def from_event(body: Mapping[str, Any], *, bot_user_id: str) -> Verdict | Follow
         Sender(user),
         strip_mentions(text, bot_user_id),
         event_id=message_event_id(team, channel, ts),
+        private=direct,
     )
     accepted = Accepted(message, (thread or ts) if direct else thread)
     if kind == "message" and not direct and not mentions(text, bot_user_id):
@@ -141,15 +142,18 @@ def from_block_action(body: Mapping[str, Any]) -> Verdict:
         return Ignored(f"action {action_id}")
     channel = body.get("channel") if isinstance(body.get("channel"), Mapping) else {}
     message = body.get("message") if isinstance(body.get("message"), Mapping) else {}
+    # A click on an ephemeral message comes without `message`: its `container` says where.
+    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
     user = body.get("user") if isinstance(body.get("user"), Mapping) else {}
     assert isinstance(channel, Mapping) and isinstance(message, Mapping)
-    assert isinstance(user, Mapping)
-    team, chat = team_of(body), _str(channel.get("id"))
-    message_ts, user_id = _str(message.get("ts")), _str(user.get("id"))
-    value = _str(action.get("value"))
+    assert isinstance(container, Mapping) and isinstance(user, Mapping)
+    team = team_of(body)
+    chat = _str(channel.get("id")) or _str(container.get("channel_id"))
+    message_ts = _str(message.get("ts")) or _str(container.get("message_ts"))
+    user_id, value = _str(user.get("id")), _str(action.get("value"))
     if not chat or not message_ts or not user_id or not value:
         return Ignored("a click outside a message")
-    thread_ts = _str(message.get("thread_ts"))
+    thread_ts = _str(message.get("thread_ts")) or _str(container.get("thread_ts"))
     thread = thread_ts if thread_ts and thread_ts != message_ts else ""
     press = ButtonPress(
         ConversationAddress(PLATFORM, team, chat, thread),

@@ -1,8 +1,10 @@
 """`SlackFrontEnd`: the Slack adapter of `serve`.
 
 HTTP mode: `POST /slack/events` (Events API, interactivity and slash commands on one Request
-URL). The raw body is capped and its signature checked before bolt sees it; bolt then
-authorizes, our middleware filters and claims, and a listener acks and spawns the work.
+URL). The raw body is capped (413) and its signature checked (401) before bolt sees it, then
+its shape (`shapes.malformed`: a signed body Slack would never send is a plain-text 400
+"malformed request", never a 500 that Slack retries); bolt then authorizes, our middleware
+filters and claims, and a listener acks and spawns the work.
 Socket Mode: when `SLACK_APP_TOKEN` is set, the same bolt app also takes requests over
 slack_sdk's aiohttp Socket Mode client, connected in `start`.
 
@@ -28,7 +30,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.services import Services
@@ -49,6 +51,7 @@ from bot.slack.people import SlackPeople
 from bot.slack.records import SlackRecords
 from bot.slack.render import escape
 from bot.slack.replier import ReplyPolicy, SlackReplier, SlackShared
+from bot.slack.shapes import malformed
 from bot.slack.surfaces import (
     COMMAND,
     ORDERS_TEXT,
@@ -207,12 +210,20 @@ class SlackFrontEnd:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return Response(status_code=400)
-        bolt_request = AsyncBoltRequest(
-            body=text,
-            query=dict(request.query_params),
-            headers={k: v for k, v in request.headers.items()},
-        )
+            return _malformed("body is not UTF-8")
+        problem = malformed(text, request.headers.get("content-type"))
+        if problem is not None:
+            return _malformed(problem)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=text,
+                query=dict(request.query_params),
+                headers={k: v for k, v in request.headers.items()},
+            )
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+            # A shape `shapes.malformed` does not know yet: still Slack's retry-free 400.
+            log.warning("Slack request bolt could not read: %s", type(e).__name__)
+            return _malformed("unreadable by bolt")
         return to_starlette_response(await self._bolt.async_dispatch(bolt_request))
 
     # ---- handlers (called by the bolt listeners) ---------------------------------------
@@ -277,6 +288,7 @@ class SlackFrontEnd:
             Sender(user, str(body.get("user_name") or "") or None),
             ORDERS_TEXT if word == "orders" else text,
             event_id=f"{team}:command:{body.get('trigger_id') or ''}",
+            private=True,
         )
         if not await services.manager.accept(message):
             await ack()
@@ -343,7 +355,7 @@ class SlackFrontEnd:
         if self._people is None or address.platform != PLATFORM:
             return {}
         profile = await self._people.profile(address.workspace_id, sender.user_id)
-        return profile.for_partners() if profile is not None else {}
+        return profile.known() if profile is not None else {}
 
     def _manager(self) -> ConversationManager:
         services, _ = self._running()
@@ -454,6 +466,13 @@ def _first(seen: OrderedDict[str, None], key: str) -> bool:
     while len(seen) > REMEMBERED:
         seen.popitem(last=False)
     return True
+
+
+def _malformed(problem: str) -> Response:
+    """A signed request whose body is not one Slack sends: 400, never a 5xx (which Slack
+    would retry), and nothing reaches bolt, the core or the database."""
+    log.info("Slack request refused: %s", problem)
+    return PlainTextResponse("malformed request", status_code=400)
 
 
 async def _capped_body(request: Request, limit: int) -> bytes | None:

@@ -33,6 +33,8 @@ class SlackProfile:
     is_admin: bool
     email: str | None = None
     phone: str | None = None
+    timezone: str | None = None
+    """Their own time zone (`users.info` `tz`), for "tomorrow" and "tonight"."""
 
     def __repr__(self) -> str:  # personal data stays out of logs
         return f"SlackProfile(user_id={self.user_id!r})"
@@ -41,6 +43,10 @@ class SlackProfile:
         """The profile partners may get: a name, and contact details when granted."""
         fields = {"display_name": self.display_name, "email": self.email, "phone": self.phone}
         return {k: v for k, v in fields.items() if v}
+
+    def known(self) -> dict[str, str]:
+        """What the concierge keeps of them: what partners may get, and their time zone."""
+        return {**self.for_partners(), **({"timezone": self.timezone} if self.timezone else {})}
 
 
 class ProfileUnavailable(Exception):
@@ -106,8 +112,14 @@ def _profile(user_id: str, user: Mapping[str, Any], *, contact: bool) -> SlackPr
         or _text(user.get("name"))
     )
     admin = any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
+    zone = _text(user.get("tz"))
     if not contact:
-        return SlackProfile(user_id, name, admin)
+        return SlackProfile(user_id, name, admin, timezone=zone)
     return SlackProfile(
-        user_id, name, admin, email=_text(profile.get("email")), phone=_text(profile.get("phone"))
+        user_id,
+        name,
+        admin,
+        email=_text(profile.get("email")),
+        phone=_text(profile.get("phone")),
+        timezone=zone,
     )

@@ -16,7 +16,8 @@
   the thread if there is one), never a visible post. Ephemeral messages cannot be edited, so
   such a reply replaces nothing and is not recorded under its `key` (its own running status
   line under that key is finished instead). Where Slack refuses the ephemeral message (the
-  person or the bot is not in the channel, …) it goes to the person's DM with the bot.
+  person or the bot is not in the channel, …) it goes to the person's DM with the bot; a
+  reply `private_chat` (a question answered by typing) goes straight to the DM.
 
 Slack failures are retried by the client's retry handlers; what still fails is logged and,
 for a turn's replier, swallowed (the turn goes on). The outlet's replier raises
@@ -225,6 +226,8 @@ class SlackReplier:
         dm: str | None = None
         for index, message in enumerate(render_reply(reply)):
             try:
+                if dm is None and reply.private_chat:  # to be answered in the DM: post it there
+                    dm = await self._open_dm(user)
                 if dm is None:
                     try:
                         await self._without_pictures_if_refused(

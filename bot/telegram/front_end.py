@@ -8,6 +8,18 @@ local use, with no public URL needed. Commands are registered with `setMyCommand
 Every update, from either door, goes through `feed`: PTB's handlers classify it and claim
 it in the database (`ConversationManager.accept`); the webhook answers 200 only after that,
 and the work (`manager.run`, with "typing…" showing) runs afterwards as tracked work.
+
+What the webhook answers, in order: a missing or malformed secret 401, a wrong one 403
+(`transport.check_secret`, before the body is read); a body over 1 MiB 413; not yet
+connected 503; a body that is not JSON, not an object, not of an update's shape
+(`transport.malformed_update`) or refused by PTB's `Update.de_json` a plain-text 400
+"malformed update", which reaches no handler and changes nothing; an update that could not
+be claimed 500; otherwise 200. Telegram redelivers after any non-2xx, but only "a reasonable
+amount of attempts" (setWebhook docs), never forever, so a 400 is chosen over a 200 for
+bodies Telegram itself never sends: nothing is lost, and the refusal shows in
+`getWebhookInfo`'s `last_error_message` instead of being silently dropped. The 500 stays
+for updates that are well formed but could not be claimed (the database was unavailable):
+that redelivery is wanted.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from telegram import BotCommand, CallbackQuery, Message, ReplyKeyboardMarkup, Update
 from telegram.error import InvalidToken, TelegramError
@@ -34,6 +46,7 @@ from bot.telegram.application import RetryPolicy, build_application
 from bot.telegram.callbacks import DatabaseCallbackStore
 from bot.telegram.handlers import TelegramHandlers
 from bot.telegram.memory import CallbackEntry, CallbackStore, RecentIds
+from bot.telegram.press import PressAnswer
 from bot.telegram.records import Posted, TelegramRecords, quietly
 from bot.telegram.render import escape
 from bot.telegram.replier import TelegramReplier
@@ -43,6 +56,7 @@ from bot.telegram.transport import (
     SECRET_HEADER,
     check_secret,
     derived_secret,
+    malformed_update,
     poll,
     valid_secret,
 )
@@ -227,11 +241,17 @@ class TelegramFrontEnd:
             return Response(status_code=503)
         try:
             data = json.loads(body)
-            update = Update.de_json(data, self._app.bot) if isinstance(data, dict) else None
-        except Exception:  # malformed JSON or not an update: not from Telegram
-            update = None
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deep
+            return _malformed("body is not JSON")
+        problem = malformed_update(data)
+        if problem is not None:
+            return _malformed(problem)
+        try:
+            update = Update.de_json(data, self._app.bot)
+        except Exception as error:  # PTB's own parse refused it: not an update either
+            return _malformed(f"not an update ({type(error).__name__})")
         if update is None:
-            return Response(status_code=400)
+            return _malformed("not an update")
         return Response(status_code=200 if await self.feed(update) else 500)
 
     # ---- Gateway (called by the handlers) ----------------------------------------------
@@ -256,14 +276,29 @@ class TelegramFrontEnd:
             shared.records.note_turn(item.address, reply_to=reply_to, shown=shown),
             name=f"telegram-note:{item.event_id}",
         )
-        replier = TelegramReplier(shared, item.address, reply_to=reply_to, after=noted)
+        press = PressAnswer(query) if query is not None else None
+        replier = TelegramReplier(
+            shared,
+            item.address,
+            reply_to=reply_to,
+            after=noted,
+            alert=press.alert if press is not None else None,
+        )
 
         async def work() -> None:
-            if query is not None:
-                with contextlib.suppress(TelegramError):
-                    await query.answer()  # first, or Telegram says "query is too old"
-            async with replier.typing():
-                await services.manager.run(item, replier)
+            # Answered once: a pop-up if the press is refused, else empty once the work is
+            # done or soon (Telegram wants it promptly, or says "query is too old").
+            quiet = None
+            if press is not None:
+                quiet = services.work.spawn(press.quietly_after(), name="telegram-press")
+            try:
+                async with replier.typing():
+                    await services.manager.run(item, replier)
+            finally:
+                if press is not None:
+                    await press.quietly()
+                if quiet is not None:
+                    quiet.cancel()
 
         services.work.spawn(work(), name=f"telegram:{item.event_id}")
 
@@ -398,6 +433,12 @@ class TelegramOutlet:
 
     def replier_for(self, address: ConversationAddress) -> Replier | None:
         return self._front_end.replier_for(address)
+
+
+def _malformed(problem: str) -> Response:
+    """A request with the right secret whose body is not an update (`_webhook`)."""
+    log.info("Telegram webhook request refused: %s", problem)
+    return PlainTextResponse("malformed update", status_code=400)
 
 
 async def _capped_body(request: Request, limit: int) -> bytes | None:

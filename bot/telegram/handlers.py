@@ -24,7 +24,7 @@ import logging
 from typing import Any, Protocol
 
 from telegram import CallbackQuery, KeyboardButton, Message, ReplyKeyboardMarkup, Update
-from telegram.constants import ChatMemberStatus
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -193,6 +193,7 @@ class TelegramHandlers:
             text[:MAX_TEXT],
             event_id=event_id(message.get_bot().id, update.update_id),
             location=point,
+            private=message.chat.type == ChatType.PRIVATE,
         )
         await self._gateway.admit(item, reply_to=message.message_id)
 

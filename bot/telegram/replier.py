@@ -84,17 +84,22 @@ class TelegramReplier:
         anchored: bool = False,
         after: asyncio.Future[Any] | None = None,
         raise_errors: bool = False,
+        alert: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
         """`reply_to` is the message this replier answers; `anchored` (for later results)
         replies to the one the bot last answered in the conversation instead. `after`: the
         records of this turn being stored, awaited before any record is read (the turn
-        itself need not wait for them, so it keeps its place in the conversation's order)."""
+        itself need not wait for them, so it keeps its place in the conversation's order).
+        `alert` shows a short text to the person whose button press this replier answers
+        (`PressAnswer.alert`): a private reply in a group, meant for them alone, pops up on
+        their screen instead of going to their private chat."""
         self.address = address
         self._shared = shared
         self._reply_to = reply_to
         self._anchored = anchored
         self._after = after
         self._raise = raise_errors
+        self._alert = alert
         self._lock = asyncio.Lock()
         self._statuses: dict[str, Posted | None] = {}
         self._chat: ChatState | None = None
@@ -109,6 +114,13 @@ class TelegramReplier:
         async with self._lock:
             try:
                 if reply.private_to and self.group:
+                    alerted = (
+                        self._alert is not None
+                        and _just_words(reply)
+                        and await self._alert(reply.private_to, reply.text)
+                    )
+                    if alerted:
+                        return
                     await self._send_privately(reply, reply.private_to)
                     return
                 await self._send(reply)
@@ -434,3 +446,10 @@ class TelegramReplier:
 
 class _PhotoRefused(Exception):
     pass
+
+
+def _just_words(reply: Reply) -> bool:
+    """A reply that is only a short text (what a pop-up can show)."""
+    return bool(reply.text) and not (
+        reply.cards or reply.detail or reply.buttons or reply.approval or reply.footer
+    )

@@ -70,19 +70,14 @@ async def _why_not(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
             session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
         )
     if approval is None:
-        return (Reply(text="I can't find that confirmation. Ask me again to book."),)
+        return (ctx.privately("I can't find that confirmation. Ask me again to book."),)
     if approval.status == "granted":
-        return (Reply(text="This booking was already confirmed."),)
+        return (ctx.privately("This booking was already confirmed."),)
     if approval.status in ("rejected", "expired"):
-        return (Reply(text=f"This booking was already {_said(approval.status)}."),)
+        return (ctx.privately(f"This booking was already {_said(approval.status)}."),)
     if approval.requested_by != ctx.sender.user_id:
-        return (
-            Reply(
-                text="Only the person who asked can confirm or cancel this booking.",
-                mention=ctx.sender.user_id,
-            ),
-        )
-    return (Reply(text="This confirmation has expired; ask me again to book."),)
+        return (ctx.privately("Only the person who asked can confirm or cancel this booking."),)
+    return (ctx.privately("This confirmation has expired; ask me again to book."),)
 
 
 def _said(status: str) -> str:

@@ -91,12 +91,12 @@ async def _retry_button(ctx: ToolContext, action_id: str) -> tuple[Reply, ...]:
         if action is None or action.kind != "booking":
             return (BUTTON_EXPIRED,)
         if action.requested_by != ctx.sender.user_id:
-            return (Reply(text="Only the person who asked can retry this booking."),)
+            return (ctx.privately("Only the person who asked can retry this booking."),)
         moved = await repositories.transition_action(
             session, action_id=action_id, from_statuses=(FAILED,), to_status=RETRIED
         )
     if not moved:
-        return (Reply(text="This booking is already being retried."),)
+        return (ctx.privately("This booking is already being retried."),)
     return (await propose(ctx, Quote.from_json(action.payload["quote"]))).as_replies()
 
 

@@ -11,7 +11,7 @@ from conversations.credentials import CredentialResolver
 from conversations.jobs.starting import JobBell
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
-from conversations.replies import Replier
+from conversations.replies import Replier, Reply
 from conversations.state import ConversationState
 from conversations.types import ConversationAddress, Sender
 from storage import Database
@@ -55,6 +55,11 @@ class ToolContext:
     """The inbound item this turn answers; work it starts is keyed by it, so a turn re-run
     after a crash finds the job it already started instead of starting another."""
     _started: dict[str, int] = field(default_factory=dict)
+
+    def privately(self, text: str) -> Reply:
+        """A short answer for the person in this turn alone (a refusal, "already done"):
+        never a message for everyone in a channel or group."""
+        return Reply(text=text, private_to=self.sender.user_id)
 
     def work_key(self, what: str) -> str | None:
         """A key for the n-th piece of `what` this turn starts (None outside a turn)."""

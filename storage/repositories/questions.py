@@ -20,6 +20,7 @@ __all__ = [
     "expire_question",
     "get_question",
     "job_questions",
+    "open_private_questions",
     "open_questions",
     "redact_answer",
     "update_question_context",
@@ -45,6 +46,7 @@ async def create_question(
     action_id: str | None = None,
     dedupe_key: str | None = None,
     open_to_all: bool = False,
+    private: bool = False,
     now: datetime | None = None,
 ) -> PendingQuestion | None:
     """Record an open question; with ``dedupe_key`` at most once (None the second time)."""
@@ -68,6 +70,7 @@ async def create_question(
         deadline=deadline,
         dedupe_key=dedupe_key,
         open_to_all=open_to_all,
+        private=private,
     )
     if dedupe_key is None:
         session.add(question)
@@ -108,6 +111,27 @@ async def open_questions(
             col(PendingQuestion.conversation_id) == conversation_id,
             or_(col(PendingQuestion.asked_of) == asked_of, col(PendingQuestion.open_to_all)),
             col(PendingQuestion.status) == "open",
+        )
+        .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(result.all())
+
+
+async def open_private_questions(
+    session: AsyncSession, *, platform: str, asked_of: str
+) -> list[PendingQuestion]:
+    """The person's open private questions, from any conversation, oldest first: they are
+    answered in the person's own chat with the bot, wherever they were asked. Not scoped by
+    workspace: a Telegram group is a workspace of its own, and a platform's user ids are
+    unique across it (Slack's across workspaces, Telegram's everywhere)."""
+    result = await session.exec(
+        select(PendingQuestion)
+        .where(
+            col(PendingQuestion.asked_of) == asked_of,
+            col(PendingQuestion.status) == "open",
+            col(PendingQuestion.private),
+            col(PendingQuestion.platform) == platform,
         )
         .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
         .execution_options(populate_existing=True)
@@ -168,12 +192,16 @@ async def expire_question(
 async def answered_by_origin(
     session: AsyncSession, *, conversation_id: str, origin: str
 ) -> PendingQuestion | None:
-    """The question the inbound item ``origin`` answered (a re-run of that item)."""
+    """The question the inbound item ``origin`` answered (a re-run of that item): asked in
+    this conversation, or a private one asked elsewhere and answered here."""
     result = await session.exec(
         select(PendingQuestion)
         .where(
-            col(PendingQuestion.conversation_id) == conversation_id,
             col(PendingQuestion.answer_origin) == origin,
+            or_(
+                col(PendingQuestion.conversation_id) == conversation_id,
+                col(PendingQuestion.private),
+            ),
         )
         .execution_options(populate_existing=True)
     )

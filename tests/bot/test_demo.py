@@ -108,3 +108,15 @@ async def test_demo_reserves_a_table_and_hands_off_the_payment(tmp_path: Path) -
     assert "No table at 19:00 — booked 19:30, within your ±90 min" in out
     assert "Complete payment: http://127.0.0.1:" in out
     assert "Reservations (1):" in out
+
+
+async def test_demo_books_a_flight_with_the_passport_typed_once(tmp_path: Path) -> None:
+    answers = "1\nAlex Traveler\nalex@example.com\n+1 212 555 0199\ny\n1985-07-21, K7654321, US\n"
+    out = await run_demo(tmp_path, f"book a flight from JFK to LHR on friday\n{answers}orders\n")
+    assert "For how many passengers?" in out
+    assert "Passport details: I ask you for them privately once you press Reserve" in out
+    assert "passport number and the passport's issuing country" in out
+    assert "Your passport details are sent to them once and not kept here." in out
+    assert "Complete payment: http://127.0.0.1:" in out
+    for stored in (tmp_path / ".concierge").glob("concierge.db*"):  # the WAL file too
+        assert b"K7654321" not in stored.read_bytes(), stored.name

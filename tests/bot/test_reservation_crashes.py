@@ -36,7 +36,7 @@ from integrations.sandbox import (
 from integrations.sandbox.onegent_jobs import API_PREFIX
 from tests.bot.serve_rig import LEASE_S, Gates, Serve, ServeRig, Zygote, serve_rig
 from tests.bot.slack.fake_slack import Call
-from tests.bot.slack.harness import block_action, channel_message, event_callback, mention
+from tests.bot.slack.harness import block_action, channel_message, dm, event_callback, mention
 from tests.fakes.messages_api import (
     FakeMessagesAPI,
     RecordedRequest,
@@ -60,6 +60,8 @@ ANSWERS = (
     ("Which e-mail", "alex@example.com"),
     ("Which phone", "+1 212 555 0199"),
 )
+FLIGHT = {"scenario": "flight", "origin": "JFK", "dest": "LHR", "date": "friday", "passengers": 1}
+PASSPORT = "1985-07-21, K7654321, US"
 CHANNEL = "C0PLANS"
 TITLE = "🍽 Table at Le Bernardin · New York"
 CONFIRM = f"Reserve: {TITLE}"
@@ -193,6 +195,8 @@ async def _model() -> AsyncIterator[tuple[str, FakeMessagesAPI]]:
             return text_reply("I'll need a few details.")
         if "reserve a table" in said:
             return tool_reply(ToolUse("reserve", RESERVE))
+        if "flight" in said:
+            return tool_reply(ToolUse("reserve", FLIGHT))
         return text_reply("Hello.")
 
     fake = FakeMessagesAPI(responder=respond)
@@ -383,3 +387,66 @@ async def test_two_processes_on_one_postgresql_poll_a_reservation_once_at_a_time
     assert watch.most_in_flight == 1, timeline
     assert all(p.closed is not None for p in watch.polls), timeline
     assert min(watch.gaps()) >= MIN_GAP_S, timeline
+
+
+# ---- 3. a flight killed while its passport details are on their way ----------------------
+
+
+def _database_files(root: Path) -> list[bytes]:
+    """The SQLite database as it is on disk (with its WAL)."""
+    return [f.read_bytes() for f in root.glob("**/serve.db*")]
+
+
+async def test_a_flight_killed_while_sending_the_passport_asks_again_and_books_once(
+    tmp_path: Path, zygote: Zygote
+) -> None:
+    """A takes Alice's passport details in her DM and sends the flight to Onegent; SIGKILL
+    before A hears Onegent's answer. The details were only in A's memory, so B asks Alice
+    again (privately, saying why) and sends the flight with the same idempotency key:
+    Onegent has one job, and no table holds the passport."""
+    async with (
+        _onegent(SLOW, answer_after_s=0.0) as onegent,
+        serve_rig(tmp_path, zygote, database="sqlite") as rig,
+        _model() as (model_url, _),
+    ):
+        await onegent.start(rig, "a", model_url)
+        asked = mention("book me a flight from JFK to London on Friday")
+        thread = str(asked["ts"])
+        assert await rig.deliver("a", _body(asked)) == 200
+        for question, answer in ANSWERS[1:]:
+            await rig.wait_for(lambda q=question: bool(_with(rig, q)), 20, f"no {question!r}")  # type: ignore[misc]
+            reply = channel_message(answer, thread_ts=thread)
+            assert await rig.deliver("a", _body(reply)) == 200
+        confirm = "Reserve: ✈️ Flight JFK → LHR"
+        await rig.wait_for(lambda: bool(_with(rig, confirm)), 20, "no confirmation")
+        (confirmation,) = [c for c in rig.slack.of("chat.postMessage") if confirm in c.block_text]
+        press = block_action(
+            confirmation.buttons["Reserve"],
+            channel=CHANNEL,
+            message_ts=confirmation.ts,
+            thread_ts=thread,
+        )
+        assert await rig.interact("a", press) == 200
+        asking = "passport number"
+        await rig.wait_for(lambda: bool(_with(rig, asking)), 20, "no passport question")
+        held = onegent.gates.hold("POST", JOBS)
+        assert await rig.deliver("a", _body(dm(PASSPORT))) == 200
+        await rig.wait_for(lambda: onegent.state.created == 1, 15, "A never sent the flight")
+        await rig.kill("a")  # Onegent has the job; A never heard so
+        await onegent.start(rig, "b", model_url)
+        lost = "lost the details"
+        await rig.wait_for(lambda: bool(_with(rig, lost)), 25, "B never asked again")
+        assert await rig.deliver("b", _body(dm(PASSPORT))) == 200
+        await rig.wait_for(lambda: bool(rig.slack.ephemerals), 30, "no payment hand-off")
+        held.release()
+        stored = _database_files(tmp_path)
+
+    report = rig.report()
+    asked_privately = [c for c in _visible(rig) if asking in c.block_text]
+    questions = [c for c in asked_privately if "Reply in this chat" in c.block_text]
+    assert len(questions) == 2 and {c.args["channel"] for c in asked_privately} == {"D0ALICE"}
+    assert onegent.state.created == 1, report
+    keys = {r["clientMetadata"]["idempotencyKey"] for r in onegent.state.requests}
+    assert len(keys) == 1 and len(onegent.state.requests) == 2, report
+    assert all(r["profile"]["passport_number"] == "K7654321" for r in onegent.state.requests)
+    assert stored and not any(b"K7654321" in data for data in stored)

@@ -138,9 +138,10 @@ class Harness:
         event_id: str | None = None,
         replier: RecordingReplier | None = None,
         settle: bool = True,
+        private: bool = False,
     ) -> RecordingReplier:
         replier = replier or RecordingReplier()
-        message = InboundMessage(address, sender, text, event_id or new_event_id())
+        message = InboundMessage(address, sender, text, event_id or new_event_id(), private=private)
         self.outlet.repliers[address] = replier
         await manager.handle(message, replier)
         if settle:

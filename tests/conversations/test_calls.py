@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,13 +14,12 @@ import pytest
 from conversations import ConversationManager, InboundMessage
 from conversations.capabilities.callagent import CALL, listening
 from conversations.capabilities.callagent.card import CallStatus
-from conversations.delivery import OutboxSender
 from conversations.jobs import start_job
 from conversations.jobs.runner import NOTE_PREFIX
 from conversations.llm import LLMResponse, TextPart, ToolCallPart
 from conversations.manager import new_event_id
 from conversations.replies import Reply
-from conversations.types import ButtonPress, Sender
+from conversations.types import Sender
 from integrations.callagent import CallAgentClient, StartCallBody
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
@@ -32,6 +30,7 @@ from integrations.sandbox import (
 from integrations.sandbox.callagent_state import CallAgentSandboxState
 from storage import repositories
 from tests.conversations.conftest import ALICE, HERE, Harness
+from tests.conversations.live import LiveChat, live_chat
 from tests.fakes.chat import RecordingReplier
 from tests.fakes.llm import ScriptedLLM, call
 
@@ -41,34 +40,12 @@ BOB = Sender("U_BOB", "Bob")
 
 
 @dataclass
-class Calls:
-    harness: Harness
+class Calls(LiveChat):
     sandbox: RunningCallAgentSandbox
-    manager: ConversationManager
-    chat: RecordingReplier
 
     @property
     def state(self) -> CallAgentSandboxState:
         return self.sandbox.state
-
-    async def wait(self, check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            assert time.monotonic() < deadline, self.chat.transcript
-            await asyncio.sleep(0.02)
-
-    def shown(self, words: str) -> list[Reply]:
-        return [
-            r
-            for r in self.chat.replies
-            if words in r.text or (r.approval is not None and words in r.approval.title)
-        ]
-
-    async def press(self, value: str, *, sender: Sender = ALICE) -> None:
-        await self.manager.handle(ButtonPress(HERE, sender, value, new_event_id()), self.chat)
-
-    async def say(self, text: str, *, sender: Sender = ALICE) -> None:
-        await self.harness.say(self.manager, text, sender=sender, replier=self.chat, settle=False)
 
     async def place(self) -> None:
         """Ask for the call and press Call on its confirmation."""
@@ -105,21 +82,14 @@ async def running_calls(
     """The manager with its job runner and outbox sender running, as `serve` has them."""
     async with running_callagent_sandbox(config) as sandbox:
         harness.calls_url = sandbox.base_url
-        manager = harness.manager(model or _model())
-        chat = RecordingReplier()
-        harness.outlet.repliers[HERE] = chat
-        runner = harness.runners[id(manager)]
-        outbox = OutboxSender(harness.db, {"console": harness.outlet})
-        loops = [
-            asyncio.create_task(runner.run()),
-            asyncio.create_task(outbox.run(poll_interval_s=0.05)),
-        ]
-        try:
-            yield Calls(harness, sandbox, manager, chat)
-        finally:
-            for loop in loops:
-                loop.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+
+        def make(
+            h: Harness, manager: ConversationManager, chat: RecordingReplier, llm: ScriptedLLM
+        ) -> Calls:
+            return Calls(h, manager, chat, llm, sandbox)
+
+        async with live_chat(harness, model or _model(), make) as running:
+            yield running
 
 
 @pytest.fixture(autouse=True)

@@ -54,7 +54,8 @@ async def test_buttons_run_code_not_the_model(harness: Harness) -> None:
     more = await press("more")
     assert more.replies[0].text == "More ideas:" and more.replies[0].cards[0].number == 6
     for bogus in ("launch:missiles", "details:not-a-uuid", "x" * 500):
-        assert (await press(bogus)).replies == [BUTTON_EXPIRED]
+        (told,) = (await press(bogus)).replies
+        assert told.text == BUTTON_EXPIRED.text and told.private_to == ALICE.user_id
     assert len(model.requests) == asked  # no press reached the model
 
 

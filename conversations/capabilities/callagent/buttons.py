@@ -36,7 +36,7 @@ async def _own_call(
     if action is None or action.kind != CALL.name:
         return BUTTON_EXPIRED
     if action.requested_by != ctx.sender.user_id:
-        return Reply(text=f"Only the person who asked for this call can {what}.")
+        return ctx.privately(f"Only the person who asked for this call can {what}.")
     access = ctx.deps.call_agent
     agent = await access.agent(ctx.address) if access is not None else None
     if agent is None:

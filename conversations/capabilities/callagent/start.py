@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.booking.messages import approval_key
 from conversations.capabilities.callagent.call_job import CALL
 from conversations.capabilities.callagent.card import CallStatus
 from conversations.capabilities.callagent.phone import NumberRefused, dialable, human
 from conversations.cards import clip
+from conversations.decisions import decide_once
 from conversations.jobs import start_job
 from conversations.replies import BUTTON_EXPIRED, ApprovalRequest, Button, Reply
 from conversations.tools.base import ToolOutcome, tool, tool_error
@@ -158,32 +158,10 @@ def _body(call: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in call.items() if k not in ("callee", "others_may_answer")}
 
 
-async def _decide(
-    session: AsyncSession,
-    ctx: ToolContext,
-    approval_id: str,
-    to_status: Literal["granted", "rejected"],
-) -> Approval | None:
-    """Resolve a call's confirmation once, by its requester (None: it did not apply)."""
-    pending = await repositories.get_approval(
-        session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
-    )
-    if pending is None or "call" not in pending.snapshot:
-        return None
-    return await repositories.resolve_approval(
-        session,
-        approval_id=approval_id,
-        workspace_id=ctx.address.workspace_id,
-        requested_by=ctx.sender.user_id,
-        to_status=to_status,
-        now=datetime.now(UTC),
-    )
-
-
 async def place_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     """Call: grant once and record the call job in the same transaction."""
     async with ctx.deps.db.session() as session:
-        approval = await _decide(session, ctx, approval_id, "granted")
+        approval = await decide_once(session, ctx, approval_id, "granted", kind="call")
         if approval is not None:
             call = dict(approval.snapshot["call"])
             job = await start_job(
@@ -214,7 +192,7 @@ async def place_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
 
 async def drop_call(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     async with ctx.deps.db.session() as session:
-        approval = await _decide(session, ctx, approval_id, "rejected")
+        approval = await decide_once(session, ctx, approval_id, "rejected", kind="call")
     if approval is None:
         return await _why_not(ctx, approval_id, pressed_go=False)
     call = dict(approval.snapshot["call"])
@@ -238,12 +216,12 @@ async def _why_not(ctx: ToolContext, approval_id: str, *, pressed_go: bool) -> t
                     approval.id, dict(approval.snapshot["call"]), approval.requested_by, "granted"
                 ),
             )
-        return (Reply(text="This call was already placed."),)
+        return (ctx.privately("This call was already placed."),)
     if approval.status == "rejected":
-        return (Reply(text="This call was already cancelled."),)
+        return (ctx.privately("This call was already cancelled."),)
     if approval.requested_by != ctx.sender.user_id:
-        return (Reply(text="Only the person who asked can place or cancel this call."),)
-    return (Reply(text="This confirmation has expired; ask me again to call."),)
+        return (ctx.privately("Only the person who asked can place or cancel this call."),)
+    return (ctx.privately("This confirmation has expired; ask me again to call."),)
 
 
 async def _granted_by(ctx: ToolContext, approval: Approval) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from conversations.capabilities.onegent.identity import IdentityVault
 from conversations.credentials import ONEGENT, CredentialResolver
 from conversations.types import ConversationAddress
 from integrations.breaker import CircuitBreaker
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 class OnegentAccess:
     http: httpx.AsyncClient
     credentials: CredentialResolver
+    identities: IdentityVault = field(default_factory=IdentityVault)
+    """Flight identities on their way to Onegent, in this process's memory only."""
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     async def client(self, address: ConversationAddress) -> OnegentClient | None:

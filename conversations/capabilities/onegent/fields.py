@@ -16,7 +16,16 @@ from zoneinfo import ZoneInfo
 
 from conversations.questions import AnswerForm, Choice
 
-__all__ = ["FIELDS", "REQUIRED", "FieldProblem", "Need", "read_date", "read_time", "today_in"]
+__all__ = [
+    "FIELDS",
+    "MONTHS",
+    "REQUIRED",
+    "FieldProblem",
+    "Need",
+    "read_date",
+    "read_time",
+    "today_in",
+]
 
 
 class FieldProblem(ValueError):
@@ -24,7 +33,7 @@ class FieldProblem(ValueError):
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = {
+MONTHS = {
     m: i
     for i, names in enumerate(
         [
@@ -66,7 +75,7 @@ def read_date(text: str, *, today: date) -> str:
     match = re.fullmatch(r"(\d{1,2})\s+([a-z]+)|([a-z]+)\s+(\d{1,2})", words)
     if match:
         day = int(match.group(1) or match.group(4))
-        month = _MONTHS.get(match.group(2) or match.group(3) or "")
+        month = MONTHS.get(match.group(2) or match.group(3) or "")
         if month:
             for year in (today.year, today.year + 1):
                 try:

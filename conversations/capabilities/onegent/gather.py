@@ -3,19 +3,21 @@
 Each missing required field is one pending question (buttons where the choices are few);
 its answer is read, checked and added to the draft, and the next gap is asked — then the
 booking profile's gaps — until the confirmation can show exactly what will be requested.
+Relative dates are read in the person's own time zone where their platform says it (Slack
+does), else the workspace's (`CONCIERGE_TIMEZONE`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from conversations.booking.messages import approval_key
-from conversations.capabilities.onegent import profile
+from conversations.capabilities.onegent import profile, travel
 from conversations.capabilities.onegent.draft import Consent, Draft
-from conversations.capabilities.onegent.fields import FIELDS, FieldProblem, today_in
+from conversations.capabilities.onegent.fields import FIELDS, FieldProblem, read_date, today_in
 from conversations.cards import clip
 from conversations.questions import AnswerForm, Ask, QuestionRouter, ask
 from conversations.replies import ApprovalRequest, Button, Reply
@@ -36,6 +38,14 @@ def confirmation(
         *draft.lines(),
         f"Under: {shown.shown()}",
         draft.consent.line(draft.scenario),
+        *(
+            [
+                "Passport details: I ask you for them privately once you press Reserve; they "
+                "go to Onegent once and are not kept."
+            ]
+            if draft.scenario == "flight"
+            else []
+        ),
         "Onegent books it in a browser and stops at the payment page: you pay yourself, "
         "with a link only you will see.",
     ]
@@ -51,6 +61,15 @@ def confirmation(
         until="Nothing is reserved until you press Reserve.",
     )
     return Reply(approval=request, key=approval_key(approval_id), mention=requester)
+
+
+async def local_today(ctx: ToolContext) -> date:
+    """Today where the person is (their platform's time zone), else the workspace's."""
+    zone = ""
+    if ctx.deps.people is not None:
+        person = await ctx.deps.people.lookup(ctx.address, ctx.sender)
+        zone = person.profile.get("timezone", "")
+    return today_in(zone or ctx.deps.booking.timezone)
 
 
 async def _ask_field(ctx: ToolContext, draft: Draft, name: str, problem: str = "") -> Reply:
@@ -115,12 +134,16 @@ async def reserve(
     checkin: Annotated[str | None, Field(max_length=40)] = None,
     checkout: Annotated[str | None, Field(max_length=40)] = None,
     adults: Annotated[int | None, Field(ge=1, le=10)] = None,
+    origin: Annotated[str | None, Field(max_length=60, description="airport or city")] = None,
+    dest: Annotated[str | None, Field(max_length=60, description="airport or city")] = None,
+    passengers: Annotated[int | None, Field(ge=1, le=9)] = None,
+    return_date: Annotated[str | None, Field(max_length=40)] = None,
     preferences: Annotated[
         dict[str, str | int] | None,
         Field(
             max_length=8,
             description="optional: cuisine, neighborhood, budget_per_person, star_rating, "
-            "budget_max_per_night, room_preference",
+            "budget_max_per_night, room_preference, cabin_class, targetAirline",
         ),
     ] = None,
     allow_time_adjustment: bool = True,
@@ -128,22 +151,17 @@ async def reserve(
     max_retries: Annotated[int, Field(ge=0, le=5)] = 3,
     blocked_providers: Annotated[list[str] | None, Field(max_length=10)] = None,
 ) -> ToolOutcome:
-    """Reserve a restaurant table or a hotel room through Onegent, which books in a
-    browser and stops at the payment page. Pass only what the user said (dates and times as
+    """Reserve a restaurant table, a hotel room or a flight through Onegent, which books
+    in a browser and stops at the payment page. Pass only what the user said (dates and times as
     they said them); anything missing is asked in the thread by this tool itself, never
     guess it. Consent: by default a time within ±90 min is accepted when the exact one is
     taken, with up to 3 retries; change it only when the user says so. Posts a confirmation;
-    nothing is reserved until the requesting user presses Reserve."""
+    nothing is reserved until the requesting user presses Reserve. For a flight, never ask
+    for passport details or a date of birth yourself: after Reserve the tool asks privately."""
     if scenario == "activity":
         return tool_error(
             "Tickets for activities go through the Outgoing booking flow.",
             hint="Use search_activities and book_activity instead.",
-        )
-    if scenario == "flight":
-        return tool_error(
-            "I can't reserve flights here yet: they need passport details, which I only "
-            "collect in a private chat.",
-            hint="Tell the user plainly; offer a restaurant or hotel reservation instead.",
         )
     given = {
         "restaurant_name": restaurant_name,
@@ -155,8 +173,11 @@ async def reserve(
         "checkin": checkin,
         "checkout": checkout,
         "adults": adults,
+        "origin": origin,
+        "dest": dest,
+        "passengers": passengers,
     }
-    today = today_in(ctx.deps.booking.timezone)
+    today = await local_today(ctx)
     params: dict[str, object] = {}
     for name, need in FIELDS[scenario].items():
         value = given.get(name)
@@ -166,6 +187,11 @@ async def reserve(
             params[name] = need.read(str(value), today)
         except FieldProblem as problem:
             return tool_error(f"{name}: {problem}", hint="Ask the user, or leave it out.")
+    if scenario == "flight" and return_date:
+        try:
+            params["return_date"] = read_date(return_date, today=today)
+        except FieldProblem as problem:
+            return tool_error(f"return_date: {problem}", hint="Ask the user, or leave it out.")
     draft = Draft(
         scenario=scenario,
         params=params,
@@ -203,7 +229,7 @@ async def _on_field(
     name = str(question.context["field"])
     need = FIELDS[draft.scenario][name]
     try:
-        read = need.read(value, today_in(ctx.deps.booking.timezone))
+        read = need.read(value, await local_today(ctx))
     except FieldProblem as problem:
         return (await _ask_field(ctx, draft, name, str(problem)),)
     return await advance(ctx, draft.with_field(name, read))
@@ -229,3 +255,4 @@ async def _on_profile(
 def register_reserve_questions(router: QuestionRouter) -> None:
     router.register(FIELD_PURPOSE, _on_field)
     router.register(PROFILE_PURPOSE, _on_profile)
+    travel.register_identity_questions(router)

@@ -4,7 +4,8 @@ Onegent has no webhooks: the runner polls every 3–5 s (jittered) from the job'
 under the job's lease (one poller per job across processes), up to a 10-minute ceiling. A
 terminal status is shown at once, then confirmed by one more poll 30 s later before the job
 ends. `paused_payment` is the success path: the card says so in the thread and the payment
-link goes to the requester alone.
+link goes to the requester alone. A flight waits first for the traveller's passport details,
+asked privately (`travel`) and held in memory until Onegent has the job.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
-from conversations.capabilities.onegent import profile
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.capabilities.onegent import profile, travel
+from conversations.capabilities.onegent.access import OnegentAccess
 from conversations.capabilities.onegent.draft import Draft
 from conversations.capabilities.onegent.wording import decisions, outcome_text, payment_reply
 from conversations.cards import clip
@@ -40,6 +44,7 @@ from integrations.onegent import (
 )
 from integrations.onegent import Consent as PartnerConsent
 from integrations.onegent import Profile as PartnerProfile
+from storage import repositories
 from storage.models import Action
 
 CEILING = timedelta(minutes=10)
@@ -130,19 +135,36 @@ class ReservationJob(JobKind):
         if client is None:
             return await self._refused(job, "Onegent is no longer set up here.")
         if job.action.status == R.CREATING:
-            return await self._create(job, client)
+            assert access is not None
+            return await self._create(job, access, client)
         return await self._poll(job, client)
 
     def crashed(self, job: JobContext, error: BaseException) -> Step:
         return Step(job.action.status, run_at=soon(poll_delay()), error=type(error).__name__)
 
-    async def _create(self, job: JobContext, client: OnegentClient) -> Step:
+    async def _create(self, job: JobContext, access: OnegentAccess, client: OnegentClient) -> Step:
+        action = job.action
+        traveller: dict[str, str] = {}
+        if draft_of(action).scenario == "flight":
+            identity = access.identities.get(action.id)
+            if identity is None:
+                return await self._await_identity(job)
+            traveller = identity.to_partner()
+        step = await self._send(job, client, traveller)
+        if step.status != R.CREATING:  # Onegent has it, or refused it: needed no more
+            access.identities.forget(action.id)
+        return step
+
+    async def _send(
+        self, job: JobContext, client: OnegentClient, traveller: dict[str, str]
+    ) -> Step:
+        """Create the Onegent job under the idempotency key kept before it was granted."""
         action = job.action
         draft = draft_of(action)
         shown = await profile.load(job.deps, job.address, job.sender)
         request = ExecutionJobRequest(
             request=ScenarioRequest(scenario=draft.scenario, params=draft.partner_params()),
-            profile=PartnerProfile(**shown.to_partner()),
+            profile=PartnerProfile(**shown.to_partner(), **traveller),
             consent=PartnerConsent(**draft.consent.to_partner()),
             client_metadata=ClientMetadata(
                 agentId="concierge",
@@ -218,6 +240,36 @@ class ReservationJob(JobKind):
         if datetime.now(UTC) - created > CEILING:
             return self._timed_out(job)
         return Step(next_status, run_at=soon(poll_delay()), say=tuple(says))
+
+    async def _await_identity(self, job: JobContext) -> Step:
+        """No passport details to send: wait for the open question, ask (again), or end."""
+        action = job.action
+        async with job.deps.db.session(read_only=True) as session:
+            questions = await travel.asked(session, action)
+        latest = questions[-1] if questions else None
+        now = datetime.now(UTC)
+        if latest is not None and latest.status == "open" and latest.deadline > now:
+            return Step(R.CREATING, run_at=latest.deadline + timedelta(seconds=1))
+        if latest is not None and latest.status != "answered":
+            if latest.status == "cancelled":
+                return await self._refused(job, "you cancelled it before giving passport details.")
+            if latest.status == "open":  # unanswered in time
+                async with job.deps.db.session() as session:
+                    await repositories.expire_question(session, question_id=latest.id, now=now)
+            return await self._refused(job, "no passport details came in time.")
+        attempts = sum(1 for q in questions if q.dedupe_key)
+        if attempts >= travel.MAX_ASKS:
+            return await self._refused(job, "the passport details never reached me.")
+
+        async def ask(session: AsyncSession) -> datetime:
+            return await travel.ask_identity(session, action, attempt=attempts)
+
+        until = await job.write(ask)
+        return Step(
+            R.CREATING,
+            run_at=until + timedelta(seconds=1),
+            say=(Say("card:identity", card(action, travel.WAITING)),),
+        )
 
     def _keep_polling(self, job: JobContext, created: datetime) -> Step:
         if datetime.now(UTC) - created > CEILING:

@@ -8,15 +8,13 @@ as one Onegent job however often it is retried.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
-
-from sqlmodel.ext.asyncio.session import AsyncSession
+from typing import TYPE_CHECKING
 
 from conversations.capabilities.onegent import profile
 from conversations.capabilities.onegent.draft import Draft
 from conversations.capabilities.onegent.gather import confirmation
 from conversations.capabilities.onegent.job import RESERVATION, ReservationStatus
+from conversations.decisions import decide_once
 from conversations.jobs import start_job
 from conversations.replies import BUTTON_EXPIRED, Reply
 from conversations.tools.context import ToolContext
@@ -25,27 +23,6 @@ from storage.models import Approval
 
 if TYPE_CHECKING:
     from conversations.buttons import ButtonRouter
-
-
-async def _decide(
-    session: AsyncSession,
-    ctx: ToolContext,
-    approval_id: str,
-    to_status: Literal["granted", "rejected"],
-) -> Approval | None:
-    pending = await repositories.get_approval(
-        session, approval_id=approval_id, workspace_id=ctx.address.workspace_id
-    )
-    if pending is None or "reservation" not in pending.snapshot:
-        return None
-    return await repositories.resolve_approval(
-        session,
-        approval_id=approval_id,
-        workspace_id=ctx.address.workspace_id,
-        requested_by=ctx.sender.user_id,
-        to_status=to_status,
-        now=datetime.now(UTC),
-    )
 
 
 async def _shown(ctx: ToolContext, approval: Approval, status: str) -> Reply:
@@ -57,7 +34,7 @@ async def _shown(ctx: ToolContext, approval: Approval, status: str) -> Reply:
 async def _go(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     person = await ctx.deps.people.lookup(ctx.address, ctx.sender) if ctx.deps.people else None
     async with ctx.deps.db.session() as session:
-        approval = await _decide(session, ctx, approval_id, "granted")
+        approval = await decide_once(session, ctx, approval_id, "granted", kind="reservation")
         if approval is not None:
             job = await start_job(
                 session,
@@ -83,7 +60,7 @@ async def _go(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
 
 async def _no(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     async with ctx.deps.db.session() as session:
-        approval = await _decide(session, ctx, approval_id, "rejected")
+        approval = await decide_once(session, ctx, approval_id, "rejected", kind="reservation")
     if approval is None:
         return await _why_not(ctx, approval_id)
     return (await _shown(ctx, approval, "rejected"), Reply(text="Cancelled. Nothing was reserved."))
@@ -97,12 +74,12 @@ async def _why_not(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     if approval is None or "reservation" not in approval.snapshot:
         return (BUTTON_EXPIRED,)
     if approval.status == "granted":
-        return (Reply(text="This reservation was already sent."),)
+        return (ctx.privately("This reservation was already sent."),)
     if approval.status == "rejected":
-        return (Reply(text="This reservation was already cancelled."),)
+        return (ctx.privately("This reservation was already cancelled."),)
     if approval.requested_by != ctx.sender.user_id:
-        return (Reply(text="Only the person who asked can confirm or cancel this reservation."),)
-    return (Reply(text="This confirmation has expired; ask me again to reserve."),)
+        return (ctx.privately("Only the person who asked can confirm or cancel this reservation."),)
+    return (ctx.privately("This confirmation has expired; ask me again to reserve."),)
 
 
 def register_reserve_buttons(router: ButtonRouter) -> None:

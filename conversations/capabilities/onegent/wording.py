@@ -16,6 +16,8 @@ from storage.models import Action
 
 _STATUS = {
     "creating": "Sending it to Onegent…",
+    "awaiting_identity": "Waiting for your passport details: I asked you in a private "
+    "message (nothing is sent until you answer).",
     "pending": "Onegent has it; a browser is starting…",
     "running": "Onegent is booking it in a browser…",
     "paused_payment": "✅ Booked up to the payment page. I've sent you the payment link "

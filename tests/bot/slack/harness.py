@@ -53,6 +53,8 @@ from tests.bot.slack.fake_slack import (
 )
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SECRET_KEY = generate_key()
+"""The deployment's one secret key: every process of a test (a restart too) shares it."""
 BOT_TOKEN = "xoxb-0000-test-token"
 APP_ID = "A0CONCIERGE"
 _ids = itertools.count(1)
@@ -268,7 +270,7 @@ class SlackRig:
 def slack_settings(database_url: str, slack_url: str, outgoing_url: str, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "CONCIERGE_DATABASE_URL": database_url,
-        "CONCIERGE_SECRET_KEY": generate_key(),
+        "CONCIERGE_SECRET_KEY": SECRET_KEY,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": f"{slack_url}/api/",

@@ -93,3 +93,21 @@ def test_a_click_in_a_thread_belongs_to_the_thread_and_at_a_dms_top_level_to_the
     assert isinstance(at_top, Accepted) and at_top.item.address.thread_id == ""
     foreign = block_action("x", channel="C0PLANS", message_ts=root, action_id="someone-else")
     assert isinstance(from_block_action(foreign), Ignored)
+
+
+def test_a_click_on_an_ephemeral_message_is_read_from_its_container() -> None:
+    """Slack sends no `message` for a click on an ephemeral message: only `container`."""
+    root, ephemeral_ts = new_ts(), new_ts()
+    click = block_action("answer:q1:2", channel="C0PLANS", message_ts=ephemeral_ts, thread_ts=root)
+    del click["message"]
+    click["container"] = {
+        "type": "message",
+        "message_ts": ephemeral_ts,
+        "channel_id": "C0PLANS",
+        "is_ephemeral": True,
+        "thread_ts": root,
+    }
+    verdict = from_block_action(click)
+    assert isinstance(verdict, Accepted) and isinstance(verdict.item, ButtonPress)
+    assert verdict.item.address == ConversationAddress("slack", TEAM, "C0PLANS", root)
+    assert verdict.item.value == "answer:q1:2"

@@ -157,7 +157,11 @@ async def test_a_call_in_a_channel_thread_with_two_questions_answered_by_buttons
             )
         )
         assert refused.status_code == 200
-        await rig.slack.wait_for(lambda: bool(_with(rig, "Only the person who was asked")))
+        refusal = "Only the person who was asked"
+        await rig.slack.wait_for(lambda: any(refusal in c.block_text for c in rig.slack.ephemerals))
+        (told,) = [c for c in rig.slack.ephemerals if refusal in c.block_text]
+        assert told.args["user"] == "U0BOB"  # Bob alone sees it
+        assert not _with(rig, refusal)
         assert rig.calls.state.answers == []
         await rig.interaction(
             block_action(

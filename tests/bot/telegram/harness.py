@@ -44,6 +44,8 @@ from tests.bot.partners import maybe_call_agent, maybe_onegent
 from tests.bot.telegram.fake_telegram import BOT_USER, BOT_USERNAME, TOKEN, FakeTelegram
 
 SECRET = "s3cret-Webhook_token-0123456789"
+SECRET_KEY = generate_key()
+"""The deployment's one secret key: every process of a test (a restart too) shares it."""
 PUBLIC_HTTPS = "https://concierge.example"
 ALICE: dict[str, Any] = {"id": 1001, "is_bot": False, "first_name": "Alice", "username": "alice"}
 BOB: dict[str, Any] = {"id": 1002, "is_bot": False, "first_name": "Bob"}
@@ -220,7 +222,7 @@ def telegram_settings(
 ) -> Settings:
     return Settings(
         CONCIERGE_DATABASE_URL=database_url,
-        CONCIERGE_SECRET_KEY=generate_key(),
+        CONCIERGE_SECRET_KEY=SECRET_KEY,
         CONCIERGE_PUBLIC_URL=public_url,
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_WEBHOOK_SECRET=SECRET,

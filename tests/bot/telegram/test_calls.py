@@ -169,16 +169,22 @@ async def test_a_call_in_a_forum_topic_asks_there_and_only_the_requester_can_ans
             thread=TOPIC,
         )
         await rig.deliver(foreign)
-        # Today: the press is acknowledged without a text, and the refusal is a message.
+        # The refusal pops up on Bob's screen alone: nothing is posted in the topic.
+        await rig.telegram.wait_for(
+            lambda: any(
+                c.params["callback_query_id"] == foreign["callback_query"]["id"]
+                for c in rig.telegram.called("answerCallbackQuery")
+            )
+        )
         (acked,) = [
             c
             for c in rig.telegram.called("answerCallbackQuery")
             if c.params["callback_query_id"] == foreign["callback_query"]["id"]
         ]
-        assert not acked.params.get("text")
-        refusals = _posted(rig, "Only the person who was asked", FORUM)
-        assert len(refusals) == 1 and refusals[0].thread_id == TOPIC
-        assert len(rig.telegram.sent(FORUM)) == before + 1
+        assert acked.params.get("text") == "Only the person who was asked can answer this question."
+        assert acked.params.get("show_alert") in (True, "true")
+        assert not _posted(rig, "Only the person who was asked", FORUM)
+        assert len(rig.telegram.sent(FORUM)) == before
         assert sandbox.answers == []
         # Alice's press answers it.
         mine = callback_query(

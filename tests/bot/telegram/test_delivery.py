@@ -196,8 +196,13 @@ async def test_a_booking_in_a_forum_topic_is_confirmed_and_its_result_lands_ther
             callback_query(confirm, on=approval_id, chat=FORUM, user=BOB, thread=TOPIC)
         )
         await rig.telegram.wait_for(
-            lambda: any("Only the person who asked" in t for t in rig.telegram.texts(FORUM))
+            lambda: any(
+                "Only the person who asked" in str(c.params.get("text"))
+                and c.params.get("show_alert") in (True, "true")
+                for c in rig.telegram.called("answerCallbackQuery")
+            )
         )
+        assert not any("Only the person who asked" in t for t in rig.telegram.texts(FORUM))
         rig.telegram.queue_update(callback_query(confirm, on=approval_id, chat=FORUM, thread=TOPIC))
         await rig.telegram.wait_for(lambda: any("Booked:" in t for t in rig.telegram.texts(FORUM)))
         edits = [c for c in rig.telegram.called("editMessageText") if c.chat_id == FORUM]

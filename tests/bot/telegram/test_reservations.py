@@ -214,17 +214,22 @@ async def test_a_table_from_a_group_is_confirmed_by_the_requester_and_paid_in_pr
         await _answer_everything(rig, GROUP, reply_to=True)
         confirmation = await _confirmation(rig, GROUP)
         assert confirmation.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a> ')
-        # Bob can't reserve Alice's table: refused in the group, nothing sent to Onegent.
+        # Bob can't reserve Alice's table: told in a pop-up, nothing sent to Onegent.
         before = len(rig.telegram.sent(GROUP))
         foreign = await _press_reserve(rig, confirmation, GROUP, user=BOB)
-        refusals = _posted(rig, "Only the person who asked", GROUP)
-        assert len(refusals) == 1 and len(rig.telegram.sent(GROUP)) == before + 1
-        acked = [
-            c
-            for c in rig.telegram.called("answerCallbackQuery")
-            if c.params["callback_query_id"] == foreign["callback_query"]["id"]
-        ]
-        assert len(acked) == 1  # the press itself is acknowledged
+
+        def acked() -> list[Call]:
+            return [
+                c
+                for c in rig.telegram.called("answerCallbackQuery")
+                if c.params["callback_query_id"] == foreign["callback_query"]["id"]
+            ]
+
+        await rig.telegram.wait_for(lambda: bool(acked()))
+        (answer,) = acked()  # the press is answered once, with the refusal
+        assert "Only the person who asked" in str(answer.params.get("text"))
+        assert not _posted(rig, "Only the person who asked", GROUP)
+        assert len(rig.telegram.sent(GROUP)) == before
         await asyncio.sleep(0.5)  # time enough for a wrongly started job to reach Onegent
         assert rig.onegent.state.created == 0 and rig.onegent.state.create_requests == 0
         assert not _cards(rig, GROUP) and not _posted(rig, "Confirmed", GROUP)
@@ -252,3 +257,38 @@ async def test_a_table_from_a_group_is_confirmed_by_the_requester_and_paid_in_pr
         (asked,) = _posted(rig, question, GROUP)
         assert asked.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a> ')
     _assert_model_heard_the_first_turn_only(model)
+
+
+async def test_a_flight_from_a_group_asks_for_the_passport_in_the_private_chat(
+    sqlite_url: str,
+) -> None:
+    """The passport question reaches Alice in her private chat with the bot; what she types
+    there sends the flight, and nothing of it is shown in the group or kept."""
+    model = ScriptedLLM(
+        [
+            call(
+                "reserve", scenario="flight", origin="JFK", dest="LHR", date="friday", passengers=1
+            ),
+            "I'll need a few details.",
+        ]
+    )
+    onegent = OnegentSandboxConfig.fast()
+    async with running_telegram(model, database_url=sqlite_url, onegent=onegent) as rig:
+        assert rig.onegent is not None
+        await rig.deliver(update(message(f"@{BOT_USERNAME} fly me to London", chat=GROUP)))
+        for question, answer in ANSWERS[1:]:
+            asked = await _wait_posted(rig, question, GROUP)
+            quoted = bot_message(_message_id(asked), GROUP)
+            await rig.deliver(update(message(answer, chat=GROUP, reply_to=quoted)))
+        confirmation = await _wait_posted(rig, "Reserve: ✈️ Flight JFK → LHR", GROUP)
+        await _press_reserve(rig, confirmation, GROUP)
+        await _wait_posted(rig, "passport number", ALICE_CHAT)
+        await rig.deliver(update(message("1985-07-21, K7654321, US")))
+        await _wait_posted(rig, "not kept here", ALICE_CHAT)
+        await rig.telegram.wait_for(lambda: bool(_handoffs(rig, ALICE_CHAT)), 20)
+        await rig.settle()
+        state = rig.onegent.state
+    assert not _posted(rig, "passport number", GROUP)
+    assert not any("K7654321" in json.dumps(c.params) for c in rig.telegram.calls)
+    (sent,) = state.requests
+    assert sent["profile"]["passport_number"] == "K7654321"
