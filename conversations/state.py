@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from conversations.cards import card_buttons
 from conversations.replies import ActivityCard
 
 
@@ -41,9 +42,11 @@ class ConversationState:
         cards = []
         for raw in data.get("results", []):
             try:
-                cards.append(ActivityCard(**raw))
+                card = ActivityCard(**raw)
             except TypeError:
                 continue  # a card stored by an older version; dropping it loses nothing
+            # Buttons are not stored: they follow from the card (so "More" shows them too).
+            cards.append(replace(card, buttons=card_buttons(card.activity_id, card.bookable)))
         country = data.get("country")
         return cls(
             results=cards,

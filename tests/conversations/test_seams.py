@@ -53,6 +53,9 @@ async def test_buttons_run_code_not_the_model(harness: Harness) -> None:
     assert details.replies[0].detail.title == first_card.title
     more = await press("more")
     assert more.replies[0].text == "More ideas:" and more.replies[0].cards[0].number == 6
+    # The cards of "More" come back from the stored results with their buttons.
+    for card in more.replies[0].cards:
+        assert card.buttons and card.buttons[0].value == f"details:{card.activity_id}"
     for bogus in ("launch:missiles", "details:not-a-uuid", "x" * 500):
         (told,) = (await press(bogus)).replies
         assert told.text == BUTTON_EXPIRED.text and told.private_to == ALICE.user_id
