@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,14 @@ from storage import Database, repositories
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+
+
+@runtime_checkable
+class DeliversOnce(Protocol):
+    """A replier that can tell whether a delivery tried before reached the chat (Slack can:
+    its messages carry metadata); others are sent at least once."""
+
+    async def send_once(self, reply: Reply, *, delivery: str, again: bool) -> None: ...
 
 
 class Outlet(Protocol):
@@ -85,7 +93,14 @@ class OutboxSender:
                 error = f"no outlet for {row.platform}"
             else:
                 try:
-                    await replier.send(reply_from_json(row.payload))
+                    reply = reply_from_json(row.payload)
+                    if isinstance(replier, DeliversOnce):
+                        # Claimed before (`attempts` counts claims): it may have been posted.
+                        again = row.attempts > 1
+                        key = row.dedupe_key or f"outbox:{row.id}"
+                        await replier.send_once(reply, delivery=key, again=again)
+                    else:
+                        await replier.send(reply)
                 except Exception as exc:  # a platform error: retried later
                     error = type(exc).__name__
                     log.warning("outbox delivery %s failed: %s", row.id, error)

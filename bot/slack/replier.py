@@ -19,6 +19,10 @@
   person or the bot is not in the channel, …) it goes to the person's DM with the bot; a
   reply `private_chat` (a question answered by typing) goes straight to the DM.
 
+An outbox delivery (`send_once`) carries its key in the metadata of what it posts; one tried
+before (its sender may have died between Slack's answer and marking it sent) is looked for
+in the conversation first and not posted again.
+
 Slack failures are retried by the client's retry handlers; what still fails is logged and,
 for a turn's replier, swallowed (the turn goes on). The outlet's replier raises
 `SlackDeliveryError` instead, so the outbox keeps the message and retries later.
@@ -32,6 +36,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +115,11 @@ class _Status:
 
 
 _DB_ERRORS = (SQLAlchemyError, OSError)
+DELIVERY_EVENT = "concierge_delivery"
+"""The metadata event type of messages an outbox delivery posted."""
+_delivery: ContextVar[str | None] = ContextVar("slack_delivery", default=None)
+LOOK_BACK = 100
+"""How many recent messages of the conversation a delivery tried before is looked for in."""
 
 
 class SlackReplier:
@@ -152,6 +162,47 @@ class SlackReplier:
                     first = posted
             if reply.key and first is not None:
                 await self._record(reply.key, first)
+
+    async def send_once(self, reply: Reply, *, delivery: str, again: bool) -> None:
+        """`send` for the outbox: what it posts carries `delivery`; when `again` (a try
+        before may have posted it), a message with it already in the conversation is the
+        delivery done."""
+        if again and await self._delivered(delivery):
+            log.info("outbox delivery %s was posted before; not posting it again", delivery)
+            return
+        token = _delivery.set(delivery)
+        try:
+            await self.send(reply)
+        finally:
+            _delivery.reset(token)
+
+    async def _delivered(self, delivery: str) -> bool:
+        thread = self.address.thread_id
+        try:
+            if thread:
+                answer = await self._call(
+                    "conversations.replies",
+                    lambda c: c.conversations_replies(
+                        channel=self.address.chat_id,
+                        ts=thread,
+                        include_all_metadata=True,
+                        limit=LOOK_BACK,
+                    ),
+                )
+            else:
+                answer = await self._call(
+                    "conversations.history",
+                    lambda c: c.conversations_history(
+                        channel=self.address.chat_id, include_all_metadata=True, limit=LOOK_BACK
+                    ),
+                )
+        except SlackDeliveryError as error:
+            log.info("could not look for delivery %s (%s); posting it", delivery, error)
+            return False
+        messages = answer.get("messages")
+        return isinstance(messages, list) and any(
+            _delivery_of(m) == delivery for m in messages if isinstance(m, dict)
+        )
 
     async def progress(self, update: Progress) -> None:
         async with self._lock:
@@ -363,6 +414,9 @@ class SlackReplier:
         }
         if self.address.thread_id:
             args["thread_ts"] = self.address.thread_id
+        delivery = _delivery.get()
+        if delivery is not None:
+            args["metadata"] = {"event_type": DELIVERY_EVENT, "event_payload": {"key": delivery}}
         answer = await self._call("chat.postMessage", lambda c: c.chat_postMessage(**args))
         await self._join()
         return Posted(str(answer.get("channel") or self.address.chat_id), str(answer["ts"]))
@@ -491,3 +545,12 @@ def _error_code(error: SlackDeliveryError) -> str | None:
 
 def _invalid_blocks(error: SlackDeliveryError) -> bool:
     return _error_code(error) == "invalid_blocks"
+
+
+def _delivery_of(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != DELIVERY_EVENT:
+        return None
+    payload = metadata.get("event_payload")
+    key = payload.get("key") if isinstance(payload, dict) else None
+    return key if isinstance(key, str) else None

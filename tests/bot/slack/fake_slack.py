@@ -315,6 +315,12 @@ class FakeSlackAPI:
             return {"ok": True, "message_ts": self.new_ts()}
         if method in {"chat.update", "chat.appendStream", "chat.stopStream"}:
             return {"ok": True, "channel": channel, "ts": args.get("ts")}
+        if method in {"conversations.history", "conversations.replies"}:
+            return {
+                "ok": True,
+                "messages": self._history(str(channel or ""), args.get("ts")),
+                "has_more": False,
+            }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}
         if method == "apps.connections.open":
@@ -322,6 +328,24 @@ class FakeSlackAPI:
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1"}}
         return {"ok": True}
+
+    def _history(self, channel: str, thread: Any) -> list[dict[str, Any]]:
+        """The bot's posts in `channel` (or in one thread of it), newest first, with the
+        metadata they were posted with (what `include_all_metadata` returns)."""
+        found = []
+        for call in self.calls:
+            if call.method != "chat.postMessage" or call.args.get("channel") != channel:
+                continue
+            if thread and thread not in (call.args.get("thread_ts"), call.ts):
+                continue
+            message: dict[str, Any] = {"ts": call.ts, "text": call.args.get("text", "")}
+            metadata = call.args.get("metadata")
+            if metadata:
+                message["metadata"] = (
+                    json.loads(metadata) if isinstance(metadata, str) else metadata
+                )
+            found.append(message)
+        return list(reversed(found))
 
     def new_ts(self) -> str:
         n = next(self._ts)

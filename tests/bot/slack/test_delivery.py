@@ -9,12 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlmodel import select, update
 
 from bot.slack.replier import SlackDeliveryError
+from conversations import delivery
 from conversations.replies import ApprovalRequest, Button, Reply
 from conversations.types import ConversationAddress, InboundMessage, Sender
 from integrations.anthropic_llm import AnthropicLLM
 from integrations.sandbox import SandboxConfig
+from storage.models import OutboxMessage, utc_now
 from tests.bot.slack.fake_slack import TEAM
 from tests.bot.slack.harness import (
     SlackRig,
@@ -221,3 +224,34 @@ async def test_the_outlet_posts_later_results_and_replaces_keyed_messages(tmp_pa
     assert values == ["approve:ap1", "reject:ap1"]
     assert updated.ts == posted.ts and "Confirmed" in updated.block_text
     assert not any(b["type"] == "actions" for b in updated.blocks)
+
+
+@pytest.mark.parametrize("thread", ["", "1700000000.000100"])
+async def test_an_outbox_message_posted_before_a_crash_is_not_posted_again(
+    tmp_path: Path, thread: str
+) -> None:
+    """The sender posted it, then died before marking it sent (the row is due again, its
+    claim counted): the next delivery finds the message by its metadata and posts nothing."""
+    async with running_slack(ScriptedLLM([]), database_url=sqlite_url(tmp_path)) as rig:
+        services = rig.services
+        here = ConversationAddress("slack", TEAM, "C0PLANS", thread)
+        async with services.db.session() as session:
+            await delivery.enqueue(
+                session, here, Reply(text="Booking sent to Outgoing."), dedupe_key="job:j1:accepted"
+            )
+        assert await services.outbox.deliver_due() == 1
+        (posted,) = rig.slack.of("chat.postMessage")
+        assert posted.args["metadata"]["event_payload"] == {"key": "job:j1:accepted"}
+        async with services.db.session() as session:  # what the crash left behind
+            await session.exec(
+                update(OutboxMessage).values(status="pending", next_attempt_at=utc_now())
+            )
+        assert await services.outbox.deliver_due() == 1
+        looked = "conversations.replies" if thread else "conversations.history"
+        assert [c.method for c in rig.slack.calls if c.method.startswith("conversations.")] == [
+            looked
+        ]
+        assert len(rig.slack.of("chat.postMessage")) == 1
+        async with services.db.session(read_only=True) as session:
+            (row,) = (await session.exec(select(OutboxMessage))).all()
+        assert row.status == "sent" and row.attempts == 2
