@@ -38,6 +38,8 @@ MAX_TYPED = 500
 CANCEL_WORDS = frozenset({"cancel", "stop", "never mind", "nevermind", "forget it"})
 YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "ok", "okay", "sure"})
 NO_WORDS = frozenset({"no", "n", "nope", "nah"})
+GREETINGS = frozenset({"help", "start", "/start", "/help", "hi", "hello"})
+"""What opening a chat says: never the answer to a private question waiting there."""
 NOT_KEPT = "(given privately, not kept)"
 """What a private question's row says of its answer; a re-run after a crash gets this."""
 
@@ -295,8 +297,13 @@ class QuestionRouter:
         if not waiting:
             return None
         question = waiting[0]
-        if " ".join(text.lower().split()).strip(" .!") in CANCEL_WORDS:
+        words = " ".join(text.lower().split()).strip(" .!")
+        if words in CANCEL_WORDS:
             return await self._cancel(ctx, question)
+        if question.private and words in GREETINGS:
+            # Their first words in a chat they just opened (Telegram's Start, "help"): the
+            # question they could not be sent before, not an answer to it.
+            return (Reply(text="First, I need your answer to this:"), question_reply(question))
         value = parse_answer(question, text)
         if value is None:
             return (

@@ -143,3 +143,17 @@ async def test_details_lost_in_a_restart_are_asked_for_again(harness: Harness) -
         await r.wait(lambda: bool(r.shown("Held at the payment page")))
     assert r.state.created == 1
     assert PASSPORT not in await db_text(harness)
+
+
+async def test_opening_the_private_chat_shows_the_waiting_question(harness: Harness) -> None:
+    """A Telegram user who never started the bot only got a notice in the group: their first
+    words in the private chat ("help", Start) bring the question, not an answer to it."""
+    async with running_reservations(harness, OnegentSandboxConfig.fast(), FLIGHT) as r:
+        await _to_the_passport_question(r)
+        dm = await _in_private(r, "help")
+        assert any("passport number" in t for t in dm.texts)
+        assert not any("separated by commas" in t for t in dm.texts)
+        await _in_private(r, ANSWER)
+        await r.wait(lambda: bool(r.shown("Held at the payment page")))
+    assert len(r.state.requests) == 1
+    assert len(r.model.requests) == 2
