@@ -23,9 +23,8 @@ from conversations.capabilities.outgoing.booking_job import (
     CHECK_AFTER,
     BookingJobStatus,
 )
-from conversations.jobs import soon
+from conversations.jobs import job_address, soon
 from conversations.questions import ask_in
-from conversations.types import ConversationAddress
 from integrations.outgoing.models import BookingStatus, BookingWebhookPayload
 from storage import Database, repositories, token_hash
 from storage.models import Action
@@ -89,9 +88,7 @@ async def receive_booking_webhook(db: Database, token: str, body: bytes) -> Webh
             error=payload.error_message if payload.status is BookingStatus.FAILED else None,
         )
         if applied:
-            address = ConversationAddress(
-                action.platform, action.workspace_id, action.chat_id, action.thread_id
-            )
+            address = job_address(action)
             quote = Quote.from_json(action.payload["quote"])
             reply = status_reply(
                 payload.status, quote, action.requested_by, f"retry:{action.id}", payload

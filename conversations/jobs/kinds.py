@@ -96,7 +96,7 @@ class JobContext:
 
     def __post_init__(self) -> None:
         a = self.action
-        self.address = ConversationAddress(a.platform, a.workspace_id, a.chat_id, a.thread_id)
+        self.address = job_address(a)
         self.sender = Sender(a.requested_by)
 
     async def checkpoint(self, **changes: Any) -> None:
@@ -152,6 +152,13 @@ class LeaseLost(Exception):
 
 def job_key(action_id: str) -> str:
     return f"job:{action_id}"
+
+
+def job_address(action: Action) -> ConversationAddress:
+    """Where the job reports: the conversation it was started in."""
+    return ConversationAddress(
+        action.platform, action.workspace_id, action.chat_id, action.thread_id
+    )
 
 
 class JobKind(ABC):

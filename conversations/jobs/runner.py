@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conversations import delivery
-from conversations.jobs.kinds import JobContext, JobKind, LeaseLost, Step, job_key
+from conversations.jobs.kinds import JobContext, JobKind, LeaseLost, Step, job_address, job_key
 from conversations.leases import LEASE_S, RENEW_EVERY_S, lease_until
 from conversations.replies import Replier
 from conversations.types import ConversationAddress
@@ -221,9 +221,7 @@ class JobRunner:
 
     async def _apply(self, action: Action, step: Step) -> bool:
         """The job's new status, its announcements, its note and its state, in one go."""
-        address = ConversationAddress(
-            action.platform, action.workspace_id, action.chat_id, action.thread_id
-        )
+        address = job_address(action)
         async with self._db.session() as session:
             applied = await repositories.transition_action(
                 session,

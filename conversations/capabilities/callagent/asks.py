@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations import delivery
 from conversations.capabilities.callagent.card import OPEN, callee
 from conversations.cards import clip
+from conversations.jobs import job_address
 from conversations.questions import AnswerForm, Ask, Choice, QuestionRouter, ask_once, question_key
 from conversations.replies import Reply
 from conversations.tools.context import ToolContext
-from conversations.types import ConversationAddress
 from integrations.errors import PartnerError
 from storage import repositories
 from storage.models import Action, PendingQuestion
@@ -39,12 +39,6 @@ _YES_NO = re.compile(
 
 def question_dedupe(call_id: str, request_id: str) -> str:
     return f"call:{call_id}:{request_id}"
-
-
-def _address(action: Action) -> ConversationAddress:
-    return ConversationAddress(
-        action.platform, action.workspace_id, action.chat_id, action.thread_id
-    )
 
 
 def call_question(
@@ -92,7 +86,7 @@ async def post_question(
     reply = await ask_once(
         session,
         spec,
-        address=_address(action),
+        address=job_address(action),
         conversation_id=action.conversation_id,
         asked_of=action.requested_by,
         action_id=action.id,
@@ -100,7 +94,7 @@ async def post_question(
     )
     if reply is None:
         return False
-    await delivery.enqueue(session, _address(action), reply, dedupe_key=f"{key}:asked")
+    await delivery.enqueue(session, job_address(action), reply, dedupe_key=f"{key}:asked")
     return True
 
 

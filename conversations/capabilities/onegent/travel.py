@@ -21,11 +21,10 @@ from conversations.capabilities.onegent.identity import (
     PROMPT,
     read_identity,
 )
-from conversations.jobs import job_key
+from conversations.jobs import job_address, job_key
 from conversations.questions import NOT_KEPT, AnswerForm, Ask, QuestionRouter, ask_in, ask_once
 from conversations.replies import Reply
 from conversations.tools.context import ToolContext
-from conversations.types import ConversationAddress
 from storage import repositories
 from storage.models import Action, PendingQuestion
 
@@ -34,12 +33,6 @@ WAITING = "awaiting_identity"
 """How the job card reads while the passport details are asked (the job stays `creating`)."""
 LOST = "I lost the details you sent in a restart (I never keep them); please send them again."
 _SETTLED = ("open", "answered", "expired", "cancelled")
-
-
-def _address(action: Action) -> ConversationAddress:
-    return ConversationAddress(
-        action.platform, action.workspace_id, action.chat_id, action.thread_id
-    )
 
 
 def _question(action: Action, problem: str = "") -> Ask:
@@ -68,7 +61,7 @@ async def ask_identity(session: AsyncSession, action: Action, *, attempt: int) -
     reply = await ask_once(
         session,
         _question(action, problem),
-        address=_address(action),
+        address=job_address(action),
         conversation_id=action.conversation_id,
         asked_of=action.requested_by,
         action_id=action.id,
@@ -77,7 +70,7 @@ async def ask_identity(session: AsyncSession, action: Action, *, attempt: int) -
     if reply is not None:
         await delivery.enqueue(
             session,
-            _address(action),
+            job_address(action),
             reply,
             dedupe_key=f"{job_key(action.id)}:identity:{attempt}",
         )
@@ -112,7 +105,7 @@ async def _on_identity(
             again = await ask_in(
                 session,
                 _question(action, str(problem)),
-                address=_address(action),
+                address=job_address(action),
                 conversation_id=action.conversation_id,
                 asked_of=action.requested_by,
                 action_id=action.id,
