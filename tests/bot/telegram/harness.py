@@ -129,6 +129,24 @@ def update(message_body: Mapping[str, Any], *, update_id: int | None = None) -> 
     return {"update_id": update_id or new_update_id(), "message": dict(message_body)}
 
 
+def bot_added(*, update_id: int, **changes: Any) -> dict[str, Any]:
+    """The bot made a member of `GROUP` (`my_chat_member`); `changes` replace its fields."""
+    change: dict[str, Any] = {
+        "chat": {"id": GROUP, "type": "supergroup", "title": "Plans"},
+        "from": ALICE,
+        "date": 1,
+        "old_chat_member": {
+            "status": "left",
+            "user": {"id": 7000001, "is_bot": True, "first_name": "C"},
+        },
+        "new_chat_member": {
+            "status": "member",
+            "user": {"id": 7000001, "is_bot": True, "first_name": "C"},
+        },
+    }
+    return {"update_id": update_id, "my_chat_member": change | changes}
+
+
 def location(lat: float, lng: float, **kwargs: Any) -> dict[str, Any]:
     return message(None, location={"latitude": lat, "longitude": lng}, **kwargs)
 

@@ -18,6 +18,7 @@ from tests.bot.telegram.harness import (
     SECRET,
     TOPIC,
     TelegramRig,
+    bot_added,
     bot_message,
     callback_query,
     location,
@@ -238,22 +239,7 @@ async def test_an_unknown_or_foreign_button_says_it_is_no_longer_active(
 
 
 async def test_the_bot_added_to_a_group_says_hello(rig: TelegramRig) -> None:
-    member = {
-        "update_id": 888_001,
-        "my_chat_member": {
-            "chat": {"id": GROUP, "type": "supergroup", "title": "Plans"},
-            "from": ALICE,
-            "date": 1,
-            "old_chat_member": {
-                "status": "left",
-                "user": {"id": 7000001, "is_bot": True, "first_name": "C"},
-            },
-            "new_chat_member": {
-                "status": "member",
-                "user": {"id": 7000001, "is_bot": True, "first_name": "C"},
-            },
-        },
-    }
+    member = bot_added(update_id=888_001)
     await rig.deliver(member)
     await rig.deliver(member)  # a redelivery says nothing more
     (hello,) = rig.telegram.sent(GROUP)

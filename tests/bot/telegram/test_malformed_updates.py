@@ -15,6 +15,7 @@ from tests.bot.rows import row_counts
 from tests.bot.telegram.harness import (
     ALICE,
     GROUP,
+    bot_added,
     callback_query,
     message,
     running_telegram,
@@ -32,24 +33,6 @@ def _with(changes: dict[str, Any], base: dict[str, Any] | None = None) -> bytes:
     """An update of `message("help")` with fields of the message replaced."""
     body = base or message("help")
     return _json(update({**body, **changes}, update_id=900_001))
-
-
-def _member_update(**changes: Any) -> dict[str, Any]:
-    change: dict[str, Any] = {
-        "chat": {"id": GROUP, "type": "supergroup", "title": "Plans"},
-        "from": ALICE,
-        "date": 1,
-        "old_chat_member": {
-            "status": "left",
-            "user": {"id": 7000001, "is_bot": True, "first_name": "C"},
-        },
-        "new_chat_member": {
-            "status": "member",
-            "user": {"id": 7000001, "is_bot": True, "first_name": "C"},
-        },
-    }
-    change.update(changes)
-    return {"update_id": 900_002, "my_chat_member": change}
 
 
 MALFORMED: dict[str, bytes] = {
@@ -104,8 +87,8 @@ MALFORMED: dict[str, bytes] = {
             },
         }
     ),
-    "my_chat_member chat a number": _json(_member_update(chat=GROUP)),
-    "my_chat_member without new member": _json(_member_update(new_chat_member=None)),
+    "my_chat_member chat a number": _json(bot_added(update_id=900_002, chat=GROUP)),
+    "my_chat_member without new member": _json(bot_added(update_id=900_002, new_chat_member=None)),
 }
 
 
@@ -166,7 +149,7 @@ async def test_any_field_of_any_type_is_answered_without_a_5xx(
         update(message("/search jazz")),
         update(group_reply),
         callback_query("x", on=1, chat=ALICE_CHAT),
-        _member_update(),
+        bot_added(update_id=900_002),
     ]
     async with running_telegram(None, database_url=sqlite_url) as rig:
         statuses: dict[int, int] = {}
