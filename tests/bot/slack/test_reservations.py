@@ -40,6 +40,18 @@ async def _reply(rig: SlackRig, thread: str, words: str, answer: str) -> None:
     await rig.event(channel_message(answer, thread_ts=thread))
 
 
+async def _reserve(rig: SlackRig, confirmation: Call, thread: str, user: str = "U0ALICE") -> None:
+    """`user` presses Reserve on the confirmation in the channel thread."""
+    press = block_action(
+        confirmation.buttons["Reserve"],
+        channel="C0PLANS",
+        message_ts=confirmation.ts,
+        thread_ts=thread,
+        user=user,
+    )
+    await rig.interaction(press)
+
+
 async def test_a_table_from_a_channel_hands_the_payment_link_to_the_requester_only(
     tmp_path: Path,
 ) -> None:
@@ -69,27 +81,13 @@ async def test_a_table_from_a_channel_hands_the_payment_link_to_the_requester_on
         await rig.slack.wait_for(lambda: bool(_with(rig, "Reserve: 🍽 Table at Le Bernardin")))
         confirmation = _with(rig, "Reserve: 🍽 Table at Le Bernardin")[0]
         assert "Under: Alex Traveler · alex@example.com · +12125550199" in confirmation.block_text
-        refused = block_action(
-            confirmation.buttons["Reserve"],
-            channel="C0PLANS",
-            message_ts=confirmation.ts,
-            thread_ts=thread,
-            user="U0BOB",
-        )
-        await rig.interaction(refused)
+        await _reserve(rig, confirmation, thread, user="U0BOB")
         refusal = "Only the person who asked"
         await rig.slack.wait_for(lambda: any(refusal in c.block_text for c in rig.slack.ephemerals))
         (told,) = rig.slack.ephemerals
         assert told.args["user"] == "U0BOB" and not _with(rig, refusal)
         assert rig.onegent.state.created == 0
-        await rig.interaction(
-            block_action(
-                confirmation.buttons["Reserve"],
-                channel="C0PLANS",
-                message_ts=confirmation.ts,
-                thread_ts=thread,
-            )
-        )
+        await _reserve(rig, confirmation, thread)
         await rig.slack.wait_for(lambda: len(rig.slack.ephemerals) == 2, timeout_s=15)
         await rig.slack.wait_for(
             lambda: any("payment page" in c.block_text for c in _with(rig, "🍽"))
@@ -150,14 +148,7 @@ async def test_a_flight_from_a_channel_asks_for_the_passport_in_the_dm_only(
         await _reply(rig, thread, "Which phone", "+1 212 555 0199")
         await rig.slack.wait_for(lambda: bool(_with(rig, "Reserve: ✈️ Flight JFK → LHR")))
         confirmation = _with(rig, "Reserve: ✈️ Flight JFK → LHR")[0]
-        await rig.interaction(
-            block_action(
-                confirmation.buttons["Reserve"],
-                channel="C0PLANS",
-                message_ts=confirmation.ts,
-                thread_ts=thread,
-            )
-        )
+        await _reserve(rig, confirmation, thread)
         await rig.slack.wait_for(lambda: bool(_with(rig, "passport number")))
         (question,) = _with(rig, "passport number")
         assert question.args["channel"] == "D0ALICE"
