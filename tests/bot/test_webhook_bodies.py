@@ -26,14 +26,14 @@ from bot.settings import Settings
 from conversations import ConversationAddress
 from conversations.booking.config import WEBHOOK_PATH as BOOKING_PATH
 from conversations.capabilities.callagent.access import WEBHOOK_PATH as CALL_PATH
-from conversations.capabilities.callagent.access import secret_aad
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
     CallAgentSandboxConfig,
     running_callagent_sandbox,
     serve_in_background,
 )
-from storage import generate_key, new_token, repositories, token_hash
+from storage import generate_key, new_token
+from tests.bot.partners import seed_call_webhook
 from tests.bot.rows import row_counts
 
 HOOK_SECRET = "whsec-test-secret"
@@ -71,22 +71,9 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         app = create_app(settings, front_ends=[])
         async with serve_in_background(app) as url, httpx.AsyncClient(timeout=10) as http:
             services: Services = app.state.services
-            access = services.deps.call_agent
-            assert access is not None
-            agent = await access.agent(ConversationAddress("slack", "T1", "D1", ""))
-            assert agent is not None
-            token = new_token()
-            async with services.db.session() as session:
-                await repositories.save_call_webhook(
-                    session,
-                    key_fingerprint=agent.fingerprint,
-                    token_hash=token_hash(token),
-                    secret_ciphertext=access.cipher.encrypt(
-                        HOOK_SECRET.encode(), aad=secret_aad(agent.fingerprint)
-                    ),
-                    url=f"{url}{CALL_PATH}{token}",
-                )
-            yield Server(url, services, http, f"{url}{CALL_PATH}{token}")
+            here = ConversationAddress("slack", "T1", "D1", "")
+            hook = await seed_call_webhook(services, here, url, HOOK_SECRET)
+            yield Server(url, services, http, hook)
 
 
 def _signed(body: bytes) -> dict[str, str]:

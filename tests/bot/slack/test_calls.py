@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conversations.capabilities.callagent.access import WEBHOOK_PATH, secret_aad
 from conversations.llm import ToolResultPart
 from conversations.types import ConversationAddress
 from integrations.sandbox import DEFAULT_CALL_AGENT_KEY, CallAgentSandboxConfig, SandboxQuestion
 from integrations.sandbox.callagent_records import Webhook as SandboxWebhook
-from storage import new_token, repositories, token_hash
+from tests.bot.partners import seed_call_webhook
 from tests.bot.slack.fake_slack import Call
 from tests.bot.slack.harness import (
     SlackRig,
@@ -350,22 +349,9 @@ async def test_the_backup_webhook_is_verified_and_asks_a_question_once(tmp_path:
     calls = CallAgentSandboxConfig.fast(answer_timeout_s=20, allow_http_webhooks=True)
     async with running_slack(model, database_url=sqlite_url(tmp_path), calls=calls) as rig:
         assert rig.calls is not None
-        access = rig.services.deps.call_agent
-        assert access is not None
-        agent = await access.agent(ConversationAddress("slack", "T0TEAM", "D0ALICE", ""))
-        assert agent is not None
-        token, secret = new_token(), "whsec-test-secret"
-        async with rig.services.db.session() as session:
-            await repositories.save_call_webhook(
-                session,
-                key_fingerprint=agent.fingerprint,
-                token_hash=token_hash(token),
-                secret_ciphertext=access.cipher.encrypt(
-                    secret.encode(), aad=secret_aad(agent.fingerprint)
-                ),
-                url=f"{rig.url}{WEBHOOK_PATH}{token}",
-            )
-        hook_url = f"{rig.url}{WEBHOOK_PATH}{token}"
+        secret = "whsec-test-secret"
+        here = ConversationAddress("slack", "T0TEAM", "D0ALICE", "")
+        hook_url = await seed_call_webhook(rig.services, here, rig.url, secret)
         # The sandbox posts every ask_user to the webhook too, signed with the secret.
         rig.calls.state.webhooks[DEFAULT_CALL_AGENT_KEY] = SandboxWebhook(hook_url, secret)
         await rig.event(dm("call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm"))
