@@ -84,6 +84,25 @@ class ApprovalRequest:
     verb: str = "book"
     """What the confirm button does, for "Reply y to …" where there are no buttons."""
     until: str = "Nothing is booked until you press Confirm."
+    subject: str = ""
+    """What is confirmed, without the verb ("Blue Note Late Set"), for `settled_headline`."""
+
+
+_DOING = {"book": "booking", "reserve": "reserving", "place the call": "calling"}
+_DONE = {"book": "booked", "reserve": "reserved", "place the call": "called"}
+_SETTLED = {"granted": "Confirmed", "rejected": "Cancelled", "expired": "Expired"}
+SETTLED_MARKS = {"granted": "✅ ", "rejected": "✖️ ", "expired": "⌛ "}
+"""The mark before a settled card's headline, on every platform."""
+
+
+def settled_headline(approval: ApprovalRequest) -> str:
+    """The words a settled confirmation card starts with, the same on every platform:
+    "Confirmed: booking Blue Note Late Set", "Cancelled: Blue Note Late Set was not booked"."""
+    subject = approval.subject or approval.title.rstrip("?")
+    status = _SETTLED.get(approval.status, approval.status.capitalize())
+    if approval.status == "granted":
+        return f"{status}: {_DOING.get(approval.verb, approval.verb)} {subject}"
+    return f"{status}: {subject} was not {_DONE.get(approval.verb, 'done')}"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import textwrap
 
-from conversations.replies import ActivityCard, ActivityDetail, ApprovalRequest, Reply
+from conversations.replies import (
+    SETTLED_MARKS,
+    ActivityCard,
+    ActivityDetail,
+    ApprovalRequest,
+    Reply,
+    settled_headline,
+)
 
 WIDTH = 88
 
@@ -59,10 +66,11 @@ def render_detail(detail: ActivityDetail) -> str:
 
 
 def render_approval(approval: ApprovalRequest) -> str:
-    if approval.status == "granted":
-        return f"✔ Confirmed: {approval.title.rstrip('?')}"
-    if approval.status == "rejected":
-        return f"✘ Cancelled: {approval.title.rstrip('?')}"
+    if approval.status != "pending":
+        mark = SETTLED_MARKS.get(approval.status, "")
+        return "\n".join(
+            [f"{mark}{settled_headline(approval)}", *(f"  {x}" for x in approval.lines)]
+        )
     lines = [approval.title, *(f"  {line}" for line in approval.lines)]
     lines.append(f"{approval.confirm.label}? Reply y to {approval.verb} or n to cancel.")
     return "\n".join(lines)

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conversations.replies import (
+    SETTLED_MARKS,
     ActivityCard,
     ActivityDetail,
     ApprovalRequest,
     Button,
     Progress,
     Reply,
+    settled_headline,
 )
 
 Block = dict[str, Any]
@@ -241,13 +243,13 @@ def detail_units(detail: ActivityDetail, *, images: bool = True) -> list[_Unit]:
 
 def approval_unit(approval: ApprovalRequest) -> _Unit:
     title = escape(approval.title)
-    if approval.status == "granted":
-        return _Unit([_section(f"✅ *Confirmed:* {escape(approval.title.rstrip('?'))}")], title)
-    if approval.status == "rejected":
-        return _Unit([_section(f"✖️ *Cancelled:* {escape(approval.title.rstrip('?'))}")], title)
+    details = [escape(line) for line in approval.lines]
     if approval.status != "pending":
-        return _Unit([_section(f"*{title}* · {escape(approval.status)}")], approval.title)
-    lines = [f"*{title}*", *(escape(line) for line in approval.lines)]
+        # Settled: the same facts stay (When, Where, Total), under what became of them.
+        headline = settled_headline(approval)
+        mark = SETTLED_MARKS.get(approval.status, "")
+        return _Unit([_section("\n".join([f"{mark}*{escape(headline)}*", *details]))], headline)
+    lines = [f"*{title}*", *details]
     blocks = [_section("\n".join(lines))]
     who = mention(approval.requester)
     if who:

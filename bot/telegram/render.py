@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from conversations.replies import (
+    SETTLED_MARKS,
     ActivityCard,
     ActivityDetail,
     ApprovalRequest,
     Button,
     Progress,
     Reply,
+    settled_headline,
 )
 
 MAX_TEXT = 4096
@@ -183,7 +185,6 @@ def render_detail(detail: ActivityDetail) -> list[TelegramMessage]:
 
 
 def render_approval(approval: ApprovalRequest, names: Names, *, group: bool) -> TelegramMessage:
-    title = approval.title.rstrip("?")
     lines = [escape(line) for line in approval.lines]
     if approval.status == "pending":
         head = f"<b>{escape(approval.title)}</b>"
@@ -196,11 +197,8 @@ def render_approval(approval: ApprovalRequest, names: Names, *, group: bool) -> 
             "\n".join([head, *lines, "", who]),
             keyboard=((approval.confirm, approval.cancel),),
         )
-    verdict = {
-        "granted": f"✅ <b>Confirmed:</b> {escape(title)}",
-        "rejected": f"✖️ <b>Cancelled:</b> {escape(title)}",
-        "expired": f"⌛ <b>Expired:</b> {escape(title)}",
-    }.get(approval.status, f"<b>{escape(title)}</b> ({escape(approval.status)})")
+    mark = SETTLED_MARKS.get(approval.status, "")
+    verdict = f"{mark}<b>{escape(settled_headline(approval))}</b>"
     return TelegramMessage("\n".join([verdict, *lines]))
 
 

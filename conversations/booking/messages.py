@@ -39,6 +39,7 @@ def approval_request(
     request = ApprovalRequest(
         approval_id=approval_id,
         title=f"Book {quote.activity_name}?",
+        subject=quote.activity_name,
         lines=quote_lines(quote, payment_mode),
         requester=requester,
         confirm=Button("Confirm", f"approve:{approval_id}", "primary"),

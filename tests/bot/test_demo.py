@@ -54,7 +54,7 @@ async def test_demo_books_with_a_typed_confirmation(tmp_path: Path) -> None:
     assert "Book Celebrate Brooklyn! Jazz in Prospect Park?" in out
     assert "2 × Free RSVP (free)" in out and "Total: free (fees included)" in out
     assert "Confirm? Reply y to book or n to cancel." in out
-    assert "✔ Confirmed: Book Celebrate Brooklyn! Jazz in Prospect Park" in out
+    assert "✅ Confirmed: booking Celebrate Brooklyn! Jazz in Prospect Park" in out
     # The webhook result arrives after the input ended and is still printed.
     assert "Booked: Celebrate Brooklyn! Jazz in Prospect Park" in out
     assert "Confirmation code: OG-" in out

@@ -46,6 +46,7 @@ def _confirmation(approval_id: str, call: dict[str, Any], requester: str, status
     request = ApprovalRequest(
         approval_id=approval_id,
         title=f"Call {call['callee']}?",
+        subject=str(call["callee"]),
         lines=tuple(lines),
         requester=requester,
         confirm=Button("Call", f"call.go:{approval_id}", "primary"),

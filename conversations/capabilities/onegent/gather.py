@@ -52,6 +52,7 @@ def confirmation(
     request = ApprovalRequest(
         approval_id=approval_id,
         title=f"Reserve: {draft.title}?",
+        subject=draft.title,
         lines=tuple(lines),
         requester=requester,
         confirm=Button("Reserve", f"reserve.go:{approval_id}", "primary"),

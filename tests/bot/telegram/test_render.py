@@ -71,6 +71,7 @@ def test_a_pending_approval_in_a_group_names_who_may_confirm() -> None:
     approval = ApprovalRequest(
         approval_id="a1",
         title="Book Late Set?",
+        subject="Late Set",
         lines=("2 × General <GA> at $22.50", "Total: $45.00"),
         requester="1001",
         confirm=Button("Confirm", "approve:a1", "primary"),
@@ -86,7 +87,9 @@ def test_a_pending_approval_in_a_group_names_who_may_confirm() -> None:
     done = Reply(approval=ApprovalRequest(**{**approval.__dict__, "status": "granted"}))
     (confirmed,) = render_reply(done, names, group=True)
     assert (
-        shown(confirmed.html).startswith("✅ Confirmed: Book Late Set") and not confirmed.keyboard
+        shown(confirmed.html).startswith("✅ Confirmed: booking Late Set\n2 × General <GA>")
+        and "Total: $45.00" in shown(confirmed.html)
+        and not confirmed.keyboard
     )
 
 
