@@ -241,7 +241,9 @@ def detail_units(detail: ActivityDetail, *, images: bool = True) -> list[_Unit]:
     return units
 
 
-def approval_unit(approval: ApprovalRequest) -> _Unit:
+def approval_unit(approval: ApprovalRequest, *, direct: bool = False) -> _Unit:
+    """The confirmation card; in a DM (`direct`) it says what pressing does rather than who
+    may press, since the one person reading it is the one who asked."""
     title = escape(approval.title)
     details = [escape(line) for line in approval.lines]
     if approval.status != "pending":
@@ -252,7 +254,9 @@ def approval_unit(approval: ApprovalRequest) -> _Unit:
     lines = [f"*{title}*", *details]
     blocks = [_section("\n".join(lines))]
     who = mention(approval.requester)
-    if who:
+    if direct:
+        blocks.append(_context(escape(approval.until)))
+    elif who:
         blocks.append(_context(f"Only {who} can confirm."))
     actions = _actions((approval.confirm, approval.cancel))
     if actions is not None:
@@ -260,13 +264,13 @@ def approval_unit(approval: ApprovalRequest) -> _Unit:
     return _Unit(blocks, approval.title)
 
 
-def _units(reply: Reply, *, images: bool) -> list[_Unit]:
+def _units(reply: Reply, *, images: bool, direct: bool) -> list[_Unit]:
     units: list[_Unit] = []
-    user = mention(reply.mention)
+    user = None if direct else mention(reply.mention)
     if reply.approval is not None:
         if user:
             units.append(_Unit([_section(user)]))
-        units.append(approval_unit(reply.approval))
+        units.append(approval_unit(reply.approval, direct=direct))
         user = None
     if reply.text.strip():
         units.extend(_text_units(reply.text, user))
@@ -339,10 +343,11 @@ def _fallback(units: Sequence[_Unit], default: str) -> str:
     return escape(clip(" ".join(text.split()), MAX_FALLBACK))
 
 
-def render_reply(reply: Reply, *, images: bool = True) -> list[SlackMessage]:
-    """The messages that show `reply` (usually one; more when it exceeds Slack's limits)."""
+def render_reply(reply: Reply, *, images: bool = True, direct: bool = False) -> list[SlackMessage]:
+    """The messages that show `reply` (usually one; more when it exceeds Slack's limits).
+    `direct`: seen by one person only (a DM, an ephemeral message), so nobody is mentioned."""
     packer = _Packer()
-    for unit in _units(reply, images=images):
+    for unit in _units(reply, images=images, direct=direct):
         packer.add(unit)
     messages = []
     for index, units in enumerate(packer.messages):

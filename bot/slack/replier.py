@@ -152,7 +152,7 @@ class SlackReplier:
             target = await self._target(reply.key)
             await self._settle_replaceable()
             first: Posted | None = None
-            for index, message in enumerate(render_reply(reply)):
+            for index, message in enumerate(render_reply(reply, direct=self._direct)):
                 posted = None
                 if index == 0 and target is not None:
                     posted = await self._update(target, message, reply, index)
@@ -275,14 +275,19 @@ class SlackReplier:
                 self._replaceable.append(running)
         await self._settle_replaceable()
         dm: str | None = None
-        for index, message in enumerate(render_reply(reply)):
+        reply = dataclasses.replace(reply, mention=None)  # for their eyes only: no mention
+        for index, message in enumerate(render_reply(reply, direct=True)):
             try:
                 if dm is None and reply.private_chat:  # to be answered in the DM: post it there
                     dm = await self._open_dm(user)
                 if dm is None:
                     try:
                         await self._without_pictures_if_refused(
-                            lambda m: self._post_ephemeral_raw(m, user), message, reply, index
+                            lambda m: self._post_ephemeral_raw(m, user),
+                            message,
+                            reply,
+                            index,
+                            direct=True,
                         )
                         continue
                     except SlackDeliveryError as error:
@@ -294,7 +299,9 @@ class SlackReplier:
                             error,
                         )
                     dm = await self._open_dm(user)
-                await self._without_pictures_if_refused(self._poster_to(dm), message, reply, index)
+                await self._without_pictures_if_refused(
+                    self._poster_to(dm), message, reply, index, direct=True
+                )
             except SlackDeliveryError as error:
                 self._failed(error)
                 return
@@ -380,7 +387,9 @@ class SlackReplier:
 
     async def _post(self, message: SlackMessage, reply: Reply | None, index: int) -> Posted | None:
         try:
-            return await self._without_pictures_if_refused(self._post_raw, message, reply, index)
+            return await self._without_pictures_if_refused(
+                self._post_raw, message, reply, index, direct=self._direct
+            )
         except SlackDeliveryError as error:
             self._failed(error)
             return None
@@ -391,6 +400,8 @@ class SlackReplier:
         message: SlackMessage,
         reply: Reply | None,
         index: int,
+        *,
+        direct: bool,
     ) -> Posted:
         """`attempt(message)`. A picture Slack could not fetch fails the whole message
         (`invalid_blocks`): the same part of `reply` is then tried once more without."""
@@ -399,7 +410,7 @@ class SlackReplier:
         except SlackDeliveryError as error:
             if reply is None or not _invalid_blocks(error):
                 raise
-            plain = render_reply(reply, images=False)
+            plain = render_reply(reply, images=False, direct=direct)
             if index >= len(plain):
                 raise
             return await attempt(plain[index])
@@ -467,7 +478,7 @@ class SlackReplier:
             return await self._update_raw(target, message)
         except SlackDeliveryError as error:
             if reply is not None and _invalid_blocks(error):
-                plain = render_reply(reply, images=False)
+                plain = render_reply(reply, images=False, direct=self._direct)
                 if index < len(plain):
                     try:
                         return await self._update_raw(target, plain[index])

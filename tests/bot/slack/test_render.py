@@ -185,13 +185,35 @@ def test_an_approval_names_who_may_confirm_and_becomes_a_plain_line_once_settled
     assert "Only <@U0ALICE> can confirm." in text
     styles = [e["style"] for e in pending.blocks[-1]["elements"]]
     assert styles == ["primary", "danger"]
-    granted = ApprovalRequest(**{**approval.__dict__, "status": "granted"})
+    granted = ApprovalRequest(**{**approval.__dict__, "status": "granted", "subject": "Late Set"})
     (done,) = render_reply(Reply(approval=granted))
     assert [b["type"] for b in done.blocks] == ["section"]
-    assert "Confirmed" in done.blocks[0]["text"]["text"]
+    # The settled card keeps its facts under what became of them.
+    assert (
+        done.blocks[0]["text"]["text"]
+        == "✅ *Confirmed: booking Late Set*\nLate Set\nTotal: $50.00"
+    )
+    rejected = ApprovalRequest(**{**granted.__dict__, "status": "rejected"})
+    (no,) = render_reply(Reply(approval=rejected))
+    assert no.blocks[0]["text"]["text"].startswith("✖️ *Cancelled: Late Set was not booked*")
     # A malformed user id is never turned into a mention.
     (odd,) = render_reply(Reply(text="hi", mention="<!channel>"))
     assert "<!" not in _all_text(odd.blocks)
+
+
+def test_in_a_dm_an_approval_mentions_nobody_and_says_what_pressing_does() -> None:
+    approval = ApprovalRequest(
+        "ap1",
+        "Book Late Set?",
+        ("Total: $50.00",),
+        requester="U0ALICE",
+        confirm=Button("Confirm", "approve:ap1", "primary"),
+        cancel=Button("Cancel", "reject:ap1", "danger"),
+    )
+    (pending,) = render_reply(Reply(approval=approval, mention="U0ALICE"), direct=True)
+    text = _all_text(pending.blocks)
+    assert pending.blocks[0]["text"]["text"].startswith("*Book Late Set?*")
+    assert "<@U0ALICE>" not in text and "Nothing is booked until you press Confirm." in text
 
 
 def test_status_line_counts_seconds_and_says_when_it_finished() -> None:
