@@ -60,6 +60,9 @@ class LLMRequest:
     messages: tuple[LLMMessage, ...]
     tools: tuple[ToolSpec, ...] = ()
     max_tokens: int = 1024
+    stable: int = 0
+    """How many leading `messages` are stored history that the next requests will repeat
+    unchanged (the window moves in chunks): adapters with a prompt cache mark its end."""
     # Receives text deltas as they stream; adapters that cannot stream ignore it.
     on_text: TextSink | None = field(default=None, compare=False)
 

@@ -31,6 +31,7 @@ from conversations.llm import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    Usage,
 )
 from conversations.locks import KeyedLocks
 from conversations.questions import QuestionRouter
@@ -67,6 +68,10 @@ class ManagerConfig:
     max_tool_rounds: int = 6
     max_calls_per_round: int = 4
     history_messages: int = 16
+    history_step: int = 16
+    """The replayed history starts at a point that moves this many messages at a time (so
+    between `history_messages` and `history_messages + history_step - 1` are replayed):
+    the prompt cache then reuses the history's prefix from turn to turn."""
     turn_timeout_s: float = 300.0
 
 
@@ -221,8 +226,11 @@ class ConversationManager:
         async with self._deps.db.session(read_only=True) as session:
             conversation = await repositories.find_conversation(session, **where)
             if conversation is not None:
-                rows = await repositories.recent_messages(
-                    session, conversation_id=conversation.id, limit=self._config.history_messages
+                rows = await repositories.history_window(
+                    session,
+                    conversation_id=conversation.id,
+                    at_least=self._config.history_messages,
+                    step=self._config.history_step,
                 )
                 return conversation, rows
         async with self._deps.db.session() as session:
@@ -268,18 +276,22 @@ class ConversationManager:
         tools = await self._available_tools(ctx)
         new: list[LLMMessage] = [user]
         outcome = "stuck"
+        used = Usage()
         for _ in range(self._config.max_tool_rounds):
             stream = LazyStream(replier)
             request = LLMRequest(
                 system=self._system,
                 messages=(*history, *new),
                 tools=tuple(t.spec for t in tools.values()),
+                stable=len(history),
                 on_text=stream.append,
             )
             try:
                 response = await self._llm.complete(request)
             finally:
                 await stream.close()
+            metrics.count_tokens(response.usage)
+            used = metrics.add_usage(used, response.usage)
             new.append(LLMMessage("assistant", response.parts or (TextPart(""),)))
             calls = response.tool_calls
             if not calls:
@@ -291,6 +303,7 @@ class ConversationManager:
             new.append(LLMMessage("user", tuple(results)))
         else:
             await self._say(replier, SORRY_STUCK)
+        metrics.count_turn_tokens(used)
         async with self._deps.db.session() as session:
             await self._save_state(session, conversation, state)  # locks the row first
             await repositories.append_messages(

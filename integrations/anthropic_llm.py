@@ -1,9 +1,14 @@
 """The Anthropic adapter behind the `conversations.llm.LLM` seam.
 
-Translates the neutral message types to the Messages API and back, marks the
-system prompt and the tool list as cacheable (prompt caching), streams text
-deltas to `request.on_text` when it is set, and turns every SDK failure into
-`LLMError` with a short message that never carries the API key.
+Translates the neutral message types to the Messages API and back, places the
+prompt-cache breakpoints, streams text deltas to `request.on_text` when it is set,
+and turns every SDK failure into `LLMError` with a short message that never
+carries the API key.
+
+Prompt caching: three breakpoints. The system block (it caches the tools, which
+come first, with it); the end of the stored history (`request.stable`), which the
+next turns repeat unchanged while the history window stays put; and the last block,
+so the next model call of the same turn reads everything before its new blocks.
 
 Retries live in exactly one place: the SDK's own `max_retries` (connection
 errors, 408/409/429/5xx/529, honouring `retry-after`). Nothing here retries again.
@@ -14,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import anthropic
 from anthropic._data.deprecated_models import DEPRECATED_MODELS as _DATA_DEPRECATED_MODELS
@@ -98,9 +103,9 @@ class AnthropicLLM:
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         self._check_loopback()
-        messages = _messages(request.messages)
+        messages = _messages(request.messages, stable=request.stable)
         system = _system(request.system)
-        tools = _tools(request.tools)
+        tools = _tools(request.tools, cached=not request.system)
         try:
             if request.on_text is None:
                 message: Message = await self._client.messages.create(
@@ -166,9 +171,11 @@ def _system(system: str) -> list[TextBlockParam] | anthropic.Omit:
     return [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
 
 
-def _messages(messages: Iterable[LLMMessage]) -> list[MessageParam]:
+def _messages(messages: Sequence[LLMMessage], *, stable: int = 0) -> list[MessageParam]:
     out: list[MessageParam] = []
-    for message in messages:
+    history_end: list[_Block] | None = None
+    last: list[_Block] | None = None
+    for index, message in enumerate(messages):
         blocks = _blocks(message)
         if not blocks:  # the API rejects empty content; nothing is lost by skipping it
             continue
@@ -176,6 +183,12 @@ def _messages(messages: Iterable[LLMMessage]) -> list[MessageParam]:
             out.append({"role": "user", "content": blocks})
         else:
             out.append({"role": "assistant", "content": blocks})
+        if index < stable:
+            history_end = blocks
+        last = blocks
+    for marked in (history_end, last):
+        if marked:
+            marked[-1]["cache_control"] = _EPHEMERAL
     return out
 
 
@@ -206,7 +219,7 @@ def _blocks(message: LLMMessage) -> list[_Block]:
     return results + others
 
 
-def _tools(tools: Iterable[ToolSpec]) -> list[ToolParam] | anthropic.Omit:
+def _tools(tools: Iterable[ToolSpec], *, cached: bool) -> list[ToolParam] | anthropic.Omit:
     out: list[ToolParam] = [
         {
             "name": tool.name,
@@ -217,8 +230,8 @@ def _tools(tools: Iterable[ToolSpec]) -> list[ToolParam] | anthropic.Omit:
     ]
     if not out:
         return anthropic.omit
-    # One breakpoint after the last tool caches the whole tool list.
-    out[-1]["cache_control"] = _EPHEMERAL
+    if cached:  # no system block to carry the breakpoint: the last tool does
+        out[-1]["cache_control"] = _EPHEMERAL
     return out
 
 

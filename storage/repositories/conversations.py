@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, insert, select, update
+from sqlmodel import col, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation, Message, new_id, utc_now
@@ -19,6 +19,7 @@ __all__ = [
     "find_conversation",
     "get_conversation",
     "get_or_create_conversation",
+    "history_window",
     "merge_conversation_state",
     "recent_messages",
     "update_conversation_state",
@@ -176,3 +177,25 @@ async def recent_messages(
         .limit(limit)
     )
     return list(reversed(result.all()))
+
+
+async def history_window(
+    session: AsyncSession, *, conversation_id: str, at_least: int, step: int
+) -> list[Message]:
+    """The conversation's latest messages, oldest first: at least `at_least` of them (all,
+    when fewer) and fewer than `at_least + step`. The window's start moves only in steps
+    of `step`, so successive turns replay the same leading messages (a prompt cache keeps
+    them) until it moves."""
+    total = (
+        await session.exec(
+            select(func.count()).where(col(Message.conversation_id) == conversation_id)
+        )
+    ).one()
+    start = max(0, total - at_least) // step * step
+    result = await session.exec(
+        select(Message)
+        .where(col(Message.conversation_id) == conversation_id)
+        .order_by(col(Message.id))
+        .offset(start)
+    )
+    return list(result.all())

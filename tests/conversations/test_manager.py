@@ -183,7 +183,7 @@ async def test_endless_tool_calls_stop_at_the_cap(harness: Harness) -> None:
 
 
 async def test_history_is_bounded_and_compacted(harness: Harness) -> None:
-    harness.config = ManagerConfig(history_messages=6)
+    harness.config = ManagerConfig(history_messages=6, history_step=4)
     model = FunctionLLM(
         lambda r: (
             LLMResponse((TextPart("ok"),))
@@ -195,8 +195,9 @@ async def test_history_is_bounded_and_compacted(harness: Harness) -> None:
     for turn in range(6):
         await harness.say(manager, f"jazz please {turn}" if turn % 2 else f"plain {turn}")
     last = model.requests[-1]
-    # At most the six stored messages plus this turn's own three (ask, tool call, results).
-    assert len(last.messages) <= 6 + 3
+    # At most 6 + 3 stored messages (the window moves 4 at a time) plus this turn's own
+    # three (ask, tool call, results).
+    assert len(last.messages) <= 6 + 3 + 3
     assert last.messages[0].role == "user"
     for message in last.messages[:-1]:  # stored history; the newest result is this turn's own
         for part in message.parts:

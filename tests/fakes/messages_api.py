@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import json
 import re
@@ -35,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.prompt_cache import PromptCache
 
 __all__ = [
     "ErrorReply",
@@ -209,8 +212,12 @@ class FakeMessagesAPI:
         *,
         responder: Responder | None = None,
         validate: bool = True,
+        cache: PromptCache | None = None,
     ) -> None:
+        """With `cache`, each reply's input usage is what the API's prompt cache would
+        report for the request (its own `usage` keeps only the output tokens)."""
         self._script: deque[FakeResponse] = deque(script)
+        self._cache = cache
         self._responder = responder
         self._validate = validate
         self._tool_ids = 0
@@ -254,6 +261,10 @@ class FakeMessagesAPI:
             self.errors.append(str(problem))
             return _error_response(ErrorReply(400, message=str(problem)), _request_id(index))
 
+        if self._cache is not None and isinstance(answer, Reply):
+            cached = self._cache.account(body)
+            usage = FakeUsage(output_tokens=answer.usage.output_tokens, **vars(cached))
+            answer = dataclasses.replace(answer, usage=usage)
         if answer.delay:
             await asyncio.sleep(answer.delay)
         if isinstance(answer, ErrorReply):

@@ -110,7 +110,12 @@ async def test_text_reply() -> None:
     assert sent.body == {
         "model": MODEL,
         "max_tokens": 300,
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "jazz tonight?"}]}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "jazz tonight?", "cache_control": EPHEMERAL}],
+            }
+        ],
         "system": [{"type": "text", "text": SYSTEM, "cache_control": EPHEMERAL}],
     }
     assert sent.headers["authorization"] == f"Bearer {API_KEY}"
@@ -152,6 +157,7 @@ async def test_tool_call_round_trip_with_cache_breakpoints() -> None:
                 system=SYSTEM,
                 messages=(question, LLMMessage("assistant", first.parts), results),
                 tools=(SEARCH, BOOK),
+                stable=1,
             )
         )
 
@@ -170,9 +176,8 @@ async def test_tool_call_round_trip_with_cache_breakpoints() -> None:
                 "name": "book_event",
                 "description": "Book an event the user approved.",
                 "input_schema": dict(BOOK.input_schema),
-                "cache_control": EPHEMERAL,
             },
-        ]
+        ]  # the system block's breakpoint caches the tools, which come before it
     assert second_sent.messages[1:] == [
         {
             "role": "assistant",
@@ -207,10 +212,12 @@ async def test_tool_call_round_trip_with_cache_breakpoints() -> None:
                     "content": '{"error": "needs approval"}',
                     "is_error": True,
                 },
-                {"type": "text", "text": "(results below)"},
+                {"type": "text", "text": "(results below)", "cache_control": EPHEMERAL},
             ],
         },
     ]
+    # The stored history (`stable`) ends with a breakpoint too: later turns read it back.
+    assert second_sent.messages[0]["content"][-1]["cache_control"] == EPHEMERAL
     assert [r["tool_use_id"] for r in second_sent.tool_results] == ["toolu_a", "toolu_b"]
 
 
@@ -255,7 +262,9 @@ async def test_empty_system_and_empty_text_are_not_sent() -> None:
     [sent] = fake.requests
     assert "system" not in sent.body
     assert "tools" not in sent.body
-    assert sent.messages == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    assert sent.messages == [
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": EPHEMERAL}]}
+    ]
     assert fake.errors == []
 
 
@@ -295,8 +304,9 @@ async def test_streaming_delivers_deltas_in_order_and_matches_the_plain_reply() 
     assert streamed.usage == Usage(120, 40, cache_read_tokens=100, cache_write_tokens=20)
     plain_sent, streamed_sent = fake.requests
     assert (plain_sent.stream, streamed_sent.stream) == (False, True)
-    assert streamed_sent.tools[-1]["cache_control"] == EPHEMERAL
+    assert "cache_control" not in streamed_sent.tools[-1]
     assert system_block(streamed_sent)[0]["cache_control"] == EPHEMERAL
+    assert streamed_sent.messages[-1]["content"][-1]["cache_control"] == EPHEMERAL
 
 
 async def test_streaming_retries_an_overload_before_the_stream_starts() -> None:

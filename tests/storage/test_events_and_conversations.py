@@ -16,6 +16,7 @@ from storage.repositories import (
     claim_event,
     get_conversation,
     get_or_create_conversation,
+    history_window,
     prune_events,
     recent_messages,
     update_conversation_state,
@@ -115,6 +116,32 @@ async def test_messages_are_returned_oldest_first(database: Database) -> None:
     assert all(m.created_at.tzinfo is UTC for m in last3)
     ids = [m.id for m in last3]
     assert ids == sorted(i for i in ids if i is not None)
+
+
+async def test_the_history_window_starts_at_a_point_that_moves_in_steps(
+    database: Database,
+) -> None:
+    conversation = await make_conversation(database)
+    other = await make_conversation(database, chat_id="C-other")
+    starts = []
+    for i in range(12):
+        async with database.session() as session:
+            await append_messages(
+                session,
+                conversation_id=conversation.id,
+                messages=[NewMessage("user", [{"type": "text", "text": f"m{i}"}])],
+            )
+            await append_messages(
+                session, conversation_id=other.id, messages=[NewMessage("user", [])]
+            )
+            window = await history_window(
+                session, conversation_id=conversation.id, at_least=4, step=3
+            )
+        starts.append(window[0].content[0]["text"])
+        assert 4 <= len(window) < 7 or len(window) == i + 1
+        assert window[-1].content[0]["text"] == f"m{i}"
+    # The first message replayed stays put for three turns at a time.
+    assert starts == ["m0"] * 6 + ["m3"] * 3 + ["m6"] * 3
 
 
 async def test_a_turn_is_appended_in_order_in_one_statement(database: Database) -> None:
