@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from bot.loop_lag import LoopLag
 from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
 from conversations.booking.config import BookingConfig
@@ -236,8 +237,9 @@ async def _maintain_forever(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def background_loops(services: Services) -> AsyncIterator[None]:
-    """The outbox sender, the job runner, maintenance (pruning), and taking over inbound
-    items whose process died (every few seconds, since replicas share the database)."""
+    """The outbox sender, the job runner, maintenance (pruning), taking over inbound items
+    whose process died (every few seconds, since replicas share the database), and the
+    event-loop lag probe."""
     started = datetime.now(UTC)
 
     async def resume_forever() -> None:
@@ -255,6 +257,7 @@ async def background_loops(services: Services) -> AsyncIterator[None]:
         asyncio.create_task(services.jobs.run(), name="jobs"),
         asyncio.create_task(_maintain_forever(services), name="maintenance"),
         asyncio.create_task(resume_forever(), name="resume-unfinished"),
+        asyncio.create_task(LoopLag().run(), name="loop-lag"),
     ]
     try:
         yield

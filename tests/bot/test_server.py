@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot.loop_lag import LoopLag
 from bot.server import create_app
 from bot.settings import Settings
 from integrations.sandbox import serve_in_background
@@ -25,6 +28,7 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
     )
     async with serve_in_background(create_app(settings)) as url, httpx.AsyncClient() as http:
         health = await http.get(f"{url}/healthz")
+        await asyncio.sleep(0.3)  # a few lag samples
         metrics = await http.get(f"{url}/metrics")
     assert health.status_code == 200
     assert health.json()["ok"] is True and isinstance(health.json()["running_work"], int)
@@ -34,6 +38,9 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
         "concierge_turns_total",
         "concierge_tool_calls_total",
         "concierge_partner_request_seconds",
+        "concierge_event_loop_lag_seconds_count",
+        "concierge_event_loop_lag_p99_seconds",
+        "concierge_llm_tokens_total",
     ):
         assert name in metrics.text
 
@@ -73,3 +80,13 @@ def test_a_deprecated_model_is_refused_with_a_clear_message() -> None:
     result = run_serve(CONCIERGE_LLM_MODEL="claude-sonnet-4-5", CONCIERGE_SECRET_KEY=generate_key())
     assert result.returncode != 0
     assert "claude-sonnet-4-5 is deprecated" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_the_loop_lag_probe_sees_a_blocked_loop() -> None:
+    probe = LoopLag(interval_s=0.01, window=50)
+    task = asyncio.get_running_loop().create_task(probe.run())
+    await asyncio.sleep(0.1)
+    time.sleep(0.2)  # noqa: ASYNC251 - the point: a synchronous call holding the loop
+    await asyncio.sleep(0.05)
+    task.cancel()
+    assert probe.p99 >= 0.15
