@@ -34,6 +34,7 @@ from conversations.tools import ToolDeps
 from conversations.types import ConversationAddress
 from conversations.workspaces import StoredCredentials, Workspaces
 from integrations.anthropic_llm import AnthropicLLM
+from integrations.lanes import LaneTransport
 from storage import Database, FieldCipher, repositories
 from storage.migrate import upgrade
 
@@ -139,9 +140,10 @@ def booking_config(settings: Settings) -> BookingConfig:
 
 
 def partner_http_client() -> httpx.AsyncClient:
-    """One pooled client for every partner; each request sets its own timeouts."""
+    """One client for every partner, its connections in lanes (`integrations.lanes`); each
+    request sets its own timeouts."""
     return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        transport=LaneTransport(),
         headers={"User-Agent": "concierge/0.1"},
         follow_redirects=False,
     )

@@ -44,6 +44,7 @@ from integrations.errors import (
     Unauthorized,
     error_from_response,
 )
+from integrations.lanes import QUICK
 from integrations.metrics import (
     DEFAULT_METRICS,
     STATUS_INVALID_RESPONSE,
@@ -87,6 +88,9 @@ class Route:
     idempotent: bool | None = None
     retry_read_timeouts: bool = True
     key_header: str | None = None
+    lane: str = QUICK
+    """The connection lane (`integrations.lanes`): `slow` for calls that wait long on the
+    partner, so they never take the connections quick calls need."""
 
     @property
     def label(self) -> str:
@@ -206,6 +210,7 @@ class PartnerTransport:
                 headers=headers,
                 content=body,
                 timeout=route.timeout,
+                extensions={"lane": route.lane},
             )
             secrets = await self._authorize(request)
             try:

@@ -7,6 +7,7 @@ from enum import Enum
 
 import httpx
 
+from integrations.lanes import SLOW
 from integrations.transport import DEFAULT_TIMEOUT, Route
 
 __all__ = [
@@ -63,9 +64,12 @@ SEARCH = Endpoint(
     timeout=SEARCH_TIMEOUT,
     user=UserHeader.OPTIONAL,
     retry_read_timeouts=False,
+    lane=SLOW,
 )
 GET_ACTIVITY = Endpoint("GET", f"{PREFIX}/activities/{{activity_id}}", user=UserHeader.REQUIRED)
-GET_PRICES = Endpoint("GET", f"{PREFIX}/activities/{{activity_id}}/prices", timeout=PRICES_TIMEOUT)
+GET_PRICES = Endpoint(
+    "GET", f"{PREFIX}/activities/{{activity_id}}/prices", timeout=PRICES_TIMEOUT, lane=SLOW
+)
 LIST_ORDERS = Endpoint("GET", f"{PREFIX}/orders", user=UserHeader.REQUIRED)
 # Money: repeated only with the request's idempotency key (it travels in the body).
 CREATE_BOOKING = Endpoint("POST", f"{PREFIX}/bookings", user=UserHeader.REQUIRED)
