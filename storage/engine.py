@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -88,6 +89,8 @@ def build_engine(
     schema: str | None = None,
     null_pool: bool = False,
     echo: bool = False,
+    pool_size: int = 20,
+    max_overflow: int = 30,
 ) -> AsyncEngine:
     """Create (without connecting) an async engine with this project's connection settings.
 
@@ -109,7 +112,9 @@ def build_engine(
         connect_args["server_settings"]["search_path"] = schema
     if not null_pool:
         # Enough connections for many concurrent turns; each holds one only briefly.
-        kwargs.update(pool_pre_ping=True, pool_size=20, max_overflow=30, pool_timeout=30)
+        kwargs.update(
+            pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30
+        )
     return create_async_engine(target, connect_args=connect_args, **kwargs)
 
 
@@ -143,6 +148,50 @@ def ensure_sqlite_dir(url: str | URL) -> None:
         path.expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+class PriorityLock:
+    """An asyncio lock whose urgent waiters go before the others (first come, first served
+    within each kind): a short urgent write never queues behind a crowd of ordinary ones."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._locked:
+            self._locked = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._normal
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the lock just as the wait was cancelled
+            else:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the next waiter (urgent first), or free it."""
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._locked = False
+
+    @asynccontextmanager
+    async def held(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self.acquire(urgent=urgent)
+        try:
+            yield
+        finally:
+            self.release()
+
+
 class Database:
     """An async engine plus a session factory. Build with ``await Database.create(url)``."""
 
@@ -154,7 +203,10 @@ class Database:
         # SQLite has one writer at a time. Queue this process's writers on an asyncio lock
         # rather than on SQLite's busy handler, whose sleeps (up to 100 ms each) make long
         # tails under load; other processes still wait on busy_timeout.
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._write_lock = PriorityLock() if engine.dialect.name == "sqlite" else None
+        # PostgreSQL: urgent writes (inbound claims) get their own connections, so they
+        # never wait for one of the turns' pool.
+        self._urgent_engine: AsyncEngine | None = None
         self._read_engine = (
             engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
             if engine.dialect.name == "sqlite"
@@ -188,13 +240,20 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def session(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, *, read_only: bool = False, urgent: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed when the block succeeds, rolled back when it
-        raises. ``read_only`` (SQLite) begins a deferred transaction that must not write."""
+        raises. ``read_only`` (SQLite) begins a deferred transaction that must not write.
+        ``urgent``: a short write someone waits on (an inbound claim before its ack): on
+        SQLite it takes the write lock before every ordinary writer waiting; on PostgreSQL
+        it runs on connections of its own."""
         bind = self._read_engine if read_only else self.engine
+        if urgent and self._write_lock is None:
+            bind = self._urgent()
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None and not read_only:
-                await stack.enter_async_context(self._write_lock)
+                await stack.enter_async_context(self._write_lock.held(urgent=urgent))
             session = await stack.enter_async_context(self._sessions(bind=bind))
             try:
                 yield session
@@ -203,9 +262,18 @@ class Database:
                 raise
             await session.commit()
 
+    def _urgent(self) -> AsyncEngine:
+        if self._urgent_engine is None:
+            self._urgent_engine = build_engine(
+                self.url, schema=self.schema, pool_size=2, max_overflow=2
+            )
+        return self._urgent_engine
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._urgent_engine is not None:
+            await self._urgent_engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({redact_url(self.url)!r}, schema={self.schema!r})"

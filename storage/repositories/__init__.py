@@ -53,7 +53,9 @@ from storage.repositories.credentials import (
     get_credential,
 )
 from storage.repositories.events import (
+    NewClaim,
     claim_event,
+    claim_events,
     mark_event_done,
     prune_events,
     release_event_leases,
@@ -129,6 +131,7 @@ __all__ = [
     "BoundKey",
     "ForgetReport",
     "IdempotencyKeyConflict",
+    "NewClaim",
     "NewMessage",
     "OutgoingKeyKind",
     "answer_question",
@@ -139,6 +142,7 @@ __all__ = [
     "bot_token",
     "claim_action_lease",
     "claim_event",
+    "claim_events",
     "claim_runnable_jobs",
     "claim_token_rotation",
     "claim_welcome",

@@ -9,7 +9,8 @@ without answering a message twice or dropping one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,9 @@ from storage.models import ProcessedEvent, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert, is_postgresql
 
 __all__ = [
+    "NewClaim",
     "claim_event",
+    "claim_events",
     "mark_event_done",
     "prune_events",
     "release_event_leases",
@@ -67,6 +70,52 @@ async def claim_event(
     )
     result = await session.exec(stmt)
     return result.first() is not None
+
+
+@dataclass(frozen=True)
+class NewClaim:
+    key: str
+    source: str
+    payload: Mapping[str, Any]
+
+
+async def claim_events(
+    session: AsyncSession,
+    claims: Sequence[NewClaim],
+    *,
+    owner: str,
+    until: datetime,
+    now: datetime | None = None,
+) -> set[str]:
+    """`claim_event` for many items in one ``INSERT … ON CONFLICT DO NOTHING RETURNING``:
+    the keys this call recorded (each first claimer's; a key twice in `claims` counts once).
+    """
+    unique: dict[str, NewClaim] = {}
+    for claim in claims:
+        unique.setdefault(claim.key, claim)
+    if not unique:
+        return set()
+    created = now or utc_now()
+    stmt = (
+        dialect_insert(session, ProcessedEvent)
+        .values(
+            [
+                {
+                    "key": claim.key,
+                    "source": claim.source,
+                    "payload": dict(claim.payload),
+                    "lease_owner": owner,
+                    "lease_until": until,
+                    "created_at": created,
+                }
+                for claim in unique.values()
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(ProcessedEvent.key))
+    )
+    result = await session.exec(stmt)
+    return {str(row[0]) for row in result.all()}
 
 
 async def mark_event_done(session: AsyncSession, *, key: str, now: datetime | None = None) -> None:
