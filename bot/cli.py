@@ -17,7 +17,6 @@ from bot.logs import configure_logging
 from bot.services import background_loops, running_services
 from bot.settings import DATA_DIR, Settings, secret
 from bot.webhooks import webhook_routes
-from conversations.offline import OFFLINE_NOTE
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
     DEFAULT_NEGOTIATED_KEY,
@@ -102,13 +101,11 @@ async def _demo(settings: Settings) -> None:
             interactive = sys.stdin.isatty()
             replier = ConsoleReplier(sys.stdout, interactive=interactive)
             services.outlets["console"] = ConsoleOutlet(replier)
-            mode = OFFLINE_NOTE if services.offline else f"Using {settings.llm_model}."
+            # What to try comes next, in the welcome (which says when it is offline).
             banner = (
-                "Concierge demo: sandbox partners on loopback, data in ./.concierge/.\n"
-                f"{mode} Try: search jazz in Brooklyn · near Williamsburg · "
-                "call Nobu at +1 212 555 0100 and ask for a table for 4 at 8pm · "
-                "reserve a table for 2 at Le Bernardin tomorrow at 7pm · help"
-                + (" · quit" if interactive else "")
+                "Concierge demo: sandbox partners on loopback, data in ./.concierge/."
+                + ("" if services.offline else f" Using {settings.llm_model}.")
+                + (" Say `quit` to leave." if interactive else "")
             )
             async with background_loops(services):
                 await run_console(

@@ -6,7 +6,9 @@ Partner text is copied as plain data; renderers escape it for their platform.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from conversations.money import from_major, money_range, price
 from conversations.replies import ActivityCard, ActivityDetail, Button, SessionLine, TicketLine
 from integrations.outgoing.models import (
     PartnerActivityDetail,
@@ -25,8 +27,19 @@ def clip(text: str | None, limit: int = MAX_FIELD) -> str | None:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def format_when(iso: str | None) -> str | None:
-    """'2026-11-28T20:00:00-05:00' → 'Sat 28 Nov, 20:00' (the event's own local time)."""
+VENUE_TIME_NOTE = "Times are local to the venue."
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def format_when(iso: str | None, zone: str | None = None) -> str | None:
+    """'2026-11-28T20:00:00-05:00' → 'Sat 28 Nov, 20:00': in the person's `zone` when it is
+    known and the time carries an offset, else the event's own local time."""
     if not iso:
         return None
     try:
@@ -35,15 +48,33 @@ def format_when(iso: str | None) -> str | None:
         return clip(iso, 40)
     if len(iso) <= 10:
         return moment.strftime("%a %d %b")
+    theirs = _zone(zone)
+    if theirs is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(theirs)
     return moment.strftime("%a %d %b, %H:%M")
 
 
-def price_label(price: PartnerTicketPrice | None) -> str | None:
-    if price is None:
+def venue_is_theirs(iso: str | None, zone: str | None) -> bool:
+    """Whether the venue keeps the person's clock at that moment (so venue-local session
+    times need no label)."""
+    theirs = _zone(zone)
+    if not iso or theirs is None:
+        return False
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    offset = moment.utcoffset()
+    return offset is not None and moment.astimezone(theirs).utcoffset() == offset
+
+
+def price_label(ticket_price: PartnerTicketPrice | None, locale: str | None = None) -> str | None:
+    """From the partner's min and max, so every price reads alike ("$40.00", "Free–$50.00")."""
+    if ticket_price is None:
         return None
-    if price.max == 0:
-        return "Free"
-    return clip(price.label, 40) or f"{price.min:.2f}–{price.max:.2f} {price.currency}"
+    return money_range(
+        from_major(ticket_price.min), from_major(ticket_price.max), ticket_price.currency, locale
+    )
 
 
 def card_buttons(activity_id: str | None, bookable: bool) -> tuple[Button, ...]:
@@ -57,7 +88,12 @@ def card_buttons(activity_id: str | None, bookable: bool) -> tuple[Button, ...]:
 
 
 def search_card(
-    number: int, result: PartnerSearchResult, detail: PartnerActivityDetail | None
+    number: int,
+    result: PartnerSearchResult,
+    detail: PartnerActivityDetail | None,
+    *,
+    locale: str | None = None,
+    zone: str | None = None,
 ) -> ActivityCard:
     """A card from a search pick, enriched with price and bookability when detail is known."""
     bookable = bool(detail and detail.is_bookable)
@@ -67,8 +103,8 @@ def search_card(
         activity_id=result.activity_id,
         image_url=result.picture_url or (detail.picture_url if detail else None),
         venue=clip(result.venue or (detail.venue if detail else None), 120),
-        when=format_when(result.next_datetime or (detail.next_datetime if detail else None)),
-        price_label=price_label(detail.ticket_price) if detail else None,
+        when=format_when(result.next_datetime or (detail.next_datetime if detail else None), zone),
+        price_label=price_label(detail.ticket_price, locale) if detail else None,
         why=clip(result.why),
         summary=clip(result.short_description),
         bookable=bookable,
@@ -77,7 +113,12 @@ def search_card(
 
 
 def detail_card(
-    number: int, activity: PartnerActivityDetail, why: str | None = None
+    number: int,
+    activity: PartnerActivityDetail,
+    why: str | None = None,
+    *,
+    locale: str | None = None,
+    zone: str | None = None,
 ) -> ActivityCard:
     """A card from a full activity record (nearby ideas, or a search pick's detail)."""
     return ActivityCard(
@@ -86,8 +127,8 @@ def detail_card(
         activity_id=activity.activity_id,
         image_url=activity.picture_url,
         venue=clip(activity.venue or activity.semantic_location, 120),
-        when=format_when(activity.next_datetime),
-        price_label=price_label(activity.ticket_price),
+        when=format_when(activity.next_datetime, zone),
+        price_label=price_label(activity.ticket_price, locale),
         why=clip(why),
         summary=clip(activity.short_description),
         bookable=activity.is_bookable,
@@ -104,17 +145,23 @@ def _session_label(date: str | None, time: str | None) -> str:
 
 
 def activity_detail(
-    activity: PartnerActivityDetail, price: PartnerTicketPrice | None, *, fresh: bool
+    activity: PartnerActivityDetail,
+    ticket_price: PartnerTicketPrice | None,
+    *,
+    fresh: bool,
+    locale: str | None = None,
+    zone: str | None = None,
 ) -> ActivityDetail:
-    """Sessions and ticket types, cheapest first; sold-out tickets stay listed, marked."""
+    """Sessions and ticket types, cheapest first; sold-out tickets stay listed, marked.
+    Session times are the venue's (partners give them without an offset), so the note says
+    so unless the venue keeps the person's own clock."""
     sessions: list[SessionLine] = []
-    currency = price.currency if price else ""
-    for session in (price.sessions if price else [])[:10]:
+    currency = ticket_price.currency if ticket_price else ""
+    for session in (ticket_price.sessions if ticket_price else [])[:10]:
         tickets = []
         for ticket in sorted(session.tickets, key=lambda t: t.total)[:12]:
-            label = (
-                "Free" if ticket.is_free or ticket.total == 0 else f"{ticket.total:.2f} {currency}"
-            )
+            amount = 0 if ticket.is_free else ticket.total
+            label = price(from_major(amount), currency, locale)
             note = clip(ticket.description, 120)
             tickets.append(
                 TicketLine(clip(ticket.name, 80) or "Ticket", label, ticket.available, note)
@@ -122,10 +169,12 @@ def activity_detail(
         sessions.append(SessionLine(_session_label(session.date, session.time), tuple(tickets)))
     if activity.is_bookable:
         booking_note = "Bookable here: press Book or say how many tickets you want."
-    elif price is None or price.max == 0:
+    elif ticket_price is None or ticket_price.max == 0:
         booking_note = "No tickets needed as far as we know."
     else:
         booking_note = "Not bookable here; tickets are sold by the venue."
+    if sessions and not venue_is_theirs(activity.next_datetime, zone):
+        booking_note = f"{booking_note} {VENUE_TIME_NOTE}"
     return ActivityDetail(
         title=clip(activity.name, 150) or "Untitled",
         activity_id=activity.activity_id,
@@ -133,7 +182,7 @@ def activity_detail(
         venue=clip(activity.venue, 120),
         place=clip(activity.semantic_location, 120),
         description=clip(activity.short_description, 600),
-        price_label=price_label(price),
+        price_label=price_label(ticket_price, locale),
         sessions=tuple(sessions),
         tips=tuple(t for t in (clip(tip, 200) for tip in activity.tips[:3]) if t),
         booking_note=booking_note,

@@ -34,6 +34,7 @@ from conversations.llm import (
     Usage,
 )
 from conversations.locks import KeyedLocks
+from conversations.offline import OfflinePlanner
 from conversations.questions import QuestionRouter
 from conversations.replies import BUTTON_EXPIRED, LazyStream, Replier, Reply
 from conversations.serialize import inbound_from_json, inbound_to_json
@@ -42,6 +43,7 @@ from conversations.tools.base import Tool, ToolOutcome, describe_validation_erro
 from conversations.tools.context import ToolContext, ToolDeps
 from conversations.tools.failures import partner_failure
 from conversations.types import ButtonPress, ConversationAddress, Inbound, InboundMessage
+from conversations.welcome import is_greeting, typed, welcome
 from conversations.work import WorkTracker
 from integrations.errors import PartnerError
 from storage import repositories
@@ -130,8 +132,11 @@ class ConversationManager:
         order; other conversations never wait."""
         async with self._locks.hold(item.address.key):
             if isinstance(item, ButtonPress):
-                await self._press(item, replier)
-                return
+                said = typed(item)  # a welcome button: its text, as if the presser typed it
+                if said is None:
+                    await self._press(item, replier)
+                    return
+                item = said
             started = time.monotonic()
             outcome = await self._guarded_turn(item, replier)
         platform = item.address.platform
@@ -273,6 +278,13 @@ class ConversationManager:
                 await self._save_state(session, conversation, state)
                 await self._inbox.done(session, key=_event_key(message))
             return "answered"
+        if is_greeting(message.text):
+            # "help", "hi", Telegram's Start: the welcome, built in code (no model call).
+            offline = isinstance(self._llm, OfflinePlanner)
+            await replier.send(await welcome(self._deps, message.address, offline=offline))
+            async with self._deps.db.session() as session:
+                await self._inbox.done(session, key=_event_key(message))
+            return "welcome"
         tools = await self._available_tools(ctx)
         new: list[LLMMessage] = [user]
         outcome = "stuck"

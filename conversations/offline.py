@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from conversations.llm import (
@@ -18,6 +19,15 @@ from conversations.llm import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+)
+from conversations.offline_phrases import (
+    book_reference,
+    details_number,
+    everyday_search,
+    fix_command_word,
+    is_book_it,
+    known_place,
+    suggestion,
 )
 
 OFFLINE_NOTE = (
@@ -40,10 +50,6 @@ HELP = f"""{OFFLINE_NOTE}
 • status — what is running or finished here
 • help — this list"""
 
-_SEARCH = re.compile(
-    r"^(?:search|find)\s+(?:for\s+)?(?P<what>.+?)(?:\s+(?:in|near)\s+(?P<where>[^,]+(?:,[^,]+)?))?$",
-    re.I,
-)
 _NEAR = re.compile(r"^(?:near|nearby|around)\s*(?P<where>.*)$", re.I)
 _BOOK = re.compile(
     r"^book\s+#?(?P<n>\d{1,3})(?:\s+x?(?P<qty>\d{1,2})\s+(?P<ticket>.+?))?"
@@ -70,7 +76,43 @@ _FLIGHT = re.compile(
     r"(?:\s+(?:on\s+)?(?P<date>today|tomorrow|\d{4}-\d{2}-\d{2}|(?:next\s+)?[a-z]+day))?$",
     re.I,
 )
-_DETAILS = re.compile(r"^(?:details?|info|show)\s+#?(?P<n>\d{1,3})$", re.I)
+_ORDERS = re.compile(
+    r"^(?:(?:show|list|see)\s+(?:me\s+)?)?(?:all\s+)?(?:my\s+)?"
+    r"(?:orders|bookings|tickets|reservations)(?:\s+so\s+far)?$"
+    r"|what\s+(?:did|have)\s+i\s+(?:book|reserve|order)(?:ed|d)?(?:\s+so\s+far)?$",
+    re.I,
+)
+_MORE = frozenset(
+    {"more", "next", "more results", "show more", "show me more", "more please", "next page"}
+    | {"more ideas", "more options", "any more", "anything else"}
+)
+_STATUS = frozenset(
+    {"status", "/status", "jobs", "my jobs", "progress", "what's going on", "whats going on"}
+    | {"what is going on", "what's running", "whats running", "what is running"}
+    | {"anything running", "is anything running", "what are you doing"}
+)
+_GREETINGS = frozenset({"", "help", "?", "hi", "hello", "start", "/start", "/help"})
+_THANKS = frozenset(
+    {"thanks", "thank you", "thanks a lot", "thank you so much", "thx", "ty", "cheers"}
+    | {"great", "cool", "ok", "okay", "nice", "perfect", "awesome", "got it", "great thanks"}
+    | {"ok thanks", "ok thank you", "cool thanks", "no thanks", "all good"}
+)
+_YES = frozenset({"y", "yes", "yeah", "yep", "yup", "sure", "confirm", "yes please", "go ahead"})
+_NO = frozenset({"n", "no", "nope", "nah"})
+_CONFIRMING = frozenset({"awaiting_confirmation", "asked_user", "asking_the_user"})
+TRY = "Try `search <what> in <where>`, or `help`."
+CONFIRM_HINT = (
+    "If the confirmation above is still open, use its button to go ahead (in the terminal, "
+    "reply `y`): a typed answer can't approve it."
+)
+CANCEL_HINT = (
+    "If the confirmation above is still open, use its Cancel button (in the terminal, reply "
+    "`n`). Nothing happens until it is confirmed."
+)
+THANKED = (
+    "You're welcome! Say `more` for more ideas, `details <n>` for one of them, or "
+    "`search <what> in <where>` for something new."
+)
 
 
 class OfflinePlanner:
@@ -82,7 +124,7 @@ class OfflinePlanner:
             return LLMResponse((TextPart(_after_tools(last)),))
         text = _text_of(last)
         available = {tool.name for tool in request.tools}
-        return _plan(text, available)
+        return _plan(text, available, request.messages)
 
 
 def _text_of(message: LLMMessage | None) -> str:
@@ -101,30 +143,66 @@ def _say(text: str) -> LLMResponse:
     return LLMResponse((TextPart(text),))
 
 
-def _plan(text: str, available: set[str]) -> LLMResponse:
+def _plan(text: str, available: set[str], messages: Sequence[LLMMessage]) -> LLMResponse:
     shared = _shared_location(text)
     if shared is not None:
         return _call("nearby_activities", shared, available)
-    command = " ".join(text.split()).rstrip(".!?")
-    lowered = command.lower()
-    if lowered in {"", "help", "?", "hi", "hello", "start", "/start", "/help"}:
+    command = " ".join(text.split()).strip().rstrip(".!?").strip()
+    lowered = command.lower().rstrip(" ,!")
+    if lowered in _GREETINGS:
         return _say(HELP)
-    if lowered in {"more", "next", "more results"}:
+    waiting = _awaiting_confirmation(messages)
+    if lowered in _YES or (waiting and lowered in {"ok", "okay"}):
+        return _say(CONFIRM_HINT if waiting else "Nothing is waiting for a yes right now. " + TRY)
+    if lowered in _NO:
+        return _say(CANCEL_HINT if waiting else "OK! " + TRY)
+    if lowered in _THANKS:
+        return _say(THANKED)
+    understood = _understood(command, available, messages)
+    if understood is None and (fixed := fix_command_word(command)) != command:
+        understood = _understood(fixed, available, messages)
+    return understood or _say(suggestion(command))
+
+
+def _understood(
+    command: str, available: set[str], messages: Sequence[LLMMessage]
+) -> LLMResponse | None:
+    """The tool call for `command`, or None when it is none of the commands."""
+    lowered = command.lower()
+    if lowered in _MORE:
         return _call("more_results", {}, available)
-    if lowered in {"orders", "my orders", "bookings", "my bookings"}:
+    if _ORDERS.match(command):
         return _call("list_orders", {}, available)
-    if lowered in {"status", "/status", "what's going on", "whats going on", "jobs"}:
+    if lowered in _STATUS:
         return _call("job_status", {}, available)
-    args: dict[str, Any]
-    if match := _BOOK.match(command):
-        args = {"number": int(match["n"])}
-        if match["qty"]:
-            args["tickets"] = [{"name": match["ticket"].strip(), "quantity": int(match["qty"])}]
-        if match["date"]:
-            args["session_date"] = match["date"]
-        if match["time"]:
-            args["session_time"] = match["time"].zfill(5)
-        return _call("book_activity", args, available)
+    if is_book_it(command):
+        shown = _last_detail(messages)
+        if shown is None:
+            return _say("Which one? Say `book <n>` with the result's number, e.g. `book 1`.")
+        return _call("book_activity", {"activity_id": shown}, available)
+    return (
+        _booking(book_reference(command) or command, available)
+        or _reservation(command, available)
+        or _phone_call(command, available)
+        or _looking(command, available)
+    )
+
+
+def _booking(command: str, available: set[str]) -> LLMResponse | None:
+    match = _BOOK.match(command)
+    if match is None:
+        return None
+    args: dict[str, Any] = {"number": int(match["n"])}
+    if match["qty"]:
+        args["tickets"] = [{"name": match["ticket"].strip(), "quantity": int(match["qty"])}]
+    if match["date"]:
+        args["session_date"] = match["date"]
+    if match["time"]:
+        args["session_time"] = match["time"].zfill(5)
+    return _call("book_activity", args, available)
+
+
+def _reservation(command: str, available: set[str]) -> LLMResponse | None:
     if match := _TABLE.match(command):
         table: dict[str, Any] = {"scenario": "restaurant", "restaurant_name": match["name"].strip()}
         for name in ("city", "time"):
@@ -145,24 +223,62 @@ def _plan(text: str, available: set[str]) -> LLMResponse:
         if match["city"]:
             room["city"] = match["city"].strip()
         return _call("reserve", room, available)
-    if match := _CALL.match(command):
-        who, what = match["who"].strip(), (match["what"] or "").strip()
-        brief = f"Call {who} on behalf of the user" + (f" and {what}." if what else ".")
-        args = {"target_phone": match["number"].strip(), "brief": brief, "callee": who}
-        return _call("start_call", args, available)
-    if match := _DETAILS.match(command):
-        return _call("get_activity", {"number": int(match["n"])}, available)
-    if match := _SEARCH.match(command):
-        args = {"prompt": match["what"].strip()}
-        if match["where"]:
-            args["location"] = match["where"].strip()
-        return _call("search_activities", args, available)
+    return None
+
+
+def _phone_call(command: str, available: set[str]) -> LLMResponse | None:
+    match = _CALL.match(command)
+    if match is None:
+        return None
+    who, what = match["who"].strip(), (match["what"] or "").strip()
+    brief = f"Call {who} on behalf of the user" + (f" and {what}." if what else ".")
+    args = {"target_phone": match["number"].strip(), "brief": brief, "callee": who}
+    return _call("start_call", args, available)
+
+
+def _looking(command: str, available: set[str]) -> LLMResponse | None:
+    """Details of a card, ideas near a place, or a search, however it is phrased."""
+    number = details_number(command)
+    if number is not None:
+        return _call("get_activity", {"number": number}, available)
     if match := _NEAR.match(command):
         where = match["where"].strip()
         if not where:
             return _say("Near where? Say `near <place>` or share a location.")
-        return _call("nearby_activities", {"place": where}, available)
-    return _say(f"Sorry, I didn't get that. {HELP}")
+        return _call("nearby_activities", {"place": known_place(where) or where}, available)
+    search = everyday_search(command)
+    return None if search is None else _call("search_activities", search.args(), available)
+
+
+def _results(messages: Sequence[LLMMessage]) -> list[dict[str, Any]]:
+    """The tool results in `messages` that are JSON objects, oldest first."""
+    found = []
+    for message in messages:
+        for part in message.parts:
+            if isinstance(part, ToolResultPart):
+                try:
+                    data = json.loads(part.content)
+                except ValueError:
+                    continue
+                if isinstance(data, dict):
+                    found.append(data)
+    return found
+
+
+def _awaiting_confirmation(messages: Sequence[LLMMessage]) -> bool:
+    """Whether the latest tool result is a confirmation (a booking, a call, a reservation),
+    or questions that end in one: a "yes" is then most likely meant for it, which only its
+    button can give."""
+    results = _results(messages)
+    return bool(results) and results[-1].get("status") in _CONFIRMING
+
+
+def _last_detail(messages: Sequence[LLMMessage]) -> str | None:
+    """The activity whose details were shown last, for “book it”."""
+    for result in reversed(_results(messages)):
+        if result.get("source") == "outgoing_activity" and result.get("activity_id"):
+            return str(result["activity_id"])
+    return None
 
 
 def _shared_location(text: str) -> dict[str, Any] | None:

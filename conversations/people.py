@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from conversations.types import ConversationAddress, Sender
 from storage import Database, FieldCipher, repositories
 
-PROFILE_FIELDS = ("display_name", "email", "phone", "timezone")
+PROFILE_FIELDS = ("display_name", "email", "phone", "timezone", "locale")
 PARTNER_FIELDS = ("display_name", "email", "phone")
-"""What of a profile partners are sent: not the time zone, which only reads dates."""
+"""What of a profile partners are sent: not the time zone or locale, which only read dates
+and amounts."""
 
 ProfileSource = Callable[[ConversationAddress, Sender], Awaitable[Mapping[str, str]]]
 """What a front-end knows of a person beyond `Sender` (e.g. contact details the workspace
@@ -97,10 +98,14 @@ class People:
         if not report.person and not report.messages:
             return "I had nothing stored about you here."
         return (
-            f"Done. I deleted your profile and {report.messages} stored messages "
-            f"({report.conversations} private conversations cleared). Bookings you made stay "
-            "with the partners that hold them."
+            f"Done. I deleted your profile and {_count(report.messages, 'stored message')} "
+            f"({_count(report.conversations, 'private conversation')} cleared). Bookings you "
+            "made stay with the partners that hold them."
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _cache_key(

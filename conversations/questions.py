@@ -38,7 +38,7 @@ MAX_TYPED = 500
 CANCEL_WORDS = frozenset({"cancel", "stop", "never mind", "nevermind", "forget it"})
 YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "ok", "okay", "sure"})
 NO_WORDS = frozenset({"no", "n", "nope", "nah"})
-GREETINGS = frozenset({"help", "start", "/start", "/help", "hi", "hello"})
+GREETINGS = frozenset({"help", "start", "/start", "/help", "hi", "hello", "hey", "menu"})
 """What opening a chat says: never the answer to a private question waiting there."""
 NOT_KEPT = "(given privately, not kept)"
 """What a private question's row says of its answer; a re-run after a crash gets this."""
@@ -214,13 +214,40 @@ def parse_answer(question: PendingQuestion, text: str) -> str | None:
     return _fitted(question, words)
 
 
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+_ORDINAL = re.compile(
+    r"(?:the\s+)?(?:(?P<word>first|second|third|fourth|fifth|last)|(?P<n>\d{1,2})(?:st|nd|rd|th))"
+    r"(?:\s+one)?"
+)
+
+
+def yes_or_no(words: str) -> str | None:
+    """ "yes", "yes please", "sure thing", "no thanks": the first word decides."""
+    first = words.split(" ", 1)[0].strip(",.!") if words else ""
+    return "yes" if first in YES_WORDS else "no" if first in NO_WORDS else None
+
+
+def _position(words: str, count: int) -> int | None:
+    """1-based option number from "2", "#2", "number 2", "the second (one)", "2nd"."""
+    number = re.fullmatch(r"(?:#|no\.?\s*|number\s*)?(\d{1,2})", words)
+    if number:
+        found = int(number.group(1))
+    elif ordinal := _ORDINAL.fullmatch(words):
+        word = ordinal.group("word")
+        found = _ORDINALS[word] if word else int(ordinal.group("n"))
+        found = count if found == -1 else found
+    else:
+        return None
+    return found if 1 <= found <= count else None
+
+
 def _fitted(question: PendingQuestion, words: str) -> str | None:
     if question.form == AnswerForm.YES_NO:
-        return "yes" if words in YES_WORDS else "no" if words in NO_WORDS else None
+        return yes_or_no(words)
     options = _options(question)
-    number = re.fullmatch(r"(?:#|no\.?\s*|number\s*)?(\d{1,2})", words)
-    if number and 1 <= int(number.group(1)) <= len(options):
-        return options[int(number.group(1)) - 1].value
+    position = _position(words, len(options))
+    if position is not None:
+        return options[position - 1].value
     exact = [o for o in options if o.label.lower() == words]
     partial = [o for o in options if words and words in o.label.lower()]
     found = exact or partial

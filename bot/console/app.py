@@ -21,8 +21,10 @@ from conversations import (
     WorkTracker,
 )
 from conversations.manager import new_event_id
+from conversations.questions import yes_or_no
 from conversations.replies import ApprovalRequest, Progress, Replier, Reply, TextStream
 from conversations.types import ButtonPress, Inbound
+from conversations.welcome import TRY, TYPED
 
 ADDRESS = ConversationAddress(platform="console", workspace_id="local", chat_id="terminal")
 SENDER = Sender(user_id="local-user", display_name="You")
@@ -51,17 +53,18 @@ class ConsoleReplier:
                 self.open_approval and self.open_approval.approval_id == reply.approval.approval_id
             ):
                 self.open_approval = reply.approval if pending else None
-        self._out.write(render_reply(reply) + "\n\n")
+        self._out.write(render_reply(reply) + _suggestions(reply) + "\n\n")
         self._out.flush()
 
     def answer(self, text: str) -> str | None:
-        """`y`/`n` while a confirmation is open → the value of its Confirm/Cancel button."""
+        """ "y", "yes please", "no" (the words a question takes) while a confirmation is open →
+        the value of its Confirm/Cancel button."""
         if self.open_approval is None:
             return None
-        word = text.strip().lower()
-        if word in {"y", "yes"}:
+        said = yes_or_no(" ".join(text.lower().split()).strip(" .!?"))
+        if said == "yes":
             return self.open_approval.confirm.value
-        if word in {"n", "no"}:
+        if said == "no":
             return self.open_approval.cancel.value
         return None
 
@@ -80,6 +83,16 @@ class ConsoleReplier:
             self._status = f"… {update.text} ({update.elapsed_s:.0f}s)"
             self._out.write(self._status)
         self._out.flush()
+
+
+def _suggestions(reply: Reply) -> str:
+    """A terminal has no buttons: the welcome's suggestions are shown as what to type."""
+    said = [
+        TYPED[name].text
+        for verb, _, name in (b.value.partition(":") for b in reply.buttons)
+        if verb == TRY and name in TYPED
+    ]
+    return "\n" + "\n".join(f"  › {text}" for text in said) if said else ""
 
 
 class ConsoleOutlet:
@@ -118,6 +131,8 @@ async def run_console(
     the input is piped, as a person would read each answer before typing again, and at the
     end of input."""
     out.write(banner + "\n\n")
+    opening = InboundMessage(ADDRESS, SENDER, "help", event_id=new_event_id(), private=True)
+    await work.spawn(manager.handle(opening, replier), name="console-welcome")
     if interactive:
         out.write("you> ")
     out.flush()

@@ -19,14 +19,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.addressing import Accepted
 from bot.slack.middleware import InboundMiddleware, InboundRules, accepted
 from bot.slack.render import ACTION_PREFIX
-from bot.slack.surfaces import COMMAND
+from bot.slack.surfaces import COMMAND, HOME_ACTION
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,29 @@ class Handlers(Protocol):
 
     async def home_opened(self, body: Mapping[str, Any]) -> None: ...
 
+    async def home_pressed(self, body: Mapping[str, Any]) -> None: ...
+
     async def revoked(self, team_id: str, event: Mapping[str, Any]) -> None: ...
+
+
+class _HomeClicks(AsyncMiddleware):
+    """A press in the App Home belongs to no conversation, so it is taken before the
+    inbound rules (which want a message) and run in the presser's DM."""
+
+    def __init__(self, handlers: Handlers) -> None:
+        self._handlers = handlers
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        if not _home_click(req.body):
+            return await next()
+        await self._handlers.home_pressed(req.body)
+        return BoltResponse(status=200, body="")
 
 
 class _DropTokenNotice(logging.Filter):
@@ -109,6 +133,8 @@ def build_app(
         request_verification_enabled=bool(signing_secret),
         attaching_conversation_kwargs_enabled=False,
     )
+
+    app.use(_HomeClicks(handlers))
     app.use(InboundMiddleware(rules))
 
     async def inbound(ack: AsyncAck, context: AsyncBoltContext) -> None:
@@ -146,3 +172,15 @@ def build_app(
     app.event("tokens_revoked")(revoked)
     app.error(unhandled)
     return app
+
+
+def _home_click(body: Mapping[str, Any]) -> bool:
+    """A click on one of the App Home's buttons (`home-<n>` in a view of type "home")."""
+    if body.get("type") != "block_actions":
+        return False
+    view, actions = body.get("view"), body.get("actions")
+    if not isinstance(view, Mapping) or view.get("type") != "home":
+        return False
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
+        return False
+    return str(actions[0].get("action_id") or "").startswith(HOME_ACTION)

@@ -49,7 +49,7 @@ from bot.slack.middleware import InboundRules, check_signature
 from bot.slack.oauth import INSTALL_PATH
 from bot.slack.people import SlackPeople
 from bot.slack.records import SlackRecords
-from bot.slack.render import escape
+from bot.slack.render import escape, render_reply
 from bot.slack.replier import ReplyPolicy, SlackReplier, SlackShared
 from bot.slack.shapes import malformed
 from bot.slack.surfaces import (
@@ -64,7 +64,8 @@ from conversations.capabilities.jobs_tools import open_jobs_of
 from conversations.delivery import Outlet
 from conversations.manager import ConversationManager
 from conversations.replies import Replier
-from conversations.types import ConversationAddress, InboundMessage, Sender
+from conversations.types import ButtonPress, ConversationAddress, InboundMessage, Sender
+from conversations.welcome import is_greeting, welcome
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +254,12 @@ class SlackFrontEnd:
         text = str(body.get("text") or "").strip()[:MAX_COMMAND_TEXT]
         word = text.lower()
         team, user = team_of(body), str(body.get("user_id") or "")
-        if word in {"", "help"}:
-            await ack(text=help_text(), response_type="ephemeral")
+        if not word or is_greeting(word):
+            here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
+            shown = render_reply(await welcome(services.deps, here, offline=services.offline))
+            blocks = [block for message in shown for block in message.blocks]
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": help_text()}})
+            await ack(text=help_text(), blocks=blocks, response_type="ephemeral")
             return
         if word.split()[0] == "settings":
             here = ConversationAddress(PLATFORM, team, str(body.get("channel_id") or ""), "")
@@ -312,6 +317,30 @@ class SlackFrontEnd:
                 services.work.spawn(welcome, name="slack:welcome")
         elif event.get("tab") == "messages" and channel and _first(self._prompted, channel):
             services.work.spawn(self._suggest_prompts(team, channel), name="slack:prompts")
+
+    async def home_pressed(self, body: Mapping[str, Any]) -> None:
+        """A suggestion pressed in the App Home, which has no conversation: it runs in the
+        person's DM with the bot, through the same button routing as any other press."""
+        services, _ = self._running()
+        actions = body.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions else None
+        user = body.get("user")
+        user_id = str(user.get("id") or "") if isinstance(user, Mapping) else ""
+        if not isinstance(action, Mapping) or not user_id or not action.get("value"):
+            return
+        team = team_of(body)
+        dm = await self._open_dm_in(team, user_id)
+        if dm is None:
+            return
+        assert isinstance(user, Mapping)
+        press = ButtonPress(
+            ConversationAddress(PLATFORM, team, dm, ""),
+            Sender(user_id, str(user.get("name") or "") or None),
+            str(action["value"]),
+            event_id=f"{team}:home:{user_id}:{action.get('action_ts') or ''}",
+        )
+        if await services.manager.accept(press):
+            self.dispatch(Accepted(press, None), user_id)
 
     async def revoked(self, team_id: str, event: Mapping[str, Any]) -> None:
         """`app_uninstalled`, or `tokens_revoked` naming the bot's token: forget the
@@ -404,11 +433,12 @@ class SlackFrontEnd:
         address = ConversationAddress(PLATFORM, team, channel, "")
         orders = await orders_text(services.deps, address, Sender(user))
         jobs = await open_jobs_of(services.deps, address, user)
+        hello = await welcome(services.deps, address, offline=services.offline)
         client = await shared.clients.client_for(team)
         if client is None:
             return
         try:
-            await client.views_publish(user_id=user, view=home_view(orders, jobs))
+            await client.views_publish(user_id=user, view=home_view(orders, jobs, welcome=hello))
         except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as error:
             log.warning("views.publish failed: %s", type(error).__name__)
 

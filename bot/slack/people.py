@@ -35,6 +35,8 @@ class SlackProfile:
     phone: str | None = None
     timezone: str | None = None
     """Their own time zone (`users.info` `tz`), for "tomorrow" and "tonight"."""
+    locale: str | None = None
+    """Their Slack language ("en-US", `users.info` with `include_locale`), for amounts."""
 
     def __repr__(self) -> str:  # personal data stays out of logs
         return f"SlackProfile(user_id={self.user_id!r})"
@@ -45,8 +47,10 @@ class SlackProfile:
         return {k: v for k, v in fields.items() if v}
 
     def known(self) -> dict[str, str]:
-        """What the concierge keeps of them: what partners may get, and their time zone."""
-        return {**self.for_partners(), **({"timezone": self.timezone} if self.timezone else {})}
+        """What the concierge keeps of them: what partners may get, their time zone and
+        locale."""
+        own = {"timezone": self.timezone, "locale": self.locale}
+        return {**self.for_partners(), **{k: v for k, v in own.items() if v}}
 
 
 class ProfileUnavailable(Exception):
@@ -80,7 +84,7 @@ class SlackPeople:
         client = self._clients.client(token)
         try:
             async with asyncio.timeout(LOOKUP_TIMEOUT_S):
-                answer = await client.users_info(user=user_id)
+                answer = await client.users_info(user=user_id, include_locale=True)
                 identity = await self._clients.identity(token)
         except SLACK_ERRORS as error:
             raise ProfileUnavailable(describe(error)) from error
@@ -113,8 +117,9 @@ def _profile(user_id: str, user: Mapping[str, Any], *, contact: bool) -> SlackPr
     )
     admin = any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
     zone = _text(user.get("tz"))
+    locale = _text(user.get("locale"))
     if not contact:
-        return SlackProfile(user_id, name, admin, timezone=zone)
+        return SlackProfile(user_id, name, admin, timezone=zone, locale=locale)
     return SlackProfile(
         user_id,
         name,
@@ -122,4 +127,5 @@ def _profile(user_id: str, user: Mapping[str, Any], *, contact: bool) -> SlackPr
         email=_text(profile.get("email")),
         phone=_text(profile.get("phone")),
         timezone=zone,
+        locale=locale,
     )

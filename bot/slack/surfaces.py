@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 COMMAND = "/concierge"
 ORDERS_TEXT = "my orders"
 ORDERS_TIMEOUT_S = 10.0
+HOME_ACTION = "home-"
+"""The action id prefix of the App Home's buttons (`home-<n>`): run in the presser's DM."""
 
 CAN_DO = (
     "*Find things to do* — “jazz in Brooklyn this weekend”, “something for kids in Paris”",
@@ -99,22 +101,38 @@ async def orders_text(deps: ToolDeps, address: ConversationAddress, sender: Send
     return "\n".join(r.text for r in outcome.replies if r.text) or "You have no bookings yet."
 
 
-def home_view(orders: str, jobs: list[str] | None = None) -> dict[str, Any]:
-    """The App Home tab: what the bot can do, what it is working on for the person, and
-    their recent orders."""
+def home_view(orders: str, jobs: list[str] | None = None, *, welcome: Reply) -> dict[str, Any]:
+    """The App Home tab: the welcome (what is connected, suggestions as buttons that run in
+    the person's DM), how to start, what it is working on for them, and their recent orders."""
+    suggestions = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": b.label[:75], "emoji": True},
+            "value": b.value,
+            "action_id": f"{HOME_ACTION}{n}",
+        }
+        for n, b in enumerate(welcome.buttons[:25])
+    ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Concierge", "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(welcome.text)[:2900]}},
+    ]
+    if suggestions:
+        blocks.append({"type": "actions", "elements": suggestions})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "A suggestion runs in our DM."}],
+            }
+        )
+    blocks += [
         {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": "I find things to do and book them for you. Message me in the "
-                "*Messages* tab, or mention me in a channel and I answer in the thread.",
+                "text": "*How to start:* message me in the *Messages* tab, mention me in a "
+                f"channel (I answer in the thread), or type `{COMMAND} <anything>`.",
             },
-        },
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": "\n".join(f"• {c}" for c in CAN_DO)},
         },
         {"type": "divider"},
         {"type": "header", "text": {"type": "plain_text", "text": "Working on it for you"}},

@@ -15,7 +15,8 @@ hand the work over, so the claim is committed before Telegram hears "200".
 - A button press: its token is resolved to the button's value (unknown or foreign tokens
   get "no longer active") and becomes a `ButtonPress`; buttons never reach the model.
 - `my_chat_member`: the bot blocked or removed marks the chat inactive; added back, active
-  (stored, for every process; a message from the chat makes it active again too).
+  (stored, for every process; a message from the chat makes it active again too). Added to
+  a group, it posts the welcome there.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ from conversations.types import (
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
-COMMAND_TEXT = {"start": "help", "help": "help", "orders": "orders"}
+WELCOME_TEXT = "help"
+"""What `/start`, `/help` and being added to a group say to the manager: its welcome."""
+COMMAND_TEXT = {"start": WELCOME_TEXT, "help": WELCOME_TEXT, "orders": "orders"}
 SEARCH_HINT = "What should I look for? For example: /search jazz in Brooklyn"
 NEAR_HINT = "Near where? For example: /near Williamsburg — or share a location with me."
 NEAR_PRIVATE_HINT = "Near where? Send a place (/near Williamsburg) or share your location:"
@@ -244,9 +247,16 @@ class TelegramHandlers:
         before = change.old_chat_member.status
         gone = (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
         self._gateway.chat_status(chat.id, active=now not in gone)
-        if before in gone and now not in gone and is_group(chat):
-            key = event_id(context.bot.id, update.update_id)
-            self._gateway.answer(key, chat_address(chat.id), escape(GROUP_HELLO), reply_to=None)
+        adder = change.from_user
+        if before in gone and now not in gone and is_group(chat) and not adder.is_bot:
+            # Added to a group: the welcome, as if the person who added the bot said "help".
+            hello = InboundMessage(
+                chat_address(chat.id),
+                sender_of(adder),
+                WELCOME_TEXT,
+                event_id=event_id(context.bot.id, update.update_id),
+            )
+            await self._gateway.admit(hello, reply_to=None)
 
 
 def _from_a_person(message: Message) -> bool:

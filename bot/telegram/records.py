@@ -2,7 +2,8 @@
 so a restart or a second process sees it too:
 
 - which message shows what was posted under a `Reply.key`, a reply or a status line, and
-  whether it is a photo (its caption is edited) or a text (`posted_message`);
+  whether it is a photo (its caption is edited), a text, or a status line (a reply under its
+  key is posted anew and the line deleted; only a status line is refreshed) (`posted_message`);
 - chats that blocked or removed the bot (until someone writes there again), groups that
   became a supergroup with a new id, and the message the bot last answered in each
   conversation, which later results reply to (`chat_note`).
@@ -30,17 +31,20 @@ MIGRATED = "migrated_to"
 ANCHOR = "anchor"
 PHOTO = "photo"
 TEXT = "text"
+STATUS = "status"
 DB_ERRORS = (SQLAlchemyError, OSError)
 """What a failing database raises: a record not read or written is logged, not fatal."""
 
 
 @dataclass(frozen=True)
 class Posted:
-    """A message the bot posted; `photo` says whether it has a caption rather than a text."""
+    """A message the bot posted; `photo` says whether it has a caption rather than a text,
+    `status` whether it is a status line of long work (a text)."""
 
     chat_id: int
     message_id: int
     photo: bool = False
+    status: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,12 @@ class TelegramRecords:
         row = await find_posted(self._db, address, key)
         if row is None:
             return None
-        return Posted(int(row.channel), int(row.message_id), photo=row.shape == PHOTO)
+        return Posted(
+            int(row.channel),
+            int(row.message_id),
+            photo=row.shape == PHOTO,
+            status=row.shape == STATUS,
+        )
 
     async def save(
         self, address: ConversationAddress, key: str, posted: Posted, *, if_missing: bool = False
@@ -91,7 +100,7 @@ class TelegramRecords:
             key,
             channel=str(posted.chat_id),
             message_id=str(posted.message_id),
-            shape=PHOTO if posted.photo else TEXT,
+            shape=PHOTO if posted.photo else STATUS if posted.status else TEXT,
             if_missing=if_missing,
         )
 

@@ -1,5 +1,15 @@
 """Reply → Telegram messages: HTML (every partner or model string escaped), photos with
-captions, and inline keyboards. Pure functions; the replier sends what they return.
+captions, albums and inline keyboards. Pure functions; the replier sends what they return.
+
+One answer, one notification, as few messages as Telegram allows (a group may receive 20 a
+minute). A page of results is an album of its pictures (silent, each captioned "1. Title")
+and then one list message: the header, the numbered cards (title, venue · when · price, the
+why clipped), the footer, and one keyboard with a row per result ("1 · Details", "1 · Book")
+and the reply's own buttons (More) below. The list carries the notification and the reply's
+key, so a later reply under that key edits it; a page without pictures is the list alone.
+A detail is one message: the photo with the whole detail as caption when it fits, else a
+text that previews the picture; the place is a map link in it, not a venue message of its
+own. Of the messages a reply becomes, only the first one that is not an album notifies.
 
 Telegram counts its limits (4096 for a text, 1024 for a caption) after entity parsing, so
 lengths here are measured on the visible text, in UTF-16 code units (what Telegram counts),
@@ -8,6 +18,7 @@ and a text too long for one message is split at paragraph, line or word boundari
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Iterator
@@ -27,6 +38,10 @@ from conversations.replies import (
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 BUTTONS_PER_ROW = 3
+ALBUM_SIZE = 10
+"""The most photos one `sendMediaGroup` takes."""
+WHY_LENGTH = 160
+"""How much of a result's why (or summary) the list shows; Details has the rest."""
 # A little room under the limits: a mention prefix and "(1/3)"-style markers never overflow.
 TEXT_BUDGET = MAX_TEXT - 96
 CAPTION_BUDGET = MAX_CAPTION - 24
@@ -34,26 +49,27 @@ CAPTION_BUDGET = MAX_CAPTION - 24
 Names = Callable[[str], str | None]
 """A person's display name from their Telegram user id, when known."""
 
+Keyboard = tuple[tuple[Button, ...], ...]
+
 
 @dataclass(frozen=True)
-class Venue:
-    """A place on the map, sent as Telegram's venue message."""
-
-    lat: float
-    lng: float
-    title: str
-    address: str
+class AlbumPhoto:
+    url: str
+    caption: str
 
 
 @dataclass(frozen=True)
 class TelegramMessage:
     """One Bot API message: `html` is the text, or the caption when `photo` is set; with
-    `venue` it is a venue message (and `html` is unused)."""
+    `album` it is a media group (and `html` is unused). `preview` is a picture a text shows
+    as its link preview; `silent` messages do not notify (`disable_notification`)."""
 
     html: str
     photo: str | None = None
-    keyboard: tuple[tuple[Button, ...], ...] = ()
-    venue: Venue | None = None
+    keyboard: Keyboard = ()
+    album: tuple[AlbumPhoto, ...] = ()
+    preview: str | None = None
+    silent: bool = False
 
 
 def escape(text: str) -> str:
@@ -64,6 +80,11 @@ def escape(text: str) -> str:
 def visible_length(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units of the plain text."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def markup_length(markup: str) -> int:
+    """`visible_length` of HTML: what Telegram counts once the tags are parsed away."""
+    return visible_length(html.unescape(_strip_tags(markup)))
 
 
 _CODE = re.compile(r"`([^`\n]{1,200})`")
@@ -122,23 +143,51 @@ def mention_html(user_id: str, names: Names) -> str:
 # ---- pieces of a reply ----------------------------------------------------------------
 
 
-def card_caption(card: ActivityCard, budget: int = CAPTION_BUDGET) -> str:
-    title = f"<b>{card.number}. {escape(card.title)}</b>"
+def album_caption(card: ActivityCard) -> str:
+    """What a result's picture says: its number and title, which the list repeats."""
+    return escape(clip(f"{card.number}. {card.title}", CAPTION_BUDGET))
+
+
+def card_lines(card: ActivityCard) -> list[str]:
+    """A result in the list: its bold numbered title, the facts, and the why (clipped)."""
+    lines = [f"<b>{card.number}. {escape(card.title)}</b>"]
     facts = " · ".join(escape(f) for f in (card.venue, card.when, card.price_label) if f)
-    fixed = [title, *([facts] if facts else [])]
-    used = sum(visible_length(html.unescape(_strip_tags(line))) + 1 for line in fixed)
+    if facts:
+        lines.append(facts)
     about = card.why or card.summary
     if about:
-        room = budget - used - (5 if card.why else 0)
-        if room > 20:
-            text = clip(about, room)
-            fixed.append(f"<i>Why:</i> {escape(text)}" if card.why else escape(text))
-    return "\n".join(fixed)
+        lines.append(f"<i>{escape(clip(about, WHY_LENGTH))}</i>")
+    return lines
 
 
-def render_card(card: ActivityCard) -> TelegramMessage:
-    keyboard = (tuple(card.buttons),) if card.buttons else ()
-    return TelegramMessage(card_caption(card), photo=card.image_url, keyboard=keyboard)
+def render_results(reply: Reply) -> list[TelegramMessage]:
+    """A page of results: the album(s) of its pictures, then the list with every button."""
+    photos = [AlbumPhoto(c.image_url, album_caption(c)) for c in reply.cards if c.image_url]
+    albums = [
+        TelegramMessage("", album=tuple(photos[i : i + ALBUM_SIZE]))
+        for i in range(0, len(photos), ALBUM_SIZE)
+    ]
+    blocks: list[str] = []
+    if reply.text.strip():
+        blocks.extend(format_text(p) for p in split_text(reply.text))
+    blocks.extend("\n".join(card_lines(card)) for card in reply.cards)
+    if reply.footer:
+        blocks.append(format_text(reply.footer))
+    rows = tuple(
+        tuple(dataclasses.replace(b, label=f"{card.number} · {b.label}") for b in card.buttons)
+        for card in reply.cards
+        if card.buttons
+    )
+    return albums + _html_messages(blocks, rows + _rows(reply.buttons), separator="\n\n")
+
+
+def map_link(detail: ActivityDetail) -> str | None:
+    """The place as a link that opens the map, when its coordinates are known."""
+    if detail.lat is None or detail.lng is None:
+        return None
+    name = detail.venue or detail.place or detail.title
+    url = f"https://maps.google.com/?q={detail.lat},{detail.lng}"
+    return f'📍 <a href="{escape(url)}">{escape(name)}</a>'
 
 
 def detail_lines(detail: ActivityDetail) -> list[str]:
@@ -146,6 +195,9 @@ def detail_lines(detail: ActivityDetail) -> list[str]:
     where = " · ".join(escape(f) for f in (detail.venue, detail.place) if f)
     if where:
         lines.append(where)
+    place = map_link(detail)
+    if place:
+        lines.append(place)
     if detail.description:
         lines.append(escape(detail.description))
     if detail.sessions:
@@ -165,22 +217,16 @@ def detail_lines(detail: ActivityDetail) -> list[str]:
 
 
 def render_detail(detail: ActivityDetail) -> list[TelegramMessage]:
-    """One photo with the whole detail as caption when it fits, otherwise text messages;
-    then the place on the map when its coordinates are known."""
+    """One photo with the whole detail as caption when it fits, otherwise a text (more than
+    one only past 4096) that shows the picture as its link preview."""
     keyboard = _rows(detail.buttons)
-    body = "\n".join(detail_lines(detail))
-    if detail.image_url and visible_length(html.unescape(_strip_tags(body))) <= MAX_CAPTION:
-        messages = [TelegramMessage(body, photo=detail.image_url, keyboard=keyboard)]
-    else:
-        messages = _html_messages(detail_lines(detail), keyboard)
-    if detail.lat is not None and detail.lng is not None:
-        place = Venue(
-            detail.lat,
-            detail.lng,
-            detail.venue or detail.title,
-            detail.place or detail.venue or "",
-        )
-        messages.append(TelegramMessage("", venue=place))
+    lines = detail_lines(detail)
+    body = "\n".join(lines)
+    if detail.image_url and markup_length(body) <= MAX_CAPTION:
+        return [TelegramMessage(body, photo=detail.image_url, keyboard=keyboard)]
+    messages = _html_messages(lines, keyboard)
+    if detail.image_url:
+        messages[0] = dataclasses.replace(messages[0], preview=detail.image_url)
     return messages
 
 
@@ -203,10 +249,10 @@ def render_approval(approval: ApprovalRequest, names: Names, *, group: bool) -> 
 
 
 def render_status(update: Progress) -> str:
-    """The one status line of long work, refreshed in place."""
+    """The one status line of long work, refreshed in place (and deleted once done)."""
     seconds = f" ({update.elapsed_s:.0f}s)" if update.elapsed_s >= 1 else ""
     if update.done:
-        return f"✓ {escape(update.text)} done{seconds}"
+        return f"✓ {escape(update.text)}"
     return f"⏳ {escape(update.text)}{seconds}"
 
 
@@ -224,14 +270,31 @@ def render_private_notice(user_id: str, names: Names, bot_username: str) -> Tele
 
 
 def render_reply(reply: Reply, names: Names, *, group: bool) -> list[TelegramMessage]:
-    """Every message `reply` becomes, in order: approval, text, cards, detail, then the
-    footer with the reply's own buttons (or those buttons under the last text message)."""
+    """Every message `reply` becomes, in order: approval, then a page of results (albums and
+    the list) or text, detail and the footer with the reply's own buttons (or those buttons
+    under the last text message). One notifies; a group's is addressed to `mention`."""
     messages: list[TelegramMessage] = []
     if reply.approval is not None:
         messages.append(render_approval(reply.approval, names, group=group))
+    if reply.cards:
+        messages.extend(render_results(reply))
+        if reply.detail is not None:
+            messages.extend(render_detail(reply.detail))
+    else:
+        messages.extend(_plain(reply))
+    loud = next((i for i, m in enumerate(messages) if not m.album), None)
+    # An approval names who may confirm in its own words; anything else gets the mention.
+    if reply.mention and group and loud is not None and reply.approval is None:
+        messages[loud] = _addressed(messages[loud], mention_html(reply.mention, names))
+    return [dataclasses.replace(m, silent=i != loud) for i, m in enumerate(messages)]
+
+
+def _plain(reply: Reply) -> list[TelegramMessage]:
+    """Text, detail, then the footer with the reply's buttons (or those buttons under the
+    last text message)."""
+    messages: list[TelegramMessage] = []
     if reply.text.strip():
         messages.extend(_html_messages([format_text(p) for p in split_text(reply.text)], ()))
-    messages.extend(render_card(card) for card in reply.cards)
     if reply.detail is not None:
         messages.extend(render_detail(reply.detail))
     keyboard = _rows(reply.buttons)
@@ -240,48 +303,52 @@ def render_reply(reply: Reply, names: Names, *, group: bool) -> list[TelegramMes
     elif keyboard:
         last = messages[-1] if messages else None
         if last is not None and last.photo is None and not last.keyboard:
-            messages[-1] = TelegramMessage(last.html, keyboard=keyboard)
+            messages[-1] = dataclasses.replace(last, keyboard=keyboard)
         else:
             messages.append(TelegramMessage("Choose:", keyboard=keyboard))
-    if reply.mention and group and messages:
-        first = messages[0]
-        prefix = mention_html(reply.mention, names)
-        limit = MAX_CAPTION if first.photo else MAX_TEXT
-        if visible_length(html.unescape(_strip_tags(f"{prefix} {first.html}"))) <= limit:
-            messages[0] = TelegramMessage(f"{prefix} {first.html}", first.photo, first.keyboard)
     return messages
 
 
-def _rows(buttons: tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
+def _addressed(message: TelegramMessage, mention: str) -> TelegramMessage:
+    """`message` with the person's mention on a line of its own above it, so it never runs
+    into a bold title or the first word of a sentence; left as is when it would not fit."""
+    addressed = f"{mention}\n{message.html}"
+    limit = MAX_CAPTION if message.photo else MAX_TEXT
+    if markup_length(addressed) > limit:
+        return message
+    return dataclasses.replace(message, html=addressed)
+
+
+def _rows(buttons: tuple[Button, ...]) -> Keyboard:
     return tuple(
         tuple(buttons[i : i + BUTTONS_PER_ROW]) for i in range(0, len(buttons), BUTTONS_PER_ROW)
     )
 
 
 def _html_messages(
-    lines: list[str], keyboard: tuple[tuple[Button, ...], ...]
+    lines: list[str], keyboard: Keyboard, *, separator: str = "\n"
 ) -> list[TelegramMessage]:
     """HTML lines packed into as few text messages as fit; the keyboard goes on the last.
     A line is never cut (each is far shorter than a message: `split_text` cut them)."""
-    chunks = list(_pack(lines))
+    chunks = list(_pack(lines, separator))
     return [
         TelegramMessage(chunk, keyboard=keyboard if i == len(chunks) - 1 else ())
         for i, chunk in enumerate(chunks)
     ]
 
 
-def _pack(lines: list[str]) -> Iterator[str]:
+def _pack(lines: list[str], separator: str) -> Iterator[str]:
     current: list[str] = []
     size = 0
     for line in lines:
-        length = visible_length(html.unescape(_strip_tags(line))) + 1
+        length = markup_length(line) + len(separator)
         if current and size + length > TEXT_BUDGET:
-            yield "\n".join(current)
+            yield separator.join(current)
             current, size = [], 0
         current.append(line)
         size += length
     if current:
-        yield "\n".join(current)
+        yield separator.join(current)
 
 
 _TAG = re.compile(r"<[^>]+>")

@@ -2,14 +2,19 @@
 group, or one forum topic), answering one message.
 
 - `send` posts the rendered reply in the conversation's topic, as a reply to the message it
-  answers (`allow_sending_without_reply`, so a deleted original is no error); a reply whose
-  `key` was posted before (a reply or a status line, by any replier of any process:
-  `TelegramRecords`) edits that message instead (a status line that became the results, an
-  approval that became "confirmed"); a reply of several messages edits the first and posts
-  the rest, and a text cannot become a photo (a new message is posted).
-- `progress` posts one status message per key, records it, and edits it in place at most
-  every `progress_min_interval_s` per process; a line posted elsewhere (another process,
-  before a restart) is edited or finished, never posted twice.
+  answers (`allow_sending_without_reply`, so a deleted original is no error), with one
+  notification (`render_reply` marks the other messages silent). A reply whose `key` was
+  posted before (by any replier of any process: `TelegramRecords`) edits that message
+  instead (an approval that became "confirmed"); a reply of several messages edits its
+  first one that is not an album and posts the rest, and a text cannot become a photo (a
+  new message is posted). A status line under the key is not edited into the answer, which
+  would notify nobody: the answer is posted (the search's results under its line) and the
+  line deleted.
+- `progress` posts one silent status message per key, records it, and edits it in place as
+  often as `TelegramShared.refresh_due` allows; a line posted elsewhere (another process,
+  before a restart) is edited or finished, never posted twice. A finished line (`done`) is
+  deleted: done comes from work whose answer follows at once, so "✓ … done" would only
+  stand above that answer; a line Telegram will not delete any more is shortened to "✓ …".
 - A reply `private_to` someone is sent as usual in a private chat; in a group it goes to
   that person's private chat with the bot instead (a replier of that chat: its records, its
   keys). When the bot cannot write to them there (they never started it, or blocked it: 403,
@@ -33,16 +38,18 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     ReplyParameters,
 )
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.telegram.addressing import chat_address
@@ -61,6 +68,7 @@ from conversations.types import ConversationAddress
 log = logging.getLogger(__name__)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+_Sent = TypeVar("_Sent", Message, tuple[Message, ...])
 
 
 class TelegramDeliveryError(Exception):
@@ -181,18 +189,26 @@ class TelegramReplier:
         if reply.key:
             running = self._statuses.pop(reply.key, None)  # replaced: no refresh may follow
             target = await self._find(reply.key) or running
-        first: Posted | None = None
+        # A status line does not become the answer (an edit notifies nobody): the answer is
+        # posted, then the line deleted.
+        replaced = target if target is not None and target.status else None
+        if replaced is not None:
+            target = None
+        main = next((i for i, m in enumerate(messages) if not m.album), None)
+        shown: Posted | None = None
         for index, message in enumerate(messages):
             markup = await self._keyboard(message.keyboard, reply.key)
             posted: Posted | None = None
-            if index == 0 and target is not None and target.photo == bool(message.photo):
+            if index == main and target is not None and target.photo == bool(message.photo):
                 posted = await self._edit(target, message, markup)
             if posted is None:
                 posted = await self._post(message, markup)
-            if index == 0:
-                first = posted
-        if reply.key and first is not None:
-            await self._record(reply.key, first)
+            if index == main:
+                shown = posted
+        if reply.key and shown is not None:
+            await self._record(reply.key, shown)
+        if replaced is not None:
+            await self._delete(replaced)
 
     async def _send_privately(self, reply: Reply, user: str) -> None:
         """`reply` in `user`'s private chat with the bot, or a notice here if that fails."""
@@ -218,27 +234,37 @@ class TelegramReplier:
     async def _progress(self, update: Progress) -> None:
         now = time.monotonic()
         key = update.key
-        line = TelegramMessage(render_status(update))
+        line = TelegramMessage(render_status(update), silent=True)
         if key in self._statuses:
             posted = self._statuses[key]
         else:
             # Posted by another replier or process (a turn, before a restart), or not yet.
             found = await self._find(key)
-            posted = found if found is not None and not found.photo else None
+            posted = found if found is not None and found.status else None
         if update.done:
+            # Done comes from work whose answer follows at once (a detail after its live
+            # prices); a line that stayed would only say "done" above that answer.
             self._statuses.pop(key, None)
             if posted is not None:
-                await self._edit(posted, line, None)
+                await self._delete(posted, fallback=line)
             return
         if key not in self._statuses and posted is None:
             self._shared.refresh_due(self.address, key, now)
-            self._statuses[key] = posted = await self._post(line, None)
-            if posted is not None:
-                await self._record(key, posted)
+            self._statuses[key] = await self._post_status(key, line)
             return
         self._statuses[key] = posted
-        if posted is not None and self._shared.refresh_due(self.address, key, now):
-            await self._edit(posted, line, None)
+        if posted is None or not self._shared.refresh_due(self.address, key, now):
+            return
+        if await self._edit(posted, line, None) is None:  # deleted meanwhile: show it anew
+            self._statuses[key] = await self._post_status(key, line)
+
+    async def _post_status(self, key: str, line: TelegramMessage) -> Posted | None:
+        posted = await self._post(line, None)
+        if posted is None:
+            return None
+        posted = dataclasses.replace(posted, status=True)
+        await self._record(key, posted)
+        return posted
 
     # ---- records -----------------------------------------------------------------------
 
@@ -313,21 +339,8 @@ class TelegramReplier:
             if self._reply_to
             else None
         )
-        if message.venue is not None:
-            venue = message.venue
-            sent = await self._call(
-                "sendVenue",
-                lambda chat: self._shared.bot.send_venue(
-                    chat,
-                    latitude=venue.lat,
-                    longitude=venue.lng,
-                    title=venue.title[:200],
-                    address=venue.address[:200],
-                    message_thread_id=self._thread(),
-                    reply_parameters=reply,
-                ),
-            )
-            return Posted(sent.chat.id, sent.message_id) if sent is not None else None
+        if message.album:
+            return await self._post_album(message, reply)
         if message.photo:
             photo = message.photo
             try:
@@ -340,6 +353,7 @@ class TelegramReplier:
                         message_thread_id=self._thread(),
                         reply_parameters=reply,
                         reply_markup=markup,
+                        disable_notification=message.silent,
                     ),
                     fallback=True,
                 )
@@ -355,9 +369,62 @@ class TelegramReplier:
                 message_thread_id=self._thread(),
                 reply_parameters=reply,
                 reply_markup=markup,
+                disable_notification=message.silent,
+                link_preview_options=_preview(message),
             ),
         )
         return Posted(sent.chat.id, sent.message_id) if sent is not None else None
+
+    async def _post_album(
+        self, message: TelegramMessage, reply: ReplyParameters | None
+    ) -> Posted | None:
+        """The pictures of a page of results; nothing when Telegram refuses one (the list
+        that follows has every word and button)."""
+        album = message.album
+        try:
+            if len(album) == 1:  # an album has two photos at least
+                sent = await self._call(
+                    "sendPhoto",
+                    lambda chat: self._shared.bot.send_photo(
+                        chat,
+                        album[0].url,
+                        caption=album[0].caption,
+                        message_thread_id=self._thread(),
+                        reply_parameters=reply,
+                        disable_notification=message.silent,
+                    ),
+                    fallback=True,
+                )
+                return Posted(sent.chat.id, sent.message_id, photo=True) if sent else None
+            group = await self._call(
+                "sendMediaGroup",
+                lambda chat: self._shared.bot.send_media_group(
+                    chat,
+                    [
+                        InputMediaPhoto(p.url, caption=p.caption, parse_mode=ParseMode.HTML)
+                        for p in album
+                    ],
+                    message_thread_id=self._thread(),
+                    reply_parameters=reply,
+                    disable_notification=message.silent,
+                ),
+                fallback=True,
+            )
+        except _PhotoRefused:
+            return None
+        return Posted(group[0].chat.id, group[0].message_id, photo=True) if group else None
+
+    async def _delete(self, target: Posted, fallback: TelegramMessage | None = None) -> None:
+        """Remove a status line; one Telegram keeps (older than 48 h) is edited to `fallback`."""
+        try:
+            await self._shared.bot.delete_message(target.chat_id, target.message_id)
+        except Forbidden as error:
+            await self._deactivate(error)
+            raise _ChatInactive from error
+        except TelegramError as error:
+            log.info("could not delete message %s: %s", target.message_id, error)
+            if fallback is not None:
+                await self._edit(target, fallback, None)
 
     async def _edit(
         self, target: Posted, message: TelegramMessage, markup: InlineKeyboardMarkup | None
@@ -378,6 +445,7 @@ class TelegramReplier:
                     chat_id=target.chat_id,
                     message_id=target.message_id,
                     reply_markup=markup,
+                    link_preview_options=_preview(message),
                 )
         except BadRequest as error:
             if "not modified" in error.message.lower():
@@ -395,10 +463,10 @@ class TelegramReplier:
     async def _call(
         self,
         what: str,
-        call: Callable[[int], Awaitable[Message]],
+        call: Callable[[int], Awaitable[_Sent]],
         *,
         fallback: bool = False,
-    ) -> Message | None:
+    ) -> _Sent | None:
         state = await self._chat_state()
         if state.inactive:
             raise _ChatInactive
@@ -446,6 +514,13 @@ class TelegramReplier:
 
 class _PhotoRefused(Exception):
     pass
+
+
+def _preview(message: TelegramMessage) -> LinkPreviewOptions:
+    """The picture a text shows above it, or no link preview at all."""
+    if message.preview is None:
+        return LinkPreviewOptions(is_disabled=True)
+    return LinkPreviewOptions(url=message.preview, prefer_large_media=True, show_above_text=True)
 
 
 def _just_words(reply: Reply) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conversations.booking.quote import Quote, money
 from conversations.cards import clip
 from conversations.replies import ApprovalRequest, Button, Reply
-from integrations.outgoing.models import BookingStatus, BookingWebhookPayload
+from integrations.outgoing.models import BookingStatus, BookingWebhookPayload, PaymentMode
 
 PAYMENT_WORDS = {
     "dry_run_success": "dry run (no charge)",
@@ -14,12 +14,15 @@ PAYMENT_WORDS = {
 }
 
 
+DRY_RUNS = frozenset({PaymentMode.DRY_RUN_SUCCESS.value, PaymentMode.DRY_RUN_FAILURE.value})
+
+
 def approval_key(approval_id: str) -> str:
     return f"approval:{approval_id}"
 
 
 def quote_lines(quote: Quote, payment_mode: str) -> tuple[str, ...]:
-    lines = [f"When: {quote.session_label}"]
+    lines = [f"When: {quote.session_label} (venue time)"]
     if quote.venue:
         lines.append(f"Where: {quote.venue}")
     lines.extend(
@@ -49,15 +52,34 @@ def approval_request(
     return Reply(approval=request, key=approval_key(approval_id), mention=requester)
 
 
+def _charge_line(
+    payload: BookingWebhookPayload | None, quote: Quote, payment_mode: str | None
+) -> str | None:
+    """What the booking cost; a dry run charged nothing, whatever amount it reports."""
+    if payload is None:
+        return None
+    charged = payload.total_charged_cents
+    if payment_mode in DRY_RUNS:
+        amount = charged if charged is not None else payload.authorization_amount_cents
+        if not amount:
+            return "Dry run: nothing was charged."
+        would = money(amount, quote.currency)
+        return f"Dry run: nothing was charged (a real booking would charge {would})."
+    return None if charged is None else f"Charged: {money(charged, quote.currency)}"
+
+
 def status_reply(
     status: BookingStatus,
     quote: Quote,
     requester: str,
     retry: str,
     payload: BookingWebhookPayload | None = None,
+    *,
+    payment_mode: str | None = None,
 ) -> Reply:
     """One message per booking status, addressed to the person who asked; `payload` (the
-    webhook's) adds ticket details, the amount charged or the reason it failed."""
+    webhook's) adds ticket details, the amount charged or the reason it failed, and
+    `payment_mode` (the approved one) tells a dry run from a real charge."""
     name = quote.activity_name
     details = payload.ticket_details if payload else None
     if status is BookingStatus.CONFIRMED:
@@ -68,9 +90,9 @@ def status_reply(
             lines.extend(f"Tickets: {clip(url, 300)}" for url in details.download_urls[:10])
         if details and details.notes:
             lines.append(f"Venue notes: {clip(details.notes, 400)}")
-        charged = payload.total_charged_cents if payload else None
-        if charged is not None:
-            lines.append(f"Charged: {money(charged, quote.currency)}")
+        charge = _charge_line(payload, quote, payment_mode)
+        if charge:
+            lines.append(charge)
         return Reply(text="\n".join(lines), mention=requester)
     if status is BookingStatus.FAILED:
         reason = (clip(payload.error_message, 300) if payload else None) or "no reason given"

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from conversations.cards import format_when
+from conversations.money import from_cents
+from conversations.money import money as format_money
 from integrations.outgoing.models import (
     PartnerActivityDetail,
     PartnerSession,
@@ -73,10 +75,9 @@ class Quote:
         return cls(**{**raw, "lines": lines})
 
 
-def money(cents: int, currency: str) -> str:
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency.upper())
-    amount = f"{cents / 100:,.2f}"
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
+def money(cents: int, currency: str, locale: str | None = None) -> str:
+    """A quote's cents as the bot writes every amount ("$39.50")."""
+    return format_money(from_cents(cents), currency, locale)
 
 
 def session_label(session: PartnerSession) -> str:

@@ -91,7 +91,12 @@ async def receive_booking_webhook(db: Database, token: str, body: bytes) -> Webh
             address = job_address(action)
             quote = Quote.from_json(action.payload["quote"])
             reply = status_reply(
-                payload.status, quote, action.requested_by, f"retry:{action.id}", payload
+                payload.status,
+                quote,
+                action.requested_by,
+                f"retry:{action.id}",
+                payload,
+                payment_mode=str(action.payload.get("payment_mode", "")),
             )
             if payload.status is BookingStatus.USER_INPUT_REQUIRED:
                 reply = await ask_in(

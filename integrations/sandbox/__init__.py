@@ -2,8 +2,10 @@
 
 The Outgoing sandbox (``create_outgoing_app``) serves the whole ``/partner/v1`` API from a
 fixture catalogue; the AI Call Agent sandbox (``create_callagent_app``) plays scripted
-phone calls with SSE events; the Onegent sandbox (``create_onegent_app``) runs scripted
-``/api/v1`` booking jobs; ``serve_in_background`` runs any ASGI app on loopback.
+phone calls with SSE events; the Events sandbox (``create_events_app``) serves
+events, attendee imports, polled runs, matches and identity reviews; the Onegent sandbox
+(``create_onegent_app``) runs scripted ``/api/v1`` booking jobs; ``serve_in_background``
+runs any ASGI app on loopback.
 """
 
 from integrations.sandbox.callagent import callagent_state, create_callagent_app
@@ -24,6 +26,13 @@ from integrations.sandbox.config import (
     ForcedResponse,
     SandboxConfig,
 )
+from integrations.sandbox.events import create_events_app, events_state
+from integrations.sandbox.events_state import (
+    DEFAULT_EVENTS_KEY,
+    DEFAULT_EVENTS_READ_KEY,
+    EventsSandboxConfig,
+    EventsSandboxState,
+)
 from integrations.sandbox.onegent import create_onegent_app, onegent_state
 from integrations.sandbox.onegent_config import DEFAULT_ONEGENT_KEY, OnegentSandboxConfig
 from integrations.sandbox.onegent_state import OnegentSandboxState
@@ -31,10 +40,12 @@ from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
 from integrations.sandbox.receiver import WebhookReceiver
 from integrations.sandbox.server import (
     RunningCallAgentSandbox,
+    RunningEventsSandbox,
     RunningOnegentSandbox,
     RunningSandbox,
     run_sandbox,
     running_callagent_sandbox,
+    running_events_sandbox,
     running_onegent_sandbox,
     running_outgoing_sandbox,
     serve_in_background,
@@ -46,6 +57,8 @@ __all__ = [
     "DEFAULT_BIND_TOKEN",
     "DEFAULT_CALL_AGENT_ADMIN_KEY",
     "DEFAULT_CALL_AGENT_KEY",
+    "DEFAULT_EVENTS_KEY",
+    "DEFAULT_EVENTS_READ_KEY",
     "DEFAULT_NEGOTIATED_KEY",
     "DEFAULT_ONEGENT_KEY",
     "DEFAULT_SELF_SERVE_KEY",
@@ -53,10 +66,13 @@ __all__ = [
     "BindToken",
     "CallAgentSandboxConfig",
     "CallAgentSandboxState",
+    "EventsSandboxConfig",
+    "EventsSandboxState",
     "ForcedResponse",
     "OnegentSandboxConfig",
     "OnegentSandboxState",
     "RunningCallAgentSandbox",
+    "RunningEventsSandbox",
     "RunningOnegentSandbox",
     "RunningSandbox",
     "SandboxConfig",
@@ -65,11 +81,14 @@ __all__ = [
     "WebhookReceiver",
     "callagent_state",
     "create_callagent_app",
+    "create_events_app",
     "create_onegent_app",
     "create_outgoing_app",
+    "events_state",
     "onegent_state",
     "run_sandbox",
     "running_callagent_sandbox",
+    "running_events_sandbox",
     "running_onegent_sandbox",
     "running_outgoing_sandbox",
     "sandbox_state",

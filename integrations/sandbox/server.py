@@ -20,6 +20,8 @@ from starlette.types import ASGIApp
 from integrations.sandbox.callagent import callagent_state, create_callagent_app
 from integrations.sandbox.callagent_state import CallAgentSandboxConfig, CallAgentSandboxState
 from integrations.sandbox.config import SandboxConfig
+from integrations.sandbox.events import create_events_app, events_state
+from integrations.sandbox.events_state import EventsSandboxConfig, EventsSandboxState
 from integrations.sandbox.onegent import create_onegent_app, onegent_state
 from integrations.sandbox.onegent_config import OnegentSandboxConfig
 from integrations.sandbox.onegent_jobs import API_PREFIX as ONEGENT_API_PREFIX
@@ -29,10 +31,12 @@ from integrations.sandbox.state import SandboxState
 
 __all__ = [
     "RunningCallAgentSandbox",
+    "RunningEventsSandbox",
     "RunningOnegentSandbox",
     "RunningSandbox",
     "run_sandbox",
     "running_callagent_sandbox",
+    "running_events_sandbox",
     "running_onegent_sandbox",
     "running_outgoing_sandbox",
     "serve_in_background",
@@ -228,6 +232,26 @@ async def running_onegent_sandbox(
         yield RunningOnegentSandbox(
             base_url=f"{url}{ONEGENT_API_PREFIX}", root_url=url, app=app, state=onegent_state(app)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEventsSandbox:
+    """An Events matching Partner API sandbox served on loopback."""
+
+    base_url: str
+    """The Partner API base URL: the value for ``EVENTS_API_URL``."""
+    app: Starlette
+    state: EventsSandboxState
+
+
+@contextlib.asynccontextmanager
+async def running_events_sandbox(
+    config: EventsSandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningEventsSandbox]:
+    """``create_events_app`` + ``serve_in_background`` in one step (demo, tests)."""
+    app = create_events_app(config)
+    async with serve_in_background(app, host=host, port=port) as url:
+        yield RunningEventsSandbox(base_url=url, app=app, state=events_state(app))
 
 
 def run_sandbox(

@@ -42,8 +42,8 @@ BOOKING = SandboxConfig.fast(
     webhook_delay_s=0.3, webhook_retry_backoff_s=0.5, webhook_max_attempts=10, webhook_timeout_s=40
 )
 SETTLE_S = LEASE_S + 0.5  # a lease and a poll: time for a duplicate to show up
-CARDS = "ideas for “jazz” in Brooklyn"
-STATUS = "Searching for “jazz” in Brooklyn"
+CARDS = "ideas for jazz in Brooklyn"
+STATUS = "Searching for jazz in Brooklyn"
 
 
 @pytest.fixture(scope="module")

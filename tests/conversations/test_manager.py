@@ -44,7 +44,7 @@ async def test_search_shows_progress_then_cards_from_outgoing(harness: Harness) 
 
     # The turn ends at once with a status line; the job's result then replaces that line.
     started = chat.updates[0]
-    assert started.text == "Searching for “jazz” in Brooklyn…"
+    assert started.text == "Searching for jazz in Brooklyn…"
     assert {(u.key, u.done) for u in chat.updates} == {(started.key, False)}
     said, result = chat.replies
     assert said.text == "On it."
@@ -75,7 +75,7 @@ async def test_search_shows_progress_then_cards_from_outgoing(harness: Harness) 
 
 async def test_model_request_carries_system_prompt_and_only_valid_tools(harness: Harness) -> None:
     model = ScriptedLLM(["Hello!"])
-    await harness.say(harness.manager(model), "hi")
+    await harness.say(harness.manager(model), "hi there")
     request = model.requests[0]
     assert "Concierge" in request.system
     names = {t.name for t in request.tools}
@@ -160,8 +160,8 @@ async def test_empty_search_says_so(harness: Harness) -> None:
 async def test_duplicate_delivery_is_handled_once(harness: Harness) -> None:
     model = ScriptedLLM(["Hello!"])
     manager = harness.manager(model)
-    first = await harness.say(manager, "hi", event_id="Ev1")
-    again = await harness.say(manager, "hi", event_id="Ev1")
+    first = await harness.say(manager, "hi there", event_id="Ev1")
+    again = await harness.say(manager, "hi there", event_id="Ev1")
     assert first.texts == ["Hello!"] and again.replies == [] and len(model.requests) == 1
 
 
@@ -169,7 +169,7 @@ async def test_model_failure_becomes_a_short_message(harness: Harness) -> None:
     async def broken(request: LLMRequest) -> LLMResponse:
         raise LLMError("overloaded")
 
-    chat = await harness.say(harness.manager(FunctionLLM(broken)), "hi")
+    chat = await harness.say(harness.manager(FunctionLLM(broken)), "hi there")
     assert chat.texts == [SORRY_MODEL]
 
 
@@ -218,7 +218,7 @@ async def test_a_slow_search_does_not_hold_up_another_conversation(harness: Harn
         await asyncio.sleep(0.2)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        other = await harness.say(quick, "hi", address=elsewhere)
+        other = await harness.say(quick, "hi there", address=elsewhere)
         assert loop.time() - started < 0.5 and other.texts == ["Hi Bob!"]
         assert not search.done()
         chat = await search

@@ -25,14 +25,14 @@ async def _streaming_model(request: LLMRequest) -> LLMResponse:
 
 async def test_text_is_streamed_where_the_platform_can(harness: Harness) -> None:
     chat = RecordingReplier(streaming=True)
-    await harness.say(harness.manager(FunctionLLM(_streaming_model)), "hi", replier=chat)
+    await harness.say(harness.manager(FunctionLLM(_streaming_model)), "hi there", replier=chat)
     (stream,) = chat.streams
     assert stream.deltas == ["Two ", "late ", "sets."] and stream.closed
     assert chat.replies == []  # not posted a second time
 
 
 async def test_text_is_posted_once_where_it_cannot(harness: Harness) -> None:
-    chat = await harness.say(harness.manager(FunctionLLM(_streaming_model)), "hi")
+    chat = await harness.say(harness.manager(FunctionLLM(_streaming_model)), "hi there")
     assert chat.texts == ["Two late sets."] and chat.streams == []
 
 
@@ -64,7 +64,7 @@ async def test_buttons_run_code_not_the_model(harness: Harness) -> None:
 
 async def test_work_accepted_before_a_crash_is_resumed_once(harness: Harness) -> None:
     crashed = harness.manager(ScriptedLLM([]))
-    message = InboundMessage(HERE, ALICE, "hello?", new_event_id())
+    message = InboundMessage(HERE, ALICE, "anyone there?", new_event_id())
     assert await crashed.accept(message)  # accepted (acked), then the process died
     assert not await crashed.accept(message)  # a redelivery is still a duplicate
 

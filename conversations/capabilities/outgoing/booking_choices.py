@@ -20,6 +20,8 @@ from conversations.booking.quote import (
     session_label,
 )
 from conversations.cards import clip
+from conversations.money import from_major
+from conversations.money import price as price_text
 from conversations.questions import (
     AnswerForm,
     AnswerHandler,
@@ -29,9 +31,10 @@ from conversations.questions import (
     ask,
 )
 from conversations.replies import Reply
-from conversations.tools.activities import NOT_CONFIGURED
+from conversations.tools.activities import NOT_CONFIGURED, reader
 from conversations.tools.base import ToolOutcome, tool_error
 from conversations.tools.context import ToolContext
+from integrations.outgoing.models import PartnerSessionTicket
 from storage import repositories
 from storage.models import PendingQuestion
 
@@ -89,7 +92,11 @@ async def choose_and_propose(
         return tool_error(f"Tickets for {activity.name} are sold out then.", hint="Tell the user.")
     if ticket is None:
         if len(available) > 1:
-            options = tuple(Choice(t.name, f"{t.name} · {t.total:.2f}") for t in available)
+            locale, _ = await reader(ctx)
+            options = tuple(
+                Choice(t.name, f"{t.name} · {_ticket_price(t, price.currency, locale)}")
+                for t in available
+            )
             return await _asked(
                 ctx,
                 Ask(
@@ -136,6 +143,10 @@ async def choose_and_propose(
     except QuoteProblem as problem:
         return tool_error(str(problem), hint="Ask the user to choose; then call again.")
     return await propose(ctx, snapshot)
+
+
+def _ticket_price(ticket: PartnerSessionTicket, currency: str, locale: str | None) -> str:
+    return price_text(from_major(0 if ticket.is_free else ticket.total), currency, locale)
 
 
 async def _asked(ctx: ToolContext, spec: Ask) -> ToolOutcome:

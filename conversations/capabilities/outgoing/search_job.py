@@ -8,6 +8,7 @@ the result cards, stores the results in the conversation's state and notes them 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
@@ -45,8 +46,34 @@ def _where(payload: dict[str, Any]) -> str:
     return f" in {payload['location']}" if payload.get("location") else ""
 
 
+ASKING = re.compile(
+    r"^\s*(?:please\s+)?(?:find(?:\s+me)?|search(?:\s+for)?|look(?:ing)?\s+for|show\s+me|"
+    r"i(?:'m|\s+am)\s+looking\s+for)\s+",
+    re.IGNORECASE,
+)
+TOPIC_LIMIT = 60
+
+
+def topic(prompt: str) -> str:
+    """What the person is after, short: "find jazz concerts in Brooklyn" → "jazz concerts in
+    Brooklyn", clipped at a word so a long request still reads as one line."""
+    text = " ".join(ASKING.sub("", prompt, count=1).split()).rstrip(" ?.!") or prompt.strip()
+    if len(text) <= TOPIC_LIMIT:
+        return text
+    cut = text[:TOPIC_LIMIT].rsplit(" ", 1)[0] or text[:TOPIC_LIMIT]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def search_line(payload: dict[str, Any]) -> str:
-    return f"Searching for “{payload['prompt']}”{_where(payload)}…"
+    return f"Searching for {topic(str(payload['prompt']))}{_where(payload)}…"
+
+
+async def _reader(job: JobContext) -> tuple[str | None, str | None]:
+    """The requester's locale and time zone, for the cards' prices and times."""
+    if job.deps.people is None:
+        return None, None
+    profile = (await job.deps.people.lookup(job.address, job.sender)).profile
+    return profile.get("locale") or None, profile.get("timezone") or None
 
 
 class SearchJob(JobKind):
@@ -88,9 +115,10 @@ class SearchJob(JobKind):
         limit = job.deps.enrich_limit
         ids = [r.activity_id for r in response.results[:limit] if r.activity_id]
         details = await fetch_details(session, ids)
+        locale, zone = await _reader(job)
         cards = [
-            search_card(n, result, details.get(result.activity_id or ""))
-            for n, result in enumerate(response.results, start=1)
+            search_card(n, r, details.get(r.activity_id or ""), locale=locale, zone=zone)
+            for n, r in enumerate(response.results, start=1)
         ]
         state = ConversationState(results=cards, shown=0, query=prompt)
         where = _where(payload)
@@ -101,7 +129,8 @@ class SearchJob(JobKind):
             )
             shown: list[dict[str, Any]] = []
         else:
-            header = f"{len(cards)} ideas for “{prompt}”{where}:"
+            ideas = "1 idea" if len(cards) == 1 else f"{len(cards)} ideas"
+            header = f"{ideas} for {topic(prompt)}{where}:"
             reply = replace(results_page(state, job.deps.page_size, header), key=job.key)
             shown = [card_for_model(c) for c in reply.cards]
         return Step(

@@ -39,7 +39,7 @@ def _message(verdict: Accepted | Ignored) -> InboundMessage:
 
 
 def test_a_dm_is_its_own_conversation_and_a_dm_thread_is_another() -> None:
-    top = dm("hello")
+    top = dm("hello there")
     message = _message(_verdict(top))
     assert message.address == ConversationAddress("slack", TEAM, "D0ALICE", "")
     assert message.event_id == f"{TEAM}:D0ALICE:{top['ts']}"

@@ -119,7 +119,7 @@ async def test_a_search_acks_at_once_shows_progress_then_cards_from_outgoing(
     # The turn posts the status line and its sentence; the job (another replier) refreshes
     # the line and turns it into the cards in place.
     status, said = rig.slack.posts
-    assert "Searching for “jazz” in Brooklyn…" in status.block_text and "⏳" in status.block_text
+    assert "Searching for jazz in Brooklyn…" in status.block_text and "⏳" in status.block_text
     assert "Searching now." in said.block_text
     *refreshes, cards = rig.slack.of("chat.update")
     assert all(c.ts == status.ts and c.args["channel"] == "D0ALICE" for c in (*refreshes, cards))
@@ -135,7 +135,7 @@ async def test_a_429_on_post_message_is_retried_and_delivered(tmp_path: Path) ->
     model = ScriptedLLM(["Worth the wait."])
     async with running_slack(model, database_url=sqlite_url(tmp_path)) as rig:
         rig.slack.rate_limit_once("chat.postMessage", retry_after_s=1)
-        await rig.event(dm("hello"))
+        await rig.event(dm("hello there"))
         await rig.slack.wait_for(lambda: len(rig.slack.posts) == 2, timeout_s=10)
         await rig.settle()
     limited, delivered = rig.slack.posts

@@ -159,7 +159,7 @@ async def test_an_install_is_stored_sealed_and_the_installer_is_welcomed(
         assert "now connected to Outgoing with a partner key" in told.block_text
 
         # People in that workspace are answered with its own bot token.
-        await rig.event(dm("hi", user=ADMIN, channel="D0ADMIN", team=TEAM_A), team=TEAM_A)
+        await rig.event(dm("hi there", user=ADMIN, channel="D0ADMIN", team=TEAM_A), team=TEAM_A)
         await rig.slack.wait_for(lambda: len(rig.slack.posts) == 3)
         await rig.settle()
     assert rig.slack.posts[2].token == bot_token
@@ -386,7 +386,7 @@ async def test_inbound_and_proactive_sends_rotate_a_token_about_to_expire(
         assert later is not None
         await asyncio.gather(
             later.send(Reply(text="Your booking is confirmed.")),
-            rig.event(dm("hello", team=TEAM_A), team=TEAM_A),
+            rig.event(dm("hello there", team=TEAM_A), team=TEAM_A),
         )
         await rig.slack.wait_for(lambda: len(rig.slack.posts) == 3)
         await rig.settle()

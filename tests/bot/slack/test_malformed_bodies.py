@@ -45,7 +45,7 @@ def _command(**changes: str | None) -> bytes:
 
 
 def _event(**changes: Any) -> bytes:
-    body = event_callback(dm("hello"))
+    body = event_callback(dm("hello there"))
     for key, value in changes.items():
         if value is None:
             body.pop(key)
@@ -68,17 +68,17 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "JSON string": (b'"event_callback"', JSON),
     "JSON null": (b"null", JSON),
     "nested 100k deep": (b"[" * 100_000 + b"]" * 100_000, JSON),
-    "object without type": (_json({"event": dm("hello"), "team_id": "T0TEAM"}), JSON),
+    "object without type": (_json({"event": dm("hello there"), "team_id": "T0TEAM"}), JSON),
     "type not a string": (_event(type=["event_callback"]), JSON),
     "event_callback without event": (_event(event=None), JSON),
     "event a string": (_event(event="message"), JSON),
-    "event a list": (_event(event=[dm("hello")]), JSON),
+    "event a list": (_event(event=[dm("hello there")]), JSON),
     "event without type": (_event(event={"text": "hello", "user": "U0ALICE"}), JSON),
     "event without team_id": (_event(team_id=None), JSON),
     "event without event_id": (_event(event_id=None), JSON),
     "team_id a list": (_event(team_id=["T0TEAM"]), JSON),
-    "event user a number": (_event(event={**dm("hello"), "user": 5}), JSON),
-    "event subtype a list": (_event(event={**dm("hello"), "subtype": ["x"]}), JSON),
+    "event user a number": (_event(event={**dm("hello there"), "user": 5}), JSON),
+    "event subtype a list": (_event(event={**dm("hello there"), "subtype": ["x"]}), JSON),
     "authorizations not objects": (_event(authorizations=["T0TEAM"]), JSON),
     "authorization team a list": (_event(authorizations=[{"team_id": ["T0TEAM"]}]), JSON),
     "url_verification without challenge": (_json({"type": "url_verification"}), JSON),
@@ -139,7 +139,7 @@ async def test_malformed_signed_bodies_get_a_plain_400_and_reach_nothing(
         after = await row_counts(rig.services.db)
         calls_after_refusals = list(rig.slack.calls)
         # The door still works: a well-formed DM gets its one answer.
-        assert (await rig.event(dm("hello"))).status_code == 200
+        assert (await rig.event(dm("hello there"))).status_code == 200
         await rig.slack.wait_for(lambda: len(rig.slack.posts) == 1)
         await rig.settle()
     wrong = {n: a for n, a in answers.items() if a[:2] != (400, "malformed request")}
@@ -176,7 +176,7 @@ async def test_any_field_of_any_type_is_answered_without_a_5xx(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     model = FunctionLLM(lambda request: text("ok"))
-    event = event_callback(dm("hello"), event_id="EvMUTATED")
+    event = event_callback(dm("hello there"), event_id="EvMUTATED")
     click = block_action("x", channel="D0ALICE", message_ts=new_ts())
     command = slash_command("status")
     async with running_slack(model, database_url=sqlite_url(tmp_path)) as rig:

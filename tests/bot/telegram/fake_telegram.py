@@ -1,8 +1,10 @@
 """A fake Telegram Bot API server: `/bot<token>/<method>`, recording every call.
 
-It answers the methods the concierge uses with Bot API shaped results, checks that every
-HTML text or caption parses the way Telegram would (only its tags, balanced, entities
-escaped, within 4096/1024 characters) and refuses it like Telegram otherwise, serves queued
+It answers the methods the concierge uses with Bot API shaped results (albums, deletions and
+drafts too), checks that every HTML text or caption parses the way Telegram would (only its
+tags, balanced, entities escaped, within 4096/1024 characters) and refuses it like Telegram
+otherwise, keeps what every posted message shows now (`shown`: edits applied, deleted ones
+gone) and whether a send notified (`disable_notification`), serves queued
 updates to `getUpdates`, and can be told to fail: a method once (a 429 with `retry_after`,
 say), every send to a chat that blocked the bot (`blocked`: 403), or to a person who never
 started a private chat with it (`not_started`: 403, "bot can't initiate conversation").
@@ -30,7 +32,7 @@ BOT_ID = 7000001
 BOT_USERNAME = "ConciergeTestBot"
 TOKEN = f"{BOT_ID}:AAHtesttokentesttokentesttokentest1"
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Concierge", "username": BOT_USERNAME}
-SENDS = ("sendMessage", "sendPhoto")
+SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue")
 EDITS = ("editMessageText", "editMessageCaption")
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
 
@@ -48,7 +50,15 @@ class Call:
 
     @property
     def text(self) -> str:
+        """The text or caption; an album's captions, one a line."""
+        if isinstance(self.params.get("media"), list):
+            return "\n".join(str(m.get("caption") or "") for m in self.params["media"])
         return str(self.params.get("text") or self.params.get("caption") or "")
+
+    @property
+    def silent(self) -> bool:
+        """Sent with `disable_notification`: nobody's phone buzzes."""
+        return self.params.get("disable_notification") in (True, "true", "True")
 
     @property
     def thread_id(self) -> int | None:
@@ -122,6 +132,8 @@ class FakeTelegram:
         self._new_updates = asyncio.Event()
         self._ids = itertools.count(5000)
         self._shown: dict[tuple[int, int], str] = {}
+        self.shown: dict[tuple[int, int], str] = {}
+        """What each message the bot posted says now, edits applied, deleted ones gone."""
         self.app = Starlette(routes=[Route("/bot{token}/{method}", self._handle, methods=["POST"])])
 
     # ---- what tests set up ------------------------------------------------------------
@@ -162,6 +174,15 @@ class FakeTelegram:
 
     def texts(self, chat_id: int | None = None) -> list[str]:
         return [c.text for c in self.sent(chat_id)]
+
+    def notifying(self, chat_id: int | None = None) -> list[Call]:
+        """Messages delivered that notified the chat (not `disable_notification`)."""
+        return [c for c in self.sent(chat_id) if not c.silent]
+
+    def final_texts(self, chat_id: int) -> list[str]:
+        """What the chat shows now, oldest first: every message's latest text, edits applied
+        and deleted messages left out."""
+        return [text for (chat, _), text in sorted(self.shown.items()) if chat == chat_id]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -247,6 +268,8 @@ class FakeTelegram:
 
     def _edit(self, params: dict[str, Any], field: str) -> Any:
         where = (int(params["chat_id"]), int(params["message_id"]))
+        if where not in self.shown:
+            return _error(400, "Bad Request: message to edit not found")
         shown = str(params.get(field, "")) + json.dumps(params.get("reply_markup"))
         if self._shown.get(where) == shown:
             return _error(
@@ -256,7 +279,40 @@ class FakeTelegram:
                 "the message",
             )
         self._shown[where] = shown
+        self.shown[where] = str(params.get(field, ""))
         return True
+
+    async def _deleteMessage(self, params: dict[str, Any]) -> Any:
+        where = (int(params["chat_id"]), int(params["message_id"]))
+        if self.shown.pop(where, None) is None:
+            return _error(400, "Bad Request: message to delete not found")
+        return True
+
+    async def _sendMediaGroup(self, params: dict[str, Any]) -> Any:
+        media = params.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            return _error(400, "Bad Request: wrong number of messages in the media group")
+        if self.refuse_photos:
+            return _error(400, "Bad Request: failed to send message #1 with the error message")
+        if "reply_markup" in params:
+            return _error(400, "Bad Request: a media group can't have a keyboard")
+        for item in media:
+            refused = _check(str(item.get("caption") or ""), 1024)
+            if refused:
+                return refused
+        photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 800, "height": 500}]
+        group = f"g{next(self._ids)}"
+        return [
+            self._message(params, caption=item.get("caption"), photo=photo, media_group_id=group)
+            for item in media
+        ]
+
+    async def _sendMessageDraft(self, params: dict[str, Any]) -> Any:
+        if int(params["chat_id"]) < 0:
+            return _error(400, "Bad Request: drafts are for private chats only")
+        if not int(params.get("draft_id") or 0):
+            return _error(400, "Bad Request: draft_id must be non-zero")
+        return _check(str(params.get("text", "")), 4096) or True
 
     async def _getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
@@ -282,8 +338,9 @@ class FakeTelegram:
         if params.get("message_thread_id"):
             message["message_thread_id"] = int(params["message_thread_id"])
             message["is_topic_message"] = True
-        params["_message_id"] = message["message_id"]
+        params.setdefault("_message_id", message["message_id"])
         shown = str(content.get("text") or content.get("caption") or "")
+        self.shown[(chat_id, message["message_id"])] = shown
         self._shown[(chat_id, message["message_id"])] = shown + json.dumps(
             params.get("reply_markup")
         )

@@ -53,7 +53,7 @@ GROUP = -1001234567890
 FORUM = -1009876543210
 TOPIC = 77
 
-RESULTS_FOOTER = "for sessions and prices."  # the last message of a page of results
+RESULTS_FOOTER = " ideas for "  # the header of the list that ends a page of search results
 _update_ids = itertools.count(100_000)
 _message_ids = itertools.count(1)
 

@@ -158,7 +158,7 @@ async def test_a_call_in_a_forum_topic_asks_there_and_only_the_requester_can_ans
         first = await _wait_posted(rig, "which would you like?", FORUM)
         assert first.thread_id == TOPIC and confirmation.thread_id == TOPIC
         assert _labels(first) == list(TERRACE.options)
-        assert first.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a> ')
+        assert first.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a>\n')
         # Bob can't answer Alice's call: his press is refused and nothing reaches the call.
         before = len(rig.telegram.sent(FORUM))
         foreign = callback_query(

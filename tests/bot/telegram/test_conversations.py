@@ -71,7 +71,7 @@ async def test_start_registers_the_webhook_with_its_secret_and_the_commands(
 async def test_a_wrong_or_missing_secret_is_refused_and_nothing_happens(
     rig: TelegramRig, secret: str | bytes | None, status: int
 ) -> None:
-    response = await rig.post(update(message("help")), secret=secret)
+    response = await rig.post(update(message("hi there")), secret=secret)
     assert response.status_code == status
     await rig.settle()
     assert not rig.telegram.sent()
@@ -89,7 +89,7 @@ async def test_a_private_message_gets_an_answer_replying_to_it(rig: TelegramRig)
     asked = message("help")
     await rig.deliver(update(asked))
     (answer,) = rig.telegram.sent(ALICE_CHAT)
-    assert "offline mode" in answer.text and "<code>search jazz in Brooklyn</code>" in answer.text
+    assert "offline mode" in answer.text and "Hi! I&#x27;m the concierge." in answer.text
     assert answer.reply_to == asked["message_id"]
     assert answer.params["parse_mode"] == "HTML"
     assert answer.params["link_preview_options"] == {"is_disabled": True}
@@ -99,13 +99,14 @@ async def test_a_private_message_gets_an_answer_replying_to_it(rig: TelegramRig)
 async def test_commands_become_messages_the_core_understands(rig: TelegramRig) -> None:
     await rig.deliver(update(message("/search jazz in Brooklyn")))
     await rig.results(ALICE_CHAT)
-    status, first_card, *_ = rig.telegram.sent(ALICE_CHAT)
-    assert status.text == "⏳ Searching for “jazz” in Brooklyn…"
-    assert "<b>1. Celebrate Brooklyn! Jazz in Prospect Park</b>" in first_card.text
-    # The search's job turns the status line into the results' header, in place.
-    header = rig.telegram.called("editMessageText")[-1]
-    assert header.params["text"] == "6 ideas for “jazz” in Brooklyn:"
-    assert int(header.params["message_id"]) == status.params["_message_id"]
+    status, album, listed = rig.telegram.sent(ALICE_CHAT)
+    assert status.text == "⏳ Searching for jazz in Brooklyn…"
+    assert album.text.startswith("1. Celebrate Brooklyn! Jazz in Prospect Park")
+    assert listed.text.startswith("6 ideas for jazz in Brooklyn:")
+    # The search's job posts its results under the status line, which it then deletes.
+    await rig.telegram.wait_for(lambda: bool(rig.telegram.called("deleteMessage")))
+    (deleted,) = rig.telegram.called("deleteMessage")
+    assert int(deleted.params["message_id"]) == status.params["_message_id"]
 
     await rig.deliver(update(message("/orders")))
     await rig.deliver(update(message("/help")))
@@ -138,10 +139,10 @@ async def test_a_group_command_is_answered_in_the_group(rig: TelegramRig) -> Non
     await rig.deliver(update(asked))
     await rig.results(GROUP)
     sent = rig.telegram.sent(GROUP)
-    assert len(sent) == 7  # the status line (edited into the header), five cards, footer
+    assert len(sent) == 3  # the status line (deleted), the album, the list
     assert all(c.reply_to == asked["message_id"] for c in sent)
-    assert sent[1].method == "sendPhoto"
-    assert {b["text"] for b in sent[1].buttons} == {"Details", "Book"}
+    assert sent[1].method == "sendMediaGroup"
+    assert {b["text"] for b in sent[2].buttons} >= {"1 · Details", "1 · Book"}
 
 
 async def test_a_command_for_another_bot_is_ignored(rig: TelegramRig) -> None:
@@ -153,7 +154,7 @@ async def test_a_mention_in_a_group_is_answered_without_the_mention(rig: Telegra
     await rig.deliver(update(message(f"@{BOT_USERNAME} near Williamsburg", chat=GROUP)))
     texts = rig.telegram.texts(GROUP)
     assert any("Williamsburg" in t for t in texts)
-    assert any(c.method == "sendPhoto" for c in rig.telegram.sent(GROUP))
+    assert any(c.method == "sendMediaGroup" for c in rig.telegram.sent(GROUP))
 
 
 async def test_a_reply_to_the_bot_is_answered_and_plain_chatter_is_not(rig: TelegramRig) -> None:
@@ -177,20 +178,20 @@ async def test_a_forum_topic_is_its_own_conversation(rig: TelegramRig) -> None:
     await rig.deliver(update(asked))
     await rig.results(FORUM)
     sent = rig.telegram.sent(FORUM)
-    assert len(sent) == 7
+    assert len(sent) == 3
     assert all(c.thread_id == TOPIC and c.reply_to == asked["message_id"] for c in sent)
     actions = [c for c in rig.telegram.called("sendChatAction") if c.chat_id == FORUM]
     assert actions and all(c.thread_id == TOPIC for c in actions)
     # A plain message in the topic (it "replies" to the topic's first message) is chatter.
     await rig.deliver(update(message("nice", chat=FORUM, thread=TOPIC, user=BOB)))
-    assert len(rig.telegram.sent(FORUM)) == 7
+    assert len(rig.telegram.sent(FORUM)) == 3
 
 
 async def test_a_shared_location_gets_nearby_ideas(rig: TelegramRig) -> None:
     await rig.deliver(update(location(40.7081, -73.9571)))  # Williamsburg
     sent = rig.telegram.sent(ALICE_CHAT)
-    cards = [c for c in sent if c.method == "sendPhoto"]
-    assert cards and "Brooklyn" in " ".join(c.text for c in cards)
+    assert any(c.method == "sendMediaGroup" for c in sent)
+    assert "Brooklyn" in " ".join(c.text for c in sent if c.buttons)
     assert any("near" in t.lower() or "nearby" in t.lower() for t in rig.telegram.texts())
 
 
@@ -205,18 +206,18 @@ async def test_a_live_location_update_is_not_a_new_question(rig: TelegramRig) ->
 async def test_details_button_shows_the_detail_without_the_model(rig: TelegramRig) -> None:
     await rig.deliver(update(message("search jazz in Brooklyn")))
     await rig.results(ALICE_CHAT)
-    first_card = next(c for c in rig.telegram.sent(ALICE_CHAT) if c.method == "sendPhoto")
-    token = first_card.callback_data("Details")
+    listed = next(c for c in rig.telegram.sent(ALICE_CHAT) if c.buttons)
+    token = listed.callback_data("1 · Details")
     assert len(token.encode()) <= 64 and "details" not in token
-    await rig.deliver(callback_query(token, on=first_card.params["_message_id"], chat=ALICE_CHAT))
+    await rig.deliver(callback_query(token, on=listed.params["_message_id"], chat=ALICE_CHAT))
     assert rig.telegram.called("answerCallbackQuery")
     detail = rig.telegram.sent(ALICE_CHAT)[-1]
     assert "Celebrate Brooklyn! Jazz in Prospect Park" in detail.text
     assert "Sessions and tickets" in detail.text
-    assert detail.reply_to == first_card.params["_message_id"]
-    (venue,) = rig.telegram.called("sendVenue")
-    assert venue.params["title"] == "Lena Horne Bandshell"
-    assert 40.6 < float(venue.params["latitude"]) < 40.7
+    assert detail.reply_to == listed.params["_message_id"]
+    assert not rig.telegram.called("sendVenue")  # the place is a map link in the detail
+    assert '📍 <a href="https://maps.google.com/?q=40.6' in detail.text
+    assert ">Lena Horne Bandshell</a>" in detail.text
 
 
 async def test_an_unknown_or_foreign_button_says_it_is_no_longer_active(
@@ -224,12 +225,12 @@ async def test_an_unknown_or_foreign_button_says_it_is_no_longer_active(
 ) -> None:
     await rig.deliver(update(message("search jazz in Brooklyn")))
     await rig.results(ALICE_CHAT)
-    card = next(c for c in rig.telegram.sent(ALICE_CHAT) if c.method == "sendPhoto")
+    card = next(c for c in rig.telegram.sent(ALICE_CHAT) if c.buttons)
     before = len(rig.telegram.sent())
     await rig.deliver(
         callback_query("forged-token", on=card.params["_message_id"], chat=ALICE_CHAT)
     )
-    token = card.callback_data("Details")
+    token = card.callback_data("1 · Details")
     await rig.deliver(callback_query(token, on=1, chat=int(BOB["id"]), user=BOB))
     answers = rig.telegram.called("answerCallbackQuery")
     assert [a.params.get("text", "") for a in answers] == [
@@ -242,5 +243,6 @@ async def test_the_bot_added_to_a_group_says_hello(rig: TelegramRig) -> None:
     member = bot_added(update_id=888_001)
     await rig.deliver(member)
     await rig.deliver(member)  # a redelivery says nothing more
+    await rig.settle()
     (hello,) = rig.telegram.sent(GROUP)
-    assert "In this group I answer commands" in hello.text
+    assert "Hi! I&#x27;m the concierge." in hello.text  # the welcome

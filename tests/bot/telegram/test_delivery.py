@@ -42,7 +42,7 @@ async def test_one_update_delivered_three_times_is_answered_once(database_url: s
 async def test_a_429_from_send_message_is_waited_out_and_delivered(sqlite_url: str) -> None:
     async with running_telegram(ScriptedLLM(["Hello there!"]), database_url=sqlite_url) as rig:
         rig.telegram.rate_limit_once("sendMessage", retry_after=1)
-        await rig.deliver(update(message("hi")))
+        await rig.deliver(update(message("hi there")))
         attempts = rig.telegram.called("sendMessage")
         assert len(attempts) == 2 and attempts[1].at - attempts[0].at >= 1.0
         assert rig.telegram.texts(ALICE_CHAT) == ["Hello there!"]
@@ -53,7 +53,7 @@ async def test_a_5xx_is_retried_and_delivered(sqlite_url: str) -> None:
         rig.telegram.fail_once(
             "sendMessage", 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         )
-        await rig.deliver(update(message("hi")))
+        await rig.deliver(update(message("hi there")))
         assert len(rig.telegram.called("sendMessage")) == 2
         assert rig.telegram.texts(ALICE_CHAT) == ["Hello again!"]
 
@@ -62,7 +62,7 @@ async def test_a_blocked_bot_marks_the_chat_inactive_and_keeps_working(sqlite_ur
     llm = ScriptedLLM(["first", "for Alice", "welcome back"])
     async with running_telegram(llm, database_url=sqlite_url) as rig:
         rig.telegram.blocked.add(BOB_CHAT)
-        await rig.deliver(update(message("hi", user=BOB)))
+        await rig.deliver(update(message("hi there", user=BOB)))
         assert len(rig.telegram.called("sendMessage")) == 1  # tried once, then inactive
         assert not rig.telegram.sent(BOB_CHAT)
 
@@ -73,7 +73,7 @@ async def test_a_blocked_bot_marks_the_chat_inactive_and_keeps_working(sqlite_ur
         assert replier is not None
         await replier.send(Reply(text="Your booking is confirmed"))
         assert len(rig.telegram.called("sendMessage")) == 1
-        await rig.deliver(update(message("hi")))
+        await rig.deliver(update(message("hi there")))
         assert rig.telegram.texts(ALICE_CHAT) == ["for Alice"]
         health = await rig.http.get(f"{rig.url}/healthz")
         assert health.status_code == 200
@@ -133,7 +133,7 @@ async def test_a_long_answer_is_split_under_4096_characters(sqlite_url: str) -> 
 async def test_html_specials_from_the_model_are_escaped(sqlite_url: str) -> None:
     hostile = 'Try <b>this</b> & <a href="https://evil.example">that</a> <script>x</script> `a<b`'
     async with running_telegram(ScriptedLLM([hostile]), database_url=sqlite_url) as rig:
-        await rig.deliver(update(message("hi")))
+        await rig.deliver(update(message("hi there")))
         (sent,) = rig.telegram.sent(ALICE_CHAT)
         assert "&lt;b&gt;this&lt;/b&gt; &amp; &lt;a href=&quot;https://evil.example&quot;&gt;" in (
             sent.text
@@ -149,9 +149,9 @@ async def test_a_picture_telegram_cannot_fetch_falls_back_to_text(sqlite_url: st
         await rig.deliver(update(message("search jazz in Brooklyn")))
         await rig.results(ALICE_CHAT)
         sent = rig.telegram.sent(ALICE_CHAT)
-        assert [c.method for c in sent] == ["sendMessage"] * 7  # status (→ header), 5, footer
+        assert [c.method for c in sent] == ["sendMessage"] * 2  # status (deleted), the list
         assert "<b>1. Celebrate Brooklyn! Jazz in Prospect Park</b>" in sent[1].text
-        assert {b["text"] for b in sent[1].buttons} == {"Details", "Book"}
+        assert {b["text"] for b in sent[1].buttons} >= {"1 · Details", "1 · Book"}
 
 
 async def test_polling_mode_answers_updates_from_get_updates(sqlite_url: str) -> None:
@@ -186,8 +186,9 @@ async def test_a_booking_in_a_forum_topic_is_confirmed_and_its_result_lands_ther
         )
         await rig.settle()
         approval = rig.telegram.sent(FORUM)[-1]
-        assert approval.text.startswith('<a href="tg://user?id=1001">Alice</a> <b>Book')
-        assert "Only <a href" in approval.text and approval.thread_id == TOPIC
+        assert approval.text.startswith("<b>Book")  # the card names who may confirm
+        assert 'Only <a href="tg://user?id=1001">Alice</a> can' in approval.text
+        assert approval.thread_id == TOPIC
         approval_id = approval.params["_message_id"]
 
         # Bob may not confirm Alice's booking.

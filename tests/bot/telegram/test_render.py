@@ -38,23 +38,53 @@ def shown(markup: str) -> str:
     return text
 
 
-def test_a_card_caption_stays_under_1024_whatever_the_partner_sends() -> None:
-    card = ActivityCard(
-        number=1,
+def _card(number: int, **fields: object) -> ActivityCard:
+    values: dict[str, object] = {
+        "title": f"Late Set {number}",
+        "image_url": f"https://example.test/{number}.jpg",
+        "venue": "Bar",
+        "when": "Fri 27 Nov, 19:00",
+        "price_label": "$15",
+        "why": "Jazz, late.",
+        "buttons": (Button("Details", f"details:{number}"), Button("Book", f"book:{number}")),
+    }
+    return ActivityCard(number, **(values | fields))  # type: ignore[arg-type]
+
+
+def test_a_page_of_results_is_one_album_and_one_list_with_every_button() -> None:
+    more = Button("More (3)", "more")
+    cards = (*(_card(n) for n in range(1, 5)), _card(5, image_url=None, buttons=()))
+    page = Reply(text="5 ideas:", cards=cards, buttons=(more,), footer="Say `details <n>`.")
+    album, listed = render_reply(page, names, group=False)
+    assert [(p.url, p.caption) for p in album.album] == [
+        (f"https://example.test/{n}.jpg", f"{n}. Late Set {n}") for n in range(1, 5)
+    ]
+    assert album.silent and not listed.silent and not listed.photo
+    text = shown(listed.html)
+    assert text.startswith("5 ideas:\n\n1. Late Set 1\nBar · Fri 27 Nov, 19:00 · $15\nJazz, late.")
+    assert "5. Late Set 5" in text and text.endswith("Say details <n>.")
+    labels = [[b.label for b in row] for row in listed.keyboard]
+    assert labels == [[f"{n} · Details", f"{n} · Book"] for n in range(1, 5)] + [["More (3)"]]
+    assert listed.keyboard[1][0].value == "details:2"
+    (only_list,) = render_reply(Reply(cards=(_card(1, image_url=None),)), names, group=False)
+    assert not only_list.album and not only_list.silent
+
+
+def test_a_result_list_stays_within_the_limits_whatever_the_partner_sends() -> None:
+    card = _card(
+        1,
         title="<b>Jazz</b> & " + "Blues " * 30,
-        image_url="https://example.test/p.jpg",
         venue="Bar <LunÀtico>",
-        when="Fri 27 Nov, 19:00",
-        price_label="$15–$25",
         why="🎷 " * 700,
-        buttons=(Button("Details", "details:x"), Button("Book", "book:x", "primary")),
     )
-    (message,) = render_reply(Reply(cards=(card,)), names, group=False)
-    assert message.photo == card.image_url
-    text = shown(message.html)
-    assert visible_length(text) <= MAX_CAPTION
+    album, listed = render_reply(Reply(cards=(card,) * 10), names, group=False)
+    (photo,) = {p.caption for p in album.album}
+    assert shown(photo).startswith("1. <b>Jazz</b> & Blues")
+    assert visible_length(shown(photo)) <= MAX_CAPTION
+    text = shown(listed.html)
+    assert visible_length(text) <= MAX_TEXT
     assert text.startswith("1. <b>Jazz</b> & Blues") and "Bar <LunÀtico>" in text
-    assert message.keyboard == (card.buttons,)
+    assert "🎷 " * 70 not in text  # the why is clipped: Details has the rest
 
 
 def test_long_text_splits_at_boundaries_and_an_endless_word_is_cut() -> None:
@@ -79,8 +109,9 @@ def test_a_pending_approval_in_a_group_names_who_may_confirm() -> None:
     )
     reply = Reply(approval=approval, key="approval:a1", mention="1001")
     (group,) = render_reply(reply, names, group=True)
-    assert group.html.startswith('<a href="tg://user?id=1001">Alice &lt;admin&gt;</a> <b>Book')
-    assert "Only <a href" in group.html and "General &lt;GA&gt;" in group.html
+    assert group.html.startswith("<b>Book Late Set?</b>")  # no mention before the title
+    assert 'Only <a href="tg://user?id=1001">Alice &lt;admin&gt;</a> can confirm.' in group.html
+    assert "General &lt;GA&gt;" in group.html and not group.silent
     assert group.keyboard == ((approval.confirm, approval.cancel),)
     (private,) = render_reply(reply, names, group=False)
     assert "tg://user" not in private.html and "press Confirm" in private.html
@@ -105,6 +136,10 @@ def test_a_detail_is_a_photo_when_it_fits_and_text_otherwise() -> None:
     )
     (short,) = render_reply(Reply(detail=detail), names, group=False)
     assert short.photo and "<i>sold out</i>" in short.html
+    assert short.keyboard == ((detail.buttons[0],),) and not short.silent
+    located = ActivityDetail(**{**detail.__dict__, "lat": 40.66, "lng": -73.97})
+    (pinned,) = render_reply(Reply(detail=located), names, group=False)
+    assert '📍 <a href="https://maps.google.com/?q=40.66,-73.97">Bar</a>' in pinned.html
     long = ActivityDetail(
         **{
             **detail.__dict__,
@@ -113,6 +148,7 @@ def test_a_detail_is_a_photo_when_it_fits_and_text_otherwise() -> None:
     )
     messages = render_reply(Reply(detail=long), names, group=False)
     assert all(m.photo is None for m in messages)
+    assert messages[0].preview == detail.image_url  # the picture, as the text's link preview
     assert messages[-1].keyboard == ((detail.buttons[0],),)
     assert all(visible_length(shown(m.html)) <= MAX_TEXT for m in messages)
 
@@ -121,11 +157,21 @@ def test_reply_buttons_sit_under_the_text_or_the_footer() -> None:
     retry = Reply(text="The booking failed.", buttons=(Button("Retry", "retry:1", "primary"),))
     (message,) = render_reply(retry, names, group=False)
     assert message.keyboard == ((retry.buttons[0],),)
-    card = ActivityCard(number=1, title="A", buttons=(Button("Details", "details:a"),))
-    page = Reply(text="Ideas:", cards=(card,), buttons=(Button("More (3)", "more"),), footer="`x`")
-    header, shown_card, footer = render_reply(page, names, group=False)
-    assert footer.html == "<code>x</code>" and footer.keyboard == ((page.buttons[0],),)
-    assert shown_card.keyboard == ((card.buttons[0],),) and not header.keyboard
+    choose = Reply(text="Which one?", footer="`x`", buttons=(Button("More (3)", "more"),))
+    text, footer = render_reply(choose, names, group=False)
+    assert footer.html == "<code>x</code>" and footer.keyboard == ((choose.buttons[0],),)
+    assert not text.keyboard and not text.silent and footer.silent
+
+
+def test_a_group_reply_is_addressed_on_a_line_of_its_own() -> None:
+    booked = Reply(text="Booked: Late Set.", mention="1001")
+    (message,) = render_reply(booked, names, group=True)
+    assert message.html == '<a href="tg://user?id=1001">Alice &lt;admin&gt;</a>\nBooked: Late Set.'
+    album, listed = render_reply(Reply(cards=(_card(1),), mention="1001"), names, group=True)
+    assert not album.album[0].caption.startswith("<a") and listed.html.startswith("<a href")
+    assert listed.html.split("\n", 1)[1].startswith("<b>1. Late Set 1</b>")
+    (private,) = render_reply(booked, names, group=False)
+    assert private.html == "Booked: Late Set."
 
 
 @pytest.mark.parametrize(

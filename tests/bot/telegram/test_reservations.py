@@ -43,7 +43,7 @@ ANSWERS = (
     ("Which e-mail", EMAIL),
     ("Which phone", PHONE),
 )
-_MENTION = re.compile(r'^<a href="tg://user\?id=\d+">[^<]*</a> ')
+_MENTION = re.compile(r'^<a href="tg://user\?id=\d+">[^<]*</a>\n')
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +213,7 @@ async def test_a_table_from_a_group_is_confirmed_by_the_requester_and_paid_in_pr
         await rig.deliver(update(message(f"@{BOT_USERNAME} {ASKED}", chat=GROUP)))
         await _answer_everything(rig, GROUP, reply_to=True)
         confirmation = await _confirmation(rig, GROUP)
-        assert confirmation.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a> ')
+        assert f'Only <a href="tg://user?id={ALICE_CHAT}">Alice</a> can' in confirmation.text
         # Bob can't reserve Alice's table: told in a pop-up, nothing sent to Onegent.
         before = len(rig.telegram.sent(GROUP))
         foreign = await _press_reserve(rig, confirmation, GROUP, user=BOB)
@@ -255,7 +255,7 @@ async def test_a_table_from_a_group_is_confirmed_by_the_requester_and_paid_in_pr
     # Each question was asked in the group, once, naming Alice.
     for question, _ in ANSWERS:
         (asked,) = _posted(rig, question, GROUP)
-        assert asked.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a> ')
+        assert asked.text.startswith(f'<a href="tg://user?id={ALICE_CHAT}">Alice</a>\n')
     _assert_model_heard_the_first_turn_only(model)
 
 

@@ -64,28 +64,30 @@ async def test_a_status_line_of_one_process_becomes_another_ones_results(sqlite_
         await second.progress(Progress("job:search", "Searching for “jazz”…", 12.0))
         results = Reply(text="2 ideas for “jazz”:", cards=(_card(1), _card(2)), key="job:search")
         await second.send(results)
-        # A photo cannot replace a text: the reply is posted anew.
         await second.send(Reply(cards=(_card(3),), key="job:photo"))
-    status, photo_status, card_1, card_2, card_3 = fake.sent(ALICE_CHAT)
+    # A status line does not become its results: they are posted, and the line deleted.
+    status, photo_status, album, results_list, photo, photo_list = fake.sent(ALICE_CHAT)
     assert status.text == "⏳ Searching for “jazz”…" and photo_status.text.startswith("⏳ Look")
-    assert [c.method for c in (card_1, card_2, card_3)] == ["sendPhoto"] * 3
-    refreshed, header = fake.called("editMessageText")
-    assert refreshed.params["message_id"] == header.params["message_id"]
-    assert int(header.params["message_id"]) == status.params["_message_id"]
+    assert [c.method for c in (album, photo)] == ["sendMediaGroup", "sendPhoto"]
+    assert results_list.text.startswith("2 ideas for “jazz”:")
+    assert photo_list.text.startswith("<b>3. Late set 3</b>")
+    (refreshed,) = fake.called("editMessageText")
+    assert int(refreshed.params["message_id"]) == status.params["_message_id"]
     assert refreshed.params["text"] == "⏳ Searching for “jazz”… (12s)"
-    assert header.params["text"] == "2 ideas for “jazz”:"
+    deleted = {int(c.params["message_id"]) for c in fake.called("deleteMessage")}
+    assert deleted == {status.params["_message_id"], photo_status.params["_message_id"]}
 
 
 async def test_anchors_inactive_chats_and_migrations_survive_a_restart(
     database_url: str,
 ) -> None:
     fake = FakeTelegram()
-    asked = message("hello")
+    asked = message("hello there")
     model = ScriptedLLM(["Hi Alice!", "Hi Bob?"])
     async with running_telegram(model, database_url=database_url, telegram=fake) as rig:
         await rig.deliver(update(asked))
         fake.blocked.add(BOB_CHAT)
-        await rig.deliver(update(message("hi", user=BOB)))  # a 403: Bob blocked the bot
+        await rig.deliver(update(message("hi there", user=BOB)))  # a 403: Bob blocked the bot
         fake.fail_once(
             "sendMessage",
             400,
