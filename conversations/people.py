@@ -112,3 +112,14 @@ def _cache_key(
     address: ConversationAddress, sender: Sender, profile: Mapping[str, str]
 ) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
     return (address.platform, address.workspace_id, sender.user_id, tuple(sorted(profile.items())))
+
+
+async def reading_of(
+    people: People | None, address: ConversationAddress, sender: Sender
+) -> tuple[str | None, str | None]:
+    """The person's locale and time zone as their platform gave them (None when unknown),
+    so amounts and times read their way."""
+    if people is None:
+        return None, None
+    profile = (await people.lookup(address, sender)).profile
+    return profile.get("locale") or None, profile.get("timezone") or None

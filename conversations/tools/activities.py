@@ -14,6 +14,7 @@ from pydantic import Field
 from conversations.booking.quote import money
 from conversations.cards import activity_detail, clip, detail_card, format_when
 from conversations.outgoing_access import OutgoingSession
+from conversations.people import reading_of
 from conversations.places import (
     UnknownPlace,
     h3_cell,
@@ -50,12 +51,8 @@ async def _session(ctx: ToolContext) -> OutgoingSession | None:
 
 
 async def reader(ctx: ToolContext) -> tuple[str | None, str | None]:
-    """The person's locale and time zone as their platform gave them (None when unknown),
-    so amounts and times read their way."""
-    if ctx.deps.people is None:
-        return None, None
-    profile = (await ctx.deps.people.lookup(ctx.address, ctx.sender)).profile
-    return profile.get("locale") or None, profile.get("timezone") or None
+    """How the person in this turn reads amounts and times (locale, time zone)."""
+    return await reading_of(ctx.deps.people, ctx.address, ctx.sender)
 
 
 def card_for_model(card: ActivityCard) -> dict[str, Any]:

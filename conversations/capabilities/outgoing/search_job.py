@@ -18,6 +18,7 @@ from pydantic import Field
 
 from conversations.cards import clip, search_card
 from conversations.jobs import JobContext, JobKind, Say, Step, job_key, soon, start_job
+from conversations.people import reading_of
 from conversations.replies import Progress, Reply
 from conversations.state import ConversationState
 from conversations.tools.activities import (
@@ -68,14 +69,6 @@ def search_line(payload: dict[str, Any]) -> str:
     return f"Searching for {topic(str(payload['prompt']))}{_where(payload)}…"
 
 
-async def _reader(job: JobContext) -> tuple[str | None, str | None]:
-    """The requester's locale and time zone, for the cards' prices and times."""
-    if job.deps.people is None:
-        return None, None
-    profile = (await job.deps.people.lookup(job.address, job.sender)).profile
-    return profile.get("locale") or None, profile.get("timezone") or None
-
-
 class SearchJob(JobKind):
     name: ClassVar[str] = "search"
     label: ClassVar[str] = "search"
@@ -115,7 +108,7 @@ class SearchJob(JobKind):
         limit = job.deps.enrich_limit
         ids = [r.activity_id for r in response.results[:limit] if r.activity_id]
         details = await fetch_details(session, ids)
-        locale, zone = await _reader(job)
+        locale, zone = await reading_of(job.deps.people, job.address, job.sender)
         cards = [
             search_card(n, r, details.get(r.activity_id or ""), locale=locale, zone=zone)
             for n, r in enumerate(response.results, start=1)

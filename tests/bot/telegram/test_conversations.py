@@ -4,8 +4,6 @@ against the Outgoing sandbox, and a fake Bot API that records what the bot sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.bot.telegram.fake_telegram import BOT_USERNAME
@@ -23,17 +21,10 @@ from tests.bot.telegram.harness import (
     callback_query,
     location,
     message,
-    running_telegram,
     update,
 )
 
 ALICE_CHAT = int(ALICE["id"])
-
-
-@pytest.fixture
-async def rig(sqlite_url: str) -> AsyncIterator[TelegramRig]:
-    async with running_telegram(None, database_url=sqlite_url) as running:
-        yield running
 
 
 async def test_start_registers_the_webhook_with_its_secret_and_the_commands(

@@ -6,10 +6,6 @@ A "message" is one send call (an album is one); edits and deletions are free."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from integrations.sandbox import ForcedResponse
 from tests.bot.telegram.fake_telegram import BOT_USERNAME, Call, visible_html
 from tests.bot.telegram.harness import (
@@ -19,17 +15,10 @@ from tests.bot.telegram.harness import (
     TelegramRig,
     callback_query,
     message,
-    running_telegram,
     update,
 )
 
 ALICE_CHAT = int(ALICE["id"])
-
-
-@pytest.fixture
-async def rig(sqlite_url: str) -> AsyncIterator[TelegramRig]:
-    async with running_telegram(None, database_url=sqlite_url) as running:
-        yield running
 
 
 def _since(rig: TelegramRig, mark: int, chat: int) -> list[Call]:

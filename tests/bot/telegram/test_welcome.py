@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.bot.telegram.harness import (
@@ -11,17 +9,10 @@ from tests.bot.telegram.harness import (
     TelegramRig,
     callback_query,
     message,
-    running_telegram,
     update,
 )
 
 ALICE_CHAT = int(ALICE["id"])
-
-
-@pytest.fixture
-async def rig(sqlite_url: str) -> AsyncIterator[TelegramRig]:
-    async with running_telegram(None, database_url=sqlite_url) as running:
-        yield running
 
 
 @pytest.mark.parametrize("command", ["/start", "/help"])
