@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from conversations.types import ConversationAddress, Sender
 from storage import Database, FieldCipher, repositories
+from storage.models import Person as PersonRow
 
 PROFILE_FIELDS = ("display_name", "email", "phone", "timezone", "locale")
 PARTNER_FIELDS = ("display_name", "email", "phone")
@@ -49,7 +50,8 @@ class People:
         self._sources[platform] = source
 
     async def _profile(self, address: ConversationAddress, sender: Sender) -> dict[str, str]:
-        profile = {"display_name": sender.display_name} if sender.display_name else {}
+        given = {"display_name": sender.display_name, "locale": sender.locale}
+        profile = {k: v for k, v in given.items() if v}
         source = self._sources.get(address.platform)
         if source is not None:
             extra = await source(address, sender)
@@ -59,7 +61,10 @@ class People:
         return profile
 
     async def lookup(self, address: ConversationAddress, sender: Sender) -> Person:
-        """The person behind `sender`, noting whether partners must (re)learn their profile."""
+        """The person behind `sender`, noting whether partners must (re)learn their profile.
+
+        A bare sender (a job acting for the person who asked, with only their user id) tells
+        nothing new, so the stored profile stands rather than being emptied."""
         profile = await self._profile(address, sender)
         known = self._known.get(_cache_key(address, sender, profile))
         if known is not None:
@@ -71,10 +76,19 @@ class People:
                 workspace_external_id=address.workspace_id,
                 user_id=sender.user_id,
             )
+            if not profile:
+                stored = repositories.read_person_profile(row, cipher=self._cipher) or {}
+                kept = {
+                    k: v for k, v in stored.items() if k in PROFILE_FIELDS and isinstance(v, str)
+                }
+                return Person(row.id, row.external_user_id, kept, _stale(row))
             changed = await repositories.update_person_profile(
                 session, person_id=row.id, profile=profile, cipher=self._cipher
             )
-        return Person(row.id, row.external_user_id, profile, changed or row.provisioned_at is None)
+        person = Person(row.id, row.external_user_id, profile, changed or _stale(row))
+        if not person.needs_provisioning:
+            self._known[_cache_key(address, sender, profile)] = person
+        return person
 
     async def provisioned(
         self, address: ConversationAddress, sender: Sender, person: Person
@@ -102,6 +116,11 @@ class People:
             f"({_count(report.conversations, 'private conversation')} cleared). Bookings you "
             "made stay with the partners that hold them."
         )
+
+
+def _stale(row: PersonRow) -> bool:
+    """Partners never learnt this person, or learnt them before their profile last changed."""
+    return row.provisioned_at is None or row.updated_at > row.provisioned_at
 
 
 def _count(n: int, noun: str) -> str:

@@ -29,6 +29,9 @@ class Sender:
 
     user_id: str
     display_name: str | None = None
+    locale: str | None = None
+    """The language the platform says the person uses (Telegram's `language_code`), which
+    only reads amounts and dates; None where the platform tells it another way."""
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def chat_address(chat_id: int) -> ConversationAddress:
 
 
 def sender_of(user: User) -> Sender:
-    return Sender(str(user.id), user.full_name or user.username or None)
+    return Sender(str(user.id), user.full_name or user.username or None, user.language_code or None)
 
 
 def command_of(message: Message) -> tuple[str, str] | None:

@@ -62,6 +62,7 @@ from bot.telegram.render import (
     render_status,
 )
 from bot.telegram.shared import TelegramShared
+from bot.telegram.streaming import TelegramDraftStream
 from conversations.replies import Button, Progress, Reply, TextStream
 from conversations.types import ConversationAddress
 
@@ -145,7 +146,23 @@ class TelegramReplier:
                 log.info("status line in %s not shown: %s", self.address.chat_id, error)
 
     async def stream(self) -> TextStream | None:
-        return None  # one message per answer; the status line and "typing…" show progress
+        """Drafts of the answer as it is written, in a private chat; a group gets the answer
+        whole (the status line and "typing…" show progress there)."""
+        if self.group:
+            return None
+        chat = await self._chat_state()
+        if chat.inactive:
+            return None
+        return TelegramDraftStream(
+            self._shared.bot,
+            chat_id=chat.current_id,
+            thread_id=self._thread(),
+            interval_s=self._shared.policy.draft_interval_s,
+            finish=self._send_streamed,
+        )
+
+    async def _send_streamed(self, text: str) -> None:
+        await self.send(Reply(text=text))
 
     # ---- extras for the front-end ------------------------------------------------------
 

@@ -16,7 +16,13 @@ from conversations.types import ConversationAddress
 
 @dataclass(frozen=True)
 class ReplyPolicy:
+    """How often a chat sees a message change: a status line is edited at most every
+    `progress_min_interval_s` (`TelegramShared.refresh_due`, the one rule for edits), a draft
+    of a streamed answer is sent at most every `draft_interval_s`, "typing…" is renewed every
+    `typing_interval_s` (Telegram shows it for 5 s)."""
+
     progress_min_interval_s: float = 3.0
+    draft_interval_s: float = 2.0
     typing_interval_s: float = 4.5
 
 

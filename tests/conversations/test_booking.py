@@ -393,6 +393,9 @@ async def test_provisioning_down_fails_plainly_and_a_second_confirm_books_once(
     from integrations.sandbox import ForcedResponse
 
     await propose_late_set(env)
+    # Alice renames herself before confirming, so Outgoing must learn the new name first.
+    renamed = Sender(ALICE.user_id, "Alice Liddell")
+    await env.services.people.lookup(THREAD, renamed)
     env.sandbox.state.force(
         *(ForcedResponse("/partner/v1/users", status=503, headers={"Retry-After": "0"}),) * 3
     )

@@ -39,3 +39,25 @@ async def test_a_profile_source_completes_profiles_and_a_change_reprovisions(
 
     elsewhere = await people.lookup(ConversationAddress("telegram", "42", "42", ""), ADA)
     assert elsewhere.profile == {"display_name": "Ada"}  # no source for that platform
+
+
+async def test_a_job_acting_for_a_person_keeps_their_stored_profile(
+    sqlite_database: Database,
+) -> None:
+    """A job knows only the requester's user id: it reads their stored profile (name, locale)
+    and neither empties it nor re-provisions them."""
+    people = People(sqlite_database, FieldCipher(generate_key()))
+    telegram = ConversationAddress("telegram", "42", "42", "")
+    seen = Sender("42", "Ada", "de")
+    first = await people.lookup(telegram, seen)
+    assert first.profile == {"display_name": "Ada", "locale": "de"}
+    await people.provisioned(telegram, seen, first)
+
+    bare = await People(sqlite_database, people.cipher).lookup(telegram, Sender("42"))
+    assert bare.profile == {"display_name": "Ada", "locale": "de"}
+    assert not bare.needs_provisioning
+
+    renamed = Sender("42", "Ada L.", "de")
+    assert (await people.lookup(telegram, renamed)).needs_provisioning
+    later = await people.lookup(telegram, Sender("42"))  # the job after the rename
+    assert later.needs_provisioning and later.profile["display_name"] == "Ada L."

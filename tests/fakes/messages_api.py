@@ -98,6 +98,7 @@ class Reply:
     usage: FakeUsage = FakeUsage()
     model: str | None = None  # default: echo the request's model
     delay: float = 0.0  # seconds to wait before answering (to exercise client timeouts)
+    gap: float = 0.0  # seconds between streamed events (a model that writes slowly)
 
 
 @dataclass(frozen=True)
@@ -345,11 +346,12 @@ class FakeMessagesAPI:
     ) -> StreamingResponse:
         message = self._message_json(recorded, reply or Reply(()))
         events = list(_stream_events(message, reply, error))
+        gap = reply.gap if reply is not None else 0.0
 
         async def body() -> AsyncIterator[bytes]:
             for name, data in events:
                 yield f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-                await asyncio.sleep(0)  # let each event go out as its own chunk
+                await asyncio.sleep(gap)  # each event goes out as its own chunk
 
         return StreamingResponse(
             body(),

@@ -177,6 +177,10 @@ async def search_activities(
     if not await ctx.deps.outgoing.configured(ctx.address):
         return NOT_CONFIGURED
     payload = {"prompt": prompt, "location": location}
+    if ctx.deps.people is not None:
+        # The job acts later with only the person's user id: what the platform tells of them
+        # now (their locale, say) is stored first, so the results read their way.
+        await ctx.deps.people.lookup(ctx.address, ctx.sender)
     async with ctx.deps.db.session() as session:
         action = await start_job(
             session,
