@@ -23,8 +23,10 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlmodel import col, func, select
@@ -50,6 +52,7 @@ class Waits:
 
     model_s: float = 0.0
     partner_s: float = 0.0
+    writes: int = 0  # transactions opened for writing
     _in_flight: int = 0
     _since: float = 0.0
 
@@ -65,6 +68,21 @@ class Waits:
 
 
 WAITS: contextvars.ContextVar[Waits] = contextvars.ContextVar("waits")
+
+
+def count_writes(db: Database) -> None:
+    """Count each write transaction a turn opens (its own, not the job runner's)."""
+    opened = db.session
+
+    @contextlib.asynccontextmanager
+    async def session(*, read_only: bool = False, urgent: bool = False) -> AsyncIterator[Any]:
+        waits = WAITS.get(None)
+        if waits is not None and not read_only:
+            waits.writes += 1
+        async with opened(read_only=read_only, urgent=urgent) as inner:
+            yield inner
+
+    db.session = session  # type: ignore[method-assign]
 
 
 class TimedTransport(httpx.AsyncBaseTransport):
@@ -131,6 +149,7 @@ class Figures:
     wall: list[float] = field(default_factory=list)
     overhead: list[float] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
+    writes: list[int] = field(default_factory=list)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -142,6 +161,7 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
     """One pass per concurrency level against the same database and sandbox process."""
     await upgrade(database_url)
     db = await Database.create(database_url)
+    count_writes(db)
     run_id = uuid.uuid4().hex[:8]  # fresh event ids, so a reused database has no duplicates
     backend = database_url.split(":")[0]
     async with (
@@ -178,6 +198,7 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
                 wall = time.perf_counter() - started
                 figures.wall.append(wall)
                 figures.overhead.append(wall - waits.model_s - waits.partner_s)
+                figures.writes.append(waits.writes)
 
         async def results_written(tag: str) -> list[Action]:
             """Wait until every search job of this pass has its result; return them."""
@@ -232,6 +253,10 @@ def report(
     print(f"  manager overhead p50/p99 {over_p50:8.2f} / {over_p99:.2f} ms")
     print(f"  manager overhead mean    {statistics.fmean(figures.overhead) * ms:8.2f} ms")
     print(f"  search result p50/p99    {late_p50:8.2f} / {late_p99:.2f} ms (job created → result)")
+    print(
+        f"  write transactions/turn  {statistics.fmean(figures.writes):8.2f} mean, "
+        f"{max(figures.writes)} max"
+    )
 
 
 def main() -> None:

@@ -1,17 +1,21 @@
-"""Slack front-end: ack latency and replies delivered under load, against a bare bolt echo app.
+"""Slack front-end: ack latency and answers shown under load, against a bare bolt echo app.
 
 Run: `uv run python -m tests.benchmarks.bench_slack [--events 200] [--concurrency 20]
-[--search-latency 2] [--database-url postgresql://postgres@127.0.0.1:5432/test]`
+[--new 50] [--search-latency 2] [--database-url postgresql://postgres@127.0.0.1:5432/test]`
 
-N signed DM events (each from its own person, so each is its own conversation) are posted at
-concurrency C to `serve` with the Slack front-end, a scripted model (search, then one line)
-and the Outgoing sandbox answering searches after `--search-latency` seconds. Then the same
-N events go to a bare slack-bolt echo app (ack, then `say` the text back). Each app runs in
-its own process; this process sends the load and serves the fake Slack Web API and the
-sandbox. Printed: ack latency p50/p99 (time to the HTTP answer Slack waits for), replies
-delivered (calls to `chat.postMessage`/`chat.update` at the fake) and the concierge/echo
-ratios. The concierge's answer per event is a status line, its replacement by the cards and
-the model's line (2 posts + 1 update); the echo's is 1 post.
+Two scenarios, each run against `serve` with the Slack front-end (a zero-latency scripted
+model: search, then one line; the Outgoing sandbox answering searches after
+`--search-latency` seconds) and then against a bare slack-bolt echo app (ack, then `say`):
+
+1. N signed DM events (each from its own person, so each its own conversation) at
+   concurrency C.
+2. N events sent at once, so N searches are in flight, then `--new` events all at once:
+   the acks measured are those of the new events.
+
+Each app runs in its own process; this process sends the load and serves the fake Slack Web
+API and the sandbox. Printed: ack latency p50/p99 (the HTTP answer Slack waits for), answers
+shown (a conversation counts once it shows the cards and the model's line: status refreshes
+are not answers), when the last answer was complete, and the concierge/echo ratios.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +38,7 @@ import uvicorn
 
 from integrations.sandbox import SandboxConfig, running_outgoing_sandbox, serve_in_background
 from tests.benchmarks.processes import free_port, server_process
-from tests.bot.slack.fake_slack import FakeSlackAPI
+from tests.bot.slack.fake_slack import Call, FakeSlackAPI
 from tests.bot.slack.harness import APP_ID, BOT_TOKEN, SECRET, dm, event_callback, sign
 
 EVENTS_PATH = "/slack/events"
@@ -108,8 +112,8 @@ def child(*args: str) -> contextlib.AbstractAsyncContextManager[str]:
 class Figures:
     acks: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
-    replies: int = 0
-    settled_s: float = 0.0
+    answered: int = 0
+    last_answer_s: float = 0.0  # from the first event sent to the last answer complete
 
 
 def pct(values: list[float], q: float) -> float:
@@ -117,16 +121,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(
-    url: str, slack: FakeSlackAPI, events: int, concurrency: int, expect: int, tag: str
-) -> Figures:
-    figures, gate = Figures(), asyncio.Semaphore(concurrency)
-    before = len(slack.of("chat.postMessage", "chat.update"))
+Answered = Callable[[list[Call]], bool]
+"""Whether a conversation's calls at the fake Slack show its whole answer."""
+
+
+def concierge_answered(calls: list[Call]) -> bool:
+    """The cards (the status line edited into them) and the model's line."""
+    shown = " ".join(c.block_text or str(c.args.get("text", "")) for c in calls)
+    return "Details" in shown and "Here are some ideas." in shown
+
+
+def echo_answered(calls: list[Call]) -> bool:
+    return any(c.method == "chat.postMessage" for c in calls)
+
+
+async def send(url: str, events: int, concurrency: int, tag: str, figures: Figures) -> list[str]:
+    """Post `events` signed DMs, each from its own person in its own channel; the channels."""
+    gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    channels = [f"D{tag}{n:05d}" for n in range(events)]
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
 
         async def one(n: int) -> None:
-            event = dm("find jazz in Brooklyn", user=f"U{tag}{n:05d}", channel=f"D{tag}{n:05d}")
+            event = dm("find jazz in Brooklyn", user=f"U{tag}{n:05d}", channel=channels[n])
             body = json.dumps(event_callback(event, event_id=f"Ev{tag}{n:06d}")).encode()
             headers = {"Content-Type": "application/json", **sign(body)}
             async with gate:
@@ -135,29 +152,76 @@ async def drive(
                 figures.acks.append(time.perf_counter() - started)
                 figures.statuses.append(response.status_code)
 
-        started = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(events)))
-        deadline = time.monotonic() + 45
-        while len(slack.of("chat.postMessage", "chat.update")) - before < expect:
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        figures.settled_s = time.perf_counter() - started
-    figures.replies = len(slack.of("chat.postMessage", "chat.update")) - before
+    return channels
+
+
+async def answers(
+    slack: FakeSlackAPI, channels: list[str], answered: Answered, since: float, figures: Figures
+) -> None:
+    """Wait (at most 45 s) until every channel shows its answer; count them and note when
+    the last one was complete. Answers, not posts: a status refresh is not an answer."""
+    waiting, deadline = set(channels), time.monotonic() + 45
+    done_at: list[float] = []
+    while waiting and time.monotonic() < deadline:
+        by_channel: dict[str, list[Call]] = {}
+        for c in slack.of("chat.postMessage", "chat.update"):
+            by_channel.setdefault(str(c.args.get("channel")), []).append(c)
+        for channel in list(waiting):
+            calls = by_channel.get(channel, [])
+            if answered(calls):
+                waiting.discard(channel)
+                done_at.append(max(c.at for c in calls))
+        await asyncio.sleep(0.05)
+    figures.answered = len(channels) - len(waiting)
+    figures.last_answer_s = (max(done_at) - since) if done_at else float("nan")
+
+
+async def drive(
+    url: str, slack: FakeSlackAPI, events: int, concurrency: int, answered: Answered, tag: str
+) -> Figures:
+    """N events at concurrency C: their acks, and their answers."""
+    figures = Figures()
+    since = time.monotonic()
+    channels = await send(url, events, concurrency, tag, figures)
+    await answers(slack, channels, answered, since, figures)
+    return figures
+
+
+async def drive_in_flight(
+    url: str, slack: FakeSlackAPI, busy: int, new: int, answered: Answered, tag: str
+) -> Figures:
+    """`busy` events sent (their searches then in flight), then `new` events all at once:
+    the acks are the new ones'; the answers counted are everyone's."""
+    since = time.monotonic()
+    channels = await send(url, busy, busy, f"{tag}b", Figures())
+    figures = Figures()
+    channels += await send(url, new, new, f"{tag}n", figures)
+    await answers(slack, channels, answered, since, figures)
     return figures
 
 
 def report(name: str, figures: Figures, expect: int) -> None:
     ms = 1000.0
     ok = sum(1 for s in figures.statuses if s == 200)
-    print(f"{name}:")
-    print(f"  acks 200                 {ok:8d} / {len(figures.statuses)}")
+    print(f"  {name}:")
+    print(f"    acks 200               {ok:8d} / {len(figures.statuses)}")
     print(
-        f"  ack latency p50/p99      {pct(figures.acks, 0.5) * ms:8.2f} / "
+        f"    ack latency p50/p99    {pct(figures.acks, 0.5) * ms:8.2f} / "
         f"{pct(figures.acks, 0.99) * ms:.2f} ms (max {max(figures.acks) * ms:.2f})"
     )
-    print(f"  replies delivered        {figures.replies:8d} (expected {expect})")
-    print(f"  all delivered after      {figures.settled_s:8.2f} s")
+    print(f"    answers shown          {figures.answered:8d} / {expect}")
+    print(f"    last answer after      {figures.last_answer_s:8.2f} s")
+
+
+def compare(concierge: Figures, echo: Figures) -> None:
+    for q, label in ((0.5, "p50"), (0.99, "p99")):
+        ratio = pct(concierge.acks, q) / pct(echo.acks, q)
+        print(f"  ack latency ratio {label} (concierge / echo): {ratio:.2f}")
+    print(
+        f"  mean ack: concierge {statistics.fmean(concierge.acks) * 1000:.2f} ms, "
+        f"echo {statistics.fmean(echo.acks) * 1000:.2f} ms"
+    )
 
 
 @contextlib.asynccontextmanager
@@ -180,7 +244,9 @@ async def fresh_database(server: str | None, tmp: Path) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def run(events: int, concurrency: int, search_latency: float, database: str | None) -> None:
+async def run(
+    events: int, concurrency: int, search_latency: float, new: int, database: str | None
+) -> None:
     slack = FakeSlackAPI()
     sandbox = SandboxConfig.fast(search_latency_s=search_latency)
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,25 +256,30 @@ async def run(events: int, concurrency: int, search_latency: float, database: st
             running_outgoing_sandbox(sandbox) as outgoing,
         ):
             print(
-                f"{events} signed DM events at concurrency {concurrency}; "
-                f"sandbox search latency {search_latency:.1f} s; "
+                f"{events} signed DM events at concurrency {concurrency}, then {events} in "
+                f"flight + {new} new at once; sandbox search latency {search_latency:.1f} s; "
                 f"{database_url.split(':')[0]}; app {APP_ID}\n"
             )
             async with child("concierge", slack_url, outgoing.base_url, database_url) as url:
                 # Warm up: auth.test, connection pools, Outgoing key detection.
-                await drive(url, slack, 3, 3, 9, "warm")
-                concierge = await drive(url, slack, events, concurrency, 3 * events, "c")
+                await drive(url, slack, 3, 3, concierge_answered, "warm")
+                concierge = await drive(url, slack, events, concurrency, concierge_answered, "c")
+                busy = await drive_in_flight(url, slack, events, new, concierge_answered, "f")
             async with child("echo", slack_url) as url:
-                await drive(url, slack, 3, 3, 3, "warmecho")
-                echo = await drive(url, slack, events, concurrency, events, "e")
-    report("concierge (serve + Slack front-end, search turns)", concierge, 3 * events)
+                await drive(url, slack, 3, 3, echo_answered, "warmecho")
+                echo = await drive(url, slack, events, concurrency, echo_answered, "e")
+                echo_busy = await drive_in_flight(url, slack, events, new, echo_answered, "g")
+    print(f"{events} events at concurrency {concurrency}:")
+    report("concierge (serve + Slack front-end, search turns)", concierge, events)
     report("bare slack-bolt echo app", echo, events)
-    for q, label in ((0.5, "p50"), (0.99, "p99")):
-        ratio = pct(concierge.acks, q) / pct(echo.acks, q)
-        print(f"ack latency ratio {label} (concierge / echo): {ratio:.2f}")
+    compare(concierge, echo)
+    print(f"\n{new} new events while {events} searches are in flight (acks of the new ones):")
+    report("concierge", busy, events + new)
+    report("bare slack-bolt echo app", echo_busy, events + new)
+    compare(busy, echo_busy)
     print(
-        f"mean ack: concierge {statistics.fmean(concierge.acks) * 1000:.2f} ms, "
-        f"echo {statistics.fmean(echo.acks) * 1000:.2f} ms"
+        f"\nslowest search {search_latency:.1f} s; last answer "
+        f"{busy.last_answer_s - search_latency:+.2f} s after it (in flight run)"
     )
 
 
@@ -217,6 +288,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--search-latency", type=float, default=2.0)
+    parser.add_argument("--new", type=int, default=50, help="new events while others run")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -229,7 +301,9 @@ def main() -> None:
         else:
             serve_echo(args.port, urls[0])
         return
-    asyncio.run(run(args.events, args.concurrency, args.search_latency, args.database_url))
+    asyncio.run(
+        run(args.events, args.concurrency, args.search_latency, args.new, args.database_url)
+    )
 
 
 if __name__ == "__main__":
