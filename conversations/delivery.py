@@ -2,7 +2,9 @@
 
 What must be said goes into an outbox row in the same transaction as the state change that
 caused it; `OutboxSender` delivers due rows through the platform's `Outlet` and retries
-platform errors with backoff, so a crash between "confirmed" and "posted" loses nothing.
+platform errors, so a crash between "confirmed" and "posted" loses nothing. The wait before
+a retry is the one retry layer's (`integrations.retry`: full jitter, a `retry_after` on the
+error honoured), at least `MIN_RETRY_S`; a row gets `MAX_ATTEMPTS` attempts, counted in it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from conversations.leases import LEASE_S
 from conversations.replies import Replier, Reply
 from conversations.serialize import reply_from_json, reply_to_json
 from conversations.types import ConversationAddress
+from integrations.retry import Retrier, RetryPolicy
 from storage import Database, repositories
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+OUTBOX_RETRY = RetryPolicy(base_delay=2.0, max_delay=300.0)
+MIN_RETRY_S = 1.0
+"""A platform that failed just now is not asked again within the same second."""
 
 
 @runtime_checkable
@@ -63,10 +69,12 @@ class OutboxSender:
         db: Database,
         outlets: Mapping[str, Outlet],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retrier: Retrier | None = None,
     ) -> None:
         self._db = db
         self._outlets = outlets
         self._clock = clock
+        self._retrier = retrier or Retrier(OUTBOX_RETRY)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -89,6 +97,7 @@ class OutboxSender:
             outlet = self._outlets.get(row.platform)
             replier = outlet.replier_for(address) if outlet else None
             error: str | None = None
+            failure: Exception | None = None
             if replier is None:
                 error = f"no outlet for {row.platform}"
             else:
@@ -102,7 +111,7 @@ class OutboxSender:
                     else:
                         await replier.send(reply)
                 except Exception as exc:  # a platform error: retried later
-                    error = type(exc).__name__
+                    error, failure = type(exc).__name__, exc
                     log.warning("outbox delivery %s failed: %s", row.id, error)
             async with self._db.session() as session:
                 if error is None:
@@ -110,7 +119,7 @@ class OutboxSender:
                     delivered += 1
                 else:
                     retry = (
-                        self._clock() + timedelta(seconds=min(300, 2**row.attempts))
+                        self._clock() + timedelta(seconds=self._wait(row.attempts, failure))
                         if row.attempts < MAX_ATTEMPTS
                         else None
                     )
@@ -118,6 +127,9 @@ class OutboxSender:
                         session, outbox_id=row.id, error=error, retry_at=retry
                     )
         return delivered
+
+    def _wait(self, attempts: int, failure: Exception | None) -> float:
+        return max(MIN_RETRY_S, self._retrier.pause_after(attempts, failure))
 
     async def run(self, poll_interval_s: float = 2.0) -> None:
         """Deliver forever (until cancelled), waking early when `wake` is called."""

@@ -7,7 +7,7 @@ The conversation loop speaks only these types. The Anthropic adapter
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
@@ -98,14 +98,3 @@ class LLM(Protocol):
 
 class LLMError(Exception):
     """The model could not answer (overloaded, unreachable, refused the request)."""
-
-
-def last_user_text(messages: Sequence[LLMMessage]) -> str:
-    """The newest plain text the user typed, ignoring tool results."""
-    for message in reversed(messages):
-        if message.role != "user":
-            continue
-        texts = [p.text for p in message.parts if isinstance(p, TextPart)]
-        if texts:
-            return "\n".join(texts)
-    return ""

@@ -22,8 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import anthropic
-from anthropic._data.deprecated_models import DEPRECATED_MODELS as _DATA_DEPRECATED_MODELS
-from anthropic.resources.messages.messages import DEPRECATED_MODELS as _MESSAGES_DEPRECATED_MODELS
+from anthropic.resources.messages import DEPRECATED_MODELS as _SDK_DEPRECATED_MODELS
 from anthropic.types import (
     CacheControlEphemeralParam,
     Message,
@@ -54,8 +53,14 @@ log = logging.getLogger(__name__)
 # loopback, so no test can ever reach the real API.
 ALLOW_ONLY_LOOPBACK = False
 
-# The SDK keeps two lists (one for its warnings, one as data); refuse anything in either.
-DEPRECATED_MODELS: Mapping[str, str] = {**_MESSAGES_DEPRECATED_MODELS, **_DATA_DEPRECATED_MODELS}
+# Models past or near their end of life that we refuse even under an SDK that no longer
+# (or does not yet) list them: the contract names `claude-sonnet-4-5`.
+_KNOWN_END_OF_LIFE: Mapping[str, str] = {
+    "claude-sonnet-4-5": "November 30th, 2026",
+    "claude-sonnet-4-5-20250929": "November 30th, 2026",
+}
+# The installed SDK's public list (the one its own deprecation warnings use), and ours.
+DEPRECATED_MODELS: Mapping[str, str] = {**_KNOWN_END_OF_LIFE, **_SDK_DEPRECATED_MODELS}
 
 _EPHEMERAL: CacheControlEphemeralParam = {"type": "ephemeral"}
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,80}")

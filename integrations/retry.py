@@ -11,6 +11,11 @@
   else propagates at once. The caller decides whether an operation is safe to repeat at all
   (a money POST only with the same idempotency key and body).
 * ``sleep`` and ``random`` are injectable, so tests assert the exact delays without waiting.
+
+The same delays serve work that must get through however many attempts fail, and so has no
+attempt cap: a front-end connecting to its platform at boot (:meth:`Retrier.keep_trying`),
+a chat message waiting in the outbox (:meth:`Retrier.pause_after`, with the attempts counted
+in its row). There a ``Retry-After`` is always honoured, however long.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import random as _random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
@@ -73,8 +78,14 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def _default_retry_after(exc: BaseException) -> float | None:
+    """The failure's ``retry_after``: seconds (our partner errors) or a ``timedelta``
+    (python-telegram-bot's ``RetryAfter``)."""
     value: object = getattr(exc, "retry_after", None)
-    return float(value) if isinstance(value, int | float) else None
+    if isinstance(value, timedelta):
+        return max(0.0, value.total_seconds())
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
 
 
 class Retrier:
@@ -93,8 +104,25 @@ class Retrier:
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter delay after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
+        doublings = min(max(attempt, 1) - 1, 64)  # past that the ceiling is max_delay anyway
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0**doublings)
         return self._random() * ceiling
+
+    async def pause(self, attempt: int) -> None:
+        """Sleep the backoff after failed attempt ``attempt``: for callers that retry in
+        their own loop (a refetch, a redelivery)."""
+        await self._sleep(self.backoff(attempt))
+
+    def pause_after(
+        self,
+        attempt: int,
+        exc: BaseException | None = None,
+        retry_after: Callable[[BaseException], float | None] = _default_retry_after,
+    ) -> float:
+        """Seconds to wait after failed attempt ``attempt`` by a caller that keeps trying
+        (no attempt cap): the failure's ``Retry-After`` when it has one, else the backoff."""
+        hinted = retry_after(exc) if exc is not None else None
+        return hinted if hinted is not None else self.backoff(attempt)
 
     def delay_after(
         self,
@@ -137,6 +165,39 @@ class Retrier:
                     raise
                 log.info(
                     "retrying %s after attempt %d (%s) in %.2fs",
+                    label,
+                    attempt,
+                    type(exc).__name__,
+                    delay,
+                )
+            await self._sleep(delay)
+
+    async def keep_trying(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        retryable: Callable[[BaseException], bool],
+        retry_after: Callable[[BaseException], float | None] = _default_retry_after,
+        label: str = "operation",
+        failed: int = 0,
+    ) -> T:
+        """Await ``operation()`` until it succeeds; a non-retryable error propagates. For what
+        must come up eventually (a platform connection at boot), so ``max_attempts`` does not
+        apply; each wait is :meth:`pause_after`. ``failed``: attempts the caller already made
+        and lost, so the first wait comes before the first attempt here."""
+        attempt = failed
+        if failed:
+            await self.pause(failed)
+        while True:
+            attempt += 1
+            try:
+                return await operation()
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                delay = self.pause_after(attempt, exc, retry_after)
+                log.warning(
+                    "%s failed (attempt %d, %s); trying again in %.1fs",
                     label,
                     attempt,
                     type(exc).__name__,

@@ -130,7 +130,7 @@ def build_app(
         oauth_flow=oauth_flow,
         process_before_response=True,
         raise_error_for_unhandled_request=True,
-        request_verification_enabled=bool(signing_secret),
+        request_verification_enabled=False,  # `middleware.check_signature` did, on the raw bytes
         attaching_conversation_kwargs_enabled=False,
     )
 

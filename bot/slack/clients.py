@@ -12,11 +12,11 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
+from cachetools import LRUCache
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -122,8 +122,9 @@ class SlackClients:
         self._base_url = api_base_url(base_url)
         self._tokens = tokens
         self._session = session
-        self._clients: OrderedDict[str, AsyncWebClient] = OrderedDict()
-        self._identities: OrderedDict[str, BotIdentity] = OrderedDict()
+        # Tokens rotate: the newest clients and identities are kept, not all ever seen.
+        self._clients: LRUCache[str, AsyncWebClient] = LRUCache(maxsize=REMEMBERED)
+        self._identities: LRUCache[str, BotIdentity] = LRUCache(maxsize=REMEMBERED)
         self._identity_lock = asyncio.Lock()
 
     def client(self, token: str | None = None) -> AsyncWebClient:
@@ -133,7 +134,6 @@ class SlackClients:
         if client is None:
             client = web_client(self._base_url, token=token, session=self._session)
             self._clients[key] = client
-            _bound(self._clients)
         return client
 
     async def token_for(self, team_id: str | None) -> str | None:
@@ -164,12 +164,7 @@ class SlackClients:
                     scopes=frozenset(s.strip() for s in scopes.split(",") if s.strip()),
                 )
                 self._identities[key] = known
-                _bound(self._identities)
         return known
-
-    async def identity_for(self, team_id: str | None) -> BotIdentity | None:
-        token = await self._tokens.bot_token(team_id=team_id, enterprise_id=None)
-        return await self.identity(token) if token else None
 
     async def authorize(
         self, enterprise_id: str | None, team_id: str | None, user_id: str | None
@@ -208,12 +203,6 @@ class Authorize(AsyncAuthorize):
         actor_user_id: str | None = None,
     ) -> AuthorizeResult | None:
         return await self._clients.authorize(enterprise_id, team_id, user_id)
-
-
-def _bound(cache: OrderedDict[str, Any]) -> None:
-    """Tokens rotate: keep the newest few hundred clients and identities, not all ever seen."""
-    while len(cache) > REMEMBERED:
-        cache.popitem(last=False)
 
 
 def _fingerprint(token: str) -> str:

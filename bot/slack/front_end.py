@@ -1,7 +1,8 @@
 """`SlackFrontEnd`: the Slack adapter of `serve`.
 
 HTTP mode: `POST /slack/events` (Events API, interactivity and slash commands on one Request
-URL). The raw body is capped (413) and its signature checked (401) before bolt sees it, then
+URL). The raw body is capped (413) and its signature checked (401; a body that is not UTF-8
+cannot be verified, so it is a 401 too) before bolt sees it, then
 its shape (`shapes.malformed`: a signed body Slack would never send is a plain-text 400
 "malformed request", never a 500 that Slack retries); bolt then authorizes, our middleware
 filters and claims, and a listener acks and spawns the work.
@@ -18,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+from cachetools import LRUCache
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -66,6 +67,7 @@ from conversations.manager import ConversationManager
 from conversations.replies import Replier
 from conversations.types import ButtonPress, ConversationAddress, InboundMessage, Sender
 from conversations.welcome import is_greeting, welcome
+from integrations.retry import Retrier, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ SETTINGS_TIMEOUT_S = 2.5
 MAX_COMMAND_TEXT = 2000
 REMEMBERED = 10_000
 KEEPALIVE_S = 4.0
+SOCKET_RETRY = RetryPolicy(base_delay=1.0, max_delay=60.0)
 
 
 class SlackFrontEnd:
@@ -112,8 +115,9 @@ class SlackFrontEnd:
         self._socket: AsyncSocketModeHandler | None = None
         self._socket_task: asyncio.Task[None] | None = None
         self._accepting = False
-        self._dms: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._prompted: OrderedDict[str, None] = OrderedDict()
+        self._reconnect = Retrier(SOCKET_RETRY)
+        self._dms: LRUCache[tuple[str, str], str] = LRUCache(maxsize=REMEMBERED)
+        self._prompted: LRUCache[str, None] = LRUCache(maxsize=REMEMBERED)
 
     # ---- FrontEnd ----------------------------------------------------------------------
 
@@ -140,6 +144,8 @@ class SlackFrontEnd:
         self._shared = SlackShared(clients, SlackRecords(services.db), policy=self._policy)
         self._people = SlackPeople(clients)
         services.people.use_profiles(PLATFORM, self._profile_of)
+        if services.deps.events is not None:  # workspace admins organise any event
+            services.deps.events.use_admin_check(PLATFORM, self._is_admin)
         self._admin = WorkspaceSettings(
             workspaces=services.workspaces,
             people=self._people,
@@ -208,10 +214,7 @@ class SlackFrontEnd:
             return Response(status_code=401)
         if self._bolt is None or not self._accepting:
             return Response(status_code=503)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return _malformed("body is not UTF-8")
+        text = body.decode("utf-8")  # `check_signature` refused any body that is not UTF-8
         problem = malformed(text, request.headers.get("content-type"))
         if problem is not None:
             return _malformed(problem)
@@ -386,6 +389,12 @@ class SlackFrontEnd:
         profile = await self._people.profile(address.workspace_id, sender.user_id)
         return profile.known() if profile is not None else {}
 
+    async def _is_admin(self, address: ConversationAddress, user_id: str) -> bool:
+        """Whether Slack says the user is a workspace admin or owner (asked now)."""
+        if self._people is None or address.platform != PLATFORM:
+            return False
+        return (await self._people.fetch(address.workspace_id, user_id)).is_admin
+
     def _manager(self) -> ConversationManager:
         services, _ = self._running()
         return services.manager
@@ -405,8 +414,9 @@ class SlackFrontEnd:
     async def _open_dm_in(self, team: str, user: str) -> str | None:
         """The person's DM with the bot in `team` (opened if needed), or None."""
         _, shared = self._running()
-        if (team, user) in self._dms:
-            return self._dms[(team, user)]
+        known = self._dms.get((team, user))
+        if known:
+            return known
         client = await shared.clients.client_for(team)
         return await self._open_dm(client, team, user) if client is not None else None
 
@@ -424,8 +434,6 @@ class SlackFrontEnd:
         dm = str(channel.get("id") or "") if isinstance(channel, Mapping) else ""
         if dm:
             self._dms[(team, user)] = dm
-            while len(self._dms) > REMEMBERED:
-                self._dms.popitem(last=False)
         return dm or None
 
     async def _publish_home(self, team: str, user: str, channel: str) -> None:
@@ -456,16 +464,15 @@ class SlackFrontEnd:
             log.info("suggested prompts not set: %s", type(error).__name__)
 
     async def _connect_socket(self) -> None:
-        delay = 1.0
-        while self._socket is not None:
-            try:
-                await self._socket.connect_async()  # type: ignore[no-untyped-call]
-                log.info("Slack Socket Mode connected")
-                return
-            except Exception as error:  # keep trying: Slack may be unreachable at boot
-                log.warning("Slack Socket Mode connection failed: %s", type(error).__name__)
-                await asyncio.sleep(delay)
-                delay = min(60.0, delay * 2)
+        socket = self._socket
+        assert socket is not None
+        # Keep trying, whatever fails: Slack may be unreachable at boot.
+        await self._reconnect.keep_trying(
+            socket.connect_async,
+            retryable=lambda error: isinstance(error, Exception),
+            label="Slack Socket Mode connection",
+        )
+        log.info("Slack Socket Mode connected")
 
     async def _close_when_idle(self, services: Services) -> None:
         try:
@@ -488,13 +495,11 @@ class SlackOutlet:
         return self._front_end.replier_for(address)
 
 
-def _first(seen: OrderedDict[str, None], key: str) -> bool:
+def _first(seen: LRUCache[str, None], key: str) -> bool:
     """True the first time `key` is seen (bounded memory)."""
     if key in seen:
         return False
     seen[key] = None
-    while len(seen) > REMEMBERED:
-        seen.popitem(last=False)
     return True
 
 

@@ -1,8 +1,10 @@
 """Cross-cutting rules, written once: request signatures, ignoring, dedupe.
 
-`check_signature` runs before bolt on the raw bytes: slack_sdk's verifier raises on a
-timestamp like `abc` or a signature like `v0=éé` (so bolt would answer 500 and Slack would
-retry); here any malformed, stale (±300 s) or wrong signature is a plain 401.
+`check_signature` runs before bolt on the raw bytes, the one place a Slack signature is
+checked (bolt's own check is off). It wraps slack_sdk's `SignatureVerifier`, which raises on
+a timestamp like `abc`, a signature like `v0=éé` or a body that is not UTF-8 (so bolt would
+answer 500 and Slack would retry): the shapes are checked first, so any malformed, stale
+(±300 s) or wrong signature, and any body it cannot verify, is a plain 401.
 
 `InboundMiddleware` runs inside bolt after its authorization: it turns a message event or a
 click on our buttons into the core's item, answers 200 at once for what we ignore (own
@@ -13,8 +15,6 @@ and for duplicates, and claims the item's event id in the database
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import time
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.slack.addressing import (
     Accepted,
@@ -52,25 +53,35 @@ def check_signature(
     *,
     now: float | None = None,
 ) -> str | None:
-    """None when the request is Slack's; otherwise why not (for the log, never the caller)."""
+    """None when the request is Slack's (signed with any of the active `secrets`); otherwise
+    why not (for the log, never the caller)."""
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
     if not _TIMESTAMP.match(timestamp):
         return "malformed timestamp"
     if not _SIGNATURE.match(signature):
         return "malformed signature"
-    current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > MAX_SKEW_S:
+    clock = _At(time.time() if now is None else now)
+    if abs(clock.now() - int(timestamp)) > MAX_SKEW_S:
         return "stale timestamp"
-    base = b"v0:" + timestamp.encode() + b":" + body
-    given = signature.encode()
-    valid = False
-    for secret in secrets:
-        if not secret:
-            continue
-        expected = b"v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest().encode()
-        valid = hmac.compare_digest(expected, given) or valid
-    return None if valid else "wrong signature"
+    try:
+        text = body.decode("utf-8")  # what the verifier does, raising; Slack sends UTF-8
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    verifiers = [SignatureVerifier(secret, clock) for secret in secrets if secret.strip()]
+    # Every secret is tried (no early exit), each compared in constant time.
+    valid = [verifier.is_valid(text, timestamp, signature) for verifier in verifiers]
+    return None if any(valid) else "wrong signature"
+
+
+class _At(Clock):
+    """One instant for the skew check and every verifier of a request."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from cachetools import LRUCache
 
 from bot.slack.clients import SLACK_ERRORS, SlackClients, describe
 
@@ -60,7 +61,11 @@ class ProfileUnavailable(Exception):
 class SlackPeople:
     def __init__(self, clients: SlackClients) -> None:
         self._clients = clients
-        self._cache: OrderedDict[tuple[str, str], tuple[float, SlackProfile]] = OrderedDict()
+        # An LRU of (when fetched, profile), not a TTL cache: a stale profile still answers
+        # while Slack cannot.
+        self._cache: LRUCache[tuple[str, str], tuple[float, SlackProfile]] = LRUCache(
+            maxsize=REMEMBERED
+        )
 
     async def profile(self, team_id: str, user_id: str) -> SlackProfile | None:
         """The user's profile (cached); None when Slack can't say and nothing is known."""
@@ -97,9 +102,6 @@ class SlackPeople:
 
     def _remember(self, key: tuple[str, str], found: SlackProfile) -> None:
         self._cache[key] = (time.monotonic(), found)
-        self._cache.move_to_end(key)
-        while len(self._cache) > REMEMBERED:
-            self._cache.popitem(last=False)
 
 
 def _text(value: Any) -> str | None:

@@ -12,8 +12,9 @@ query, never a wrong "no" (a miss asks the database).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from conversations.posted import find_posted, save_posted
 from conversations.types import ConversationAddress
@@ -40,8 +41,7 @@ class SlackRecords:
         self._db = db
         # address key → whether the database already has the note (False: noticed on the
         # ack path, to be written by the background work)
-        self._threads: OrderedDict[str, bool] = OrderedDict()
-        self._capacity = capacity
+        self._threads: LRUCache[str, bool] = LRUCache(maxsize=capacity)
 
     # ---- posted messages ---------------------------------------------------------------
 
@@ -61,8 +61,7 @@ class SlackRecords:
             self._cache(address.key, stored=False)
 
     async def takes_part(self, address: ConversationAddress) -> bool:
-        if address.key in self._threads:
-            self._threads.move_to_end(address.key)
+        if self._threads.get(address.key) is not None:  # a read marks it recently used
             return True
         async with self._db.session(read_only=True) as session:
             note = await repositories.get_chat_note(
@@ -84,6 +83,3 @@ class SlackRecords:
 
     def _cache(self, key: str, *, stored: bool) -> None:
         self._threads[key] = stored
-        self._threads.move_to_end(key)
-        while len(self._threads) > self._capacity:
-            self._threads.popitem(last=False)

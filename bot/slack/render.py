@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.split import split_text
 from conversations.replies import (
     SETTLED_MARKS,
     ActivityCard,
@@ -169,24 +170,9 @@ def _text_units(text: str, user: str | None) -> list[_Unit]:
     units: list[_Unit] = []
     if user:
         units.append(_Unit([_section(user)], ""))
-    for chunk in _chunks(text.strip(), MAX_MARKDOWN):
+    for chunk in split_text(text, MAX_MARKDOWN):
         units.append(_Unit([_markdown(neutralise_markdown(chunk))], chunk))
     return units
-
-
-def _chunks(text: str, limit: int) -> list[str]:
-    """Split long prose at paragraph, then line, then word boundaries."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = max(
-            text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit)
-        )
-        cut = cut if cut > limit // 2 else limit
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        chunks.append(text)
-    return chunks
 
 
 def card_unit(card: ActivityCard, *, images: bool = True) -> _Unit:

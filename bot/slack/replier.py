@@ -34,12 +34,12 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -93,7 +93,9 @@ class SlackShared:
     clients: SlackClients
     records: SlackRecords
     policy: ReplyPolicy = field(default_factory=ReplyPolicy)
-    refreshed: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+    refreshed: LRUCache[tuple[str, str], float] = field(
+        default_factory=lambda: LRUCache(maxsize=REFRESHES_KEPT)
+    )
 
     def refresh_due(self, address: ConversationAddress, key: str, now: float) -> bool:
         """Whether the status line under `key` may be edited now (and note that it is)."""
@@ -102,9 +104,6 @@ class SlackShared:
         if last is not None and now - last < self.policy.progress_min_interval_s:
             return False
         self.refreshed[slot] = now
-        self.refreshed.move_to_end(slot)
-        while len(self.refreshed) > REFRESHES_KEPT:
-            self.refreshed.popitem(last=False)
         return True
 
 

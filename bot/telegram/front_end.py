@@ -58,18 +58,19 @@ from bot.telegram.transport import (
     derived_secret,
     malformed_update,
     poll,
+    retry_later,
     valid_secret,
 )
 from conversations.capabilities.jobs_tools import open_jobs_of
 from conversations.delivery import Outlet
 from conversations.replies import Replier
 from conversations.types import ConversationAddress, Inbound
+from integrations import retry as retrying
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
 MAX_BODY = 1 << 20  # updates are a few KiB
-WEBHOOK_RETRY_S = 30.0
 
 PAYMENTS = {
     "dry_run_success": "test mode: bookings are simulated and nothing is charged",
@@ -83,6 +84,11 @@ class TelegramOptions:
     poll_timeout_s: int = 25
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     reply: ReplyPolicy = field(default_factory=ReplyPolicy)
+    reconnect: retrying.RetryPolicy = field(
+        default_factory=lambda: retrying.RetryPolicy(base_delay=1.0, max_delay=30.0)
+    )
+    """The waits between attempts to reach Telegram at boot, to set the webhook and to poll:
+    the one retry layer's backoff, with no attempt cap."""
 
 
 @dataclass
@@ -125,6 +131,7 @@ class TelegramFrontEnd:
         self._services: Services | None = None
         self._shared: TelegramShared | None = None
         self._answered = RecentIds()
+        self._retrier = retrying.Retrier(self._options.reconnect)
         self._accepting = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -142,6 +149,8 @@ class TelegramFrontEnd:
         TelegramHandlers(self).register(app)
         app.add_error_handler(self._on_error)
         self._built = app
+        if services.deps.events is not None:  # a group's admins organise its event
+            services.deps.events.use_admin_check(PLATFORM, self._is_admin)
         try:
             await self._connect(app)
         except InvalidToken:
@@ -151,6 +160,13 @@ class TelegramFrontEnd:
             # are retried by Telegram) until we are connected.
             log.warning("Telegram unreachable at start (%s); retrying in the background", error)
             self._tasks.append(asyncio.create_task(self._connect_later(app)))
+
+    async def _is_admin(self, address: ConversationAddress, user_id: str) -> bool:
+        """Whether Telegram says the user administers the chat (asked now)."""
+        if self._app is None or address.platform != PLATFORM:
+            return False
+        member = await self._app.bot.get_chat_member(int(address.chat_id), int(user_id))
+        return member.status in ("administrator", "creator")
 
     async def _connect(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await app.initialize()  # getMe: the bot's id and @username
@@ -162,14 +178,22 @@ class TelegramFrontEnd:
         self._accepting = True
         await self._register_commands()
         if self.webhook_mode:
-            if not await self._set_webhook():
+            try:
+                await self._set_webhook()
+            except TelegramError as error:
+                log.error("Telegram setWebhook failed: %s", error)
                 self._tasks.append(asyncio.create_task(self._keep_setting_webhook()))
         else:
             with contextlib.suppress(TelegramError):
                 await app.bot.delete_webhook()  # getUpdates is refused while one is set
             self._tasks.append(
                 asyncio.create_task(
-                    poll(app.bot, self.feed, timeout_s=self._options.poll_timeout_s),
+                    poll(
+                        app.bot,
+                        self.feed,
+                        timeout_s=self._options.poll_timeout_s,
+                        retrier=self._retrier,
+                    ),
                     name="telegram-polling",
                 )
             )
@@ -180,15 +204,15 @@ class TelegramFrontEnd:
         )
 
     async def _connect_later(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self._connect(app)
-                return
-            except TelegramError as error:
-                log.warning("Telegram still unreachable: %s", error)
-                delay = min(WEBHOOK_RETRY_S, delay * 2)
+        try:
+            await self._retrier.keep_trying(
+                lambda: self._connect(app),
+                retryable=retry_later,
+                label="connecting to Telegram",
+                failed=1,  # the attempt in `start`
+            )
+        except InvalidToken:
+            log.error("Telegram refused the bot token; the Telegram front-end stays off")
 
     async def stop(self) -> None:
         self._accepting = False
@@ -393,23 +417,20 @@ class TelegramFrontEnd:
         except TelegramError as error:
             log.warning("Telegram setMyCommands failed: %s", error)
 
-    async def _set_webhook(self) -> bool:
+    async def _set_webhook(self) -> None:
         assert self._app is not None
         url = f"{self._settings.public_url.rstrip('/')}{WEBHOOK_PATH}"
-        try:
-            await self._app.bot.set_webhook(
-                url, secret_token=self._secret, allowed_updates=list(ALLOWED_UPDATES)
-            )
-        except TelegramError as error:
-            log.error("Telegram setWebhook failed: %s", error)
-            return False
-        return True
+        await self._app.bot.set_webhook(
+            url, secret_token=self._secret, allowed_updates=list(ALLOWED_UPDATES)
+        )
 
     async def _keep_setting_webhook(self) -> None:
-        while True:
-            await asyncio.sleep(WEBHOOK_RETRY_S)
-            if await self._set_webhook():
-                return
+        try:
+            await self._retrier.keep_trying(
+                self._set_webhook, retryable=retry_later, label="Telegram setWebhook", failed=1
+            )
+        except InvalidToken:
+            log.error("Telegram refused the bot token; the webhook is not set")
 
     async def _close_when_idle(self, services: Services) -> None:
         try:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from bot import split
 from conversations.replies import (
     SETTLED_MARKS,
     ActivityCard,
@@ -100,36 +101,14 @@ def format_text(text: str) -> str:
 
 
 def split_text(text: str, limit: int = TEXT_BUDGET) -> list[str]:
-    """Plain text in pieces of at most `limit` visible units, cut at the latest paragraph,
-    line or word boundary that fits (a hard cut only for a single endless word)."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while visible_length(rest) > limit:
-        window = _prefix_within(rest, limit)
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        if cut < limit // 2:
-            cut = len(window)
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def _prefix_within(text: str, limit: int) -> str:
-    """The longest prefix of `text` whose visible length is at most `limit`."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return text[:index]
-    return text
+    """Plain text in pieces of at most `limit` visible units (`bot.split`)."""
+    return split.split_text(text, limit, visible_length)
 
 
 def clip(text: str, limit: int) -> str:
     if visible_length(text) <= limit:
         return text
-    return _prefix_within(text, limit - 1).rstrip() + "…"
+    return split.prefix_within(text, limit - 1, visible_length).rstrip() + "…"
 
 
 def mention_html(user_id: str, names: Names) -> str:

@@ -15,11 +15,13 @@ or `"text": 5` would otherwise fail inside a handler (a 500) or mid-turn. Unknow
 Polling (when no public https URL is set): `getUpdates` with a long timeout; each update is
 fed to the application and the offset moves past it only once it was handled, so an update
 whose claim failed is fetched again (up to five times, so one bad update cannot stall all).
+Failed fetches and refetches wait as the one retry layer says (`integrations.retry`: full
+jitter, capped; a 429's `retry_after` honoured).
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -29,16 +31,18 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ExtBot
+
+from integrations.retry import Retrier, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 _SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
-MAX_BACKOFF_S = 30.0
 MAX_FEED_ATTEMPTS = 5
+POLL_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 
 
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
@@ -176,41 +180,45 @@ def valid_secret(value: str) -> bool:
     return bool(_SECRET_SHAPE.fullmatch(value))
 
 
+def retry_later(error: BaseException) -> bool:
+    """Worth another try after a wait: any Bot API failure (a conflict with another poller
+    or a webhook, a 5xx, the network, a 429) but a refused token."""
+    return isinstance(error, TelegramError) and not isinstance(error, InvalidToken)
+
+
 async def poll(
     bot: ExtBot[Any],
     feed: Callable[[Update], Awaitable[bool]],
     *,
     timeout_s: int,
     allowed_updates: Sequence[str] = ALLOWED_UPDATES,
-    first_backoff_s: float = 1.0,
+    retrier: Retrier | None = None,
 ) -> None:
     """Fetch and feed updates until cancelled (or the token is refused)."""
+    retrier = retrier or Retrier(POLL_RETRY)
     offset: int | None = None
-    backoff = first_backoff_s
     failures: dict[int, int] = {}
     while True:
+        fetch = functools.partial(
+            bot.get_updates,
+            offset=offset,
+            timeout=timeout_s,
+            allowed_updates=list(allowed_updates),
+            read_timeout=timeout_s + 10,
+        )
         try:
-            updates = await bot.get_updates(
-                offset=offset,
-                timeout=timeout_s,
-                allowed_updates=list(allowed_updates),
-                read_timeout=timeout_s + 10,
+            # A `Conflict` in the log: another poller, or a webhook, uses this bot.
+            updates = await retrier.keep_trying(
+                fetch, retryable=retry_later, label="Telegram getUpdates"
             )
         except InvalidToken:
             log.error("Telegram refused the bot token; polling stopped")
             return
-        except (Conflict, TelegramError) as error:
-            kind = "conflict (another poller or a webhook)" if isinstance(error, Conflict) else ""
-            log.warning("Telegram getUpdates failed %s: %s", kind, error)
-            await asyncio.sleep(backoff)
-            backoff = min(MAX_BACKOFF_S, backoff * 2)
-            continue
-        backoff = first_backoff_s
         for update in updates:
             if not await feed(update):
                 failures[update.update_id] = failures.get(update.update_id, 0) + 1
                 if failures[update.update_id] < MAX_FEED_ATTEMPTS:
-                    await asyncio.sleep(backoff)
+                    await retrier.pause(failures[update.update_id])
                     break  # fetched again from this update on
                 log.error(
                     "Telegram update %s failed %d times; skipped",

@@ -1,6 +1,6 @@
 """Outgoing partner API: typed async client and the spec's models (``models``)."""
 
 from integrations.outgoing import models
-from integrations.outgoing.client import KeyKind, OutgoingClient, detect_key_kind
+from integrations.outgoing.client import KeyKind, OutgoingClient
 
-__all__ = ["KeyKind", "OutgoingClient", "detect_key_kind", "models"]
+__all__ = ["KeyKind", "OutgoingClient", "models"]

@@ -75,7 +75,7 @@ from integrations.outgoing.wire import (
 from integrations.retry import Retrier
 from integrations.transport import PartnerTransport
 
-__all__ = ["PARTNER", "KeyKind", "OutgoingClient", "detect_key_kind", "parse_aauth_requirement"]
+__all__ = ["PARTNER", "KeyKind", "OutgoingClient", "parse_aauth_requirement"]
 
 
 class OutgoingClient:
@@ -268,11 +268,3 @@ class OutgoingClient:
         except BadRequest:
             return KeyKind.NEGOTIATED
         return KeyKind.SELF_SERVE
-
-
-async def detect_key_kind(
-    http: httpx.AsyncClient, *, api_key: str, base_url: str | None = None
-) -> KeyKind:
-    """Module-level form of :meth:`OutgoingClient.detect_key_kind`."""
-    probe = OutgoingClient(http, api_key=api_key, key_kind=KeyKind.SELF_SERVE, base_url=base_url)
-    return await probe.detect_key_kind()

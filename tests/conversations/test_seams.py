@@ -104,3 +104,31 @@ async def test_outbox_retries_until_delivered_and_never_twice(harness: Harness) 
     assert await sender.deliver_due() == 1
     assert await sender.deliver_due() == 0
     assert outlet.chat.texts == ["Booked!"]
+
+
+class SlowDown(Exception):
+    """A platform's 429 with how long to wait (`Retry-After`)."""
+
+    retry_after = 120.0
+
+
+class SlowOutlet(FlakyOutlet):
+    async def send(self, reply: Reply) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise SlowDown("slow down")
+        await self.chat.send(reply)
+
+
+async def test_outbox_waits_as_long_as_the_platform_asks(harness: Harness) -> None:
+    async with harness.db.session() as session:
+        assert await enqueue(session, HERE, Reply(text="Booked!"), dedupe_key="b2:confirmed")
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    outlet = SlowOutlet(failures=1)
+    sender = OutboxSender(harness.db, {"console": outlet}, clock=lambda: now)
+    assert await sender.deliver_due() == 0
+    now += timedelta(seconds=110)
+    assert await sender.deliver_due() == 0  # a backoff alone would be due by now
+    now += timedelta(seconds=11)
+    assert await sender.deliver_due() == 1
+    assert outlet.chat.texts == ["Booked!"]

@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from anthropic.resources.messages import DEPRECATED_MODELS as SDK_DEPRECATED_MODELS
 
 from conversations.llm import (
     LLMError,
@@ -452,8 +453,12 @@ def test_loopback_hosts(host: str, allowed: bool) -> None:
     assert anthropic_llm._is_loopback(host) is allowed
 
 
-@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-3-5-haiku-20241022", "claude-2.1"])
+@pytest.mark.parametrize(
+    "model", sorted({"claude-sonnet-4-5", "claude-2.1", *SDK_DEPRECATED_MODELS})
+)
 async def test_deprecated_models_are_refused(model: str) -> None:
+    """Every model the installed SDK lists as deprecated (its public list), and the one the
+    contract names, is refused before any client is built."""
     with pytest.raises(ValueError, match="deprecated"):
         AnthropicLLM.from_settings(API_KEY, "http://127.0.0.1:9", model)
 

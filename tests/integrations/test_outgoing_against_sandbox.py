@@ -22,7 +22,7 @@ from integrations.errors import (
     ValidationFailed,
 )
 from integrations.metrics import PartnerMetrics
-from integrations.outgoing import KeyKind, OutgoingClient, detect_key_kind
+from integrations.outgoing import KeyKind, OutgoingClient
 from integrations.outgoing.models import (
     BookingFilter,
     BookingStatus,
@@ -154,10 +154,8 @@ async def test_auth_and_key_kind_detection(world: World) -> None:
     assert await world.self_serve.check_auth() == {"ok": True}
     assert await world.negotiated.detect_key_kind() is KeyKind.NEGOTIATED
     assert await world.self_serve.detect_key_kind() is KeyKind.SELF_SERVE
-    found = await detect_key_kind(
-        world.http, api_key=DEFAULT_NEGOTIATED_KEY, base_url=world.sandbox.base_url
-    )
-    assert found is KeyKind.NEGOTIATED
+    unknown = world.client(DEFAULT_NEGOTIATED_KEY, KeyKind.SELF_SERVE)
+    assert await unknown.detect_key_kind() is KeyKind.NEGOTIATED
 
 
 @pytest.mark.parametrize(

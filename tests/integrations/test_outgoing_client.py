@@ -33,7 +33,7 @@ from integrations.errors import (
     ValidationFailed,
 )
 from integrations.metrics import PartnerMetrics
-from integrations.outgoing import KeyKind, OutgoingClient, detect_key_kind
+from integrations.outgoing import KeyKind, OutgoingClient
 from integrations.outgoing.models import (
     BookingFilter,
     BookingTicketItem,
@@ -758,7 +758,8 @@ async def test_detect_negotiated_key(client: OutgoingClient, server: Server) -> 
 
 
 async def test_detect_self_serve_key(http: httpx.AsyncClient, server: Server) -> None:
-    assert await detect_key_kind(http, api_key=KEY) is KeyKind.SELF_SERVE
+    probe = OutgoingClient(http, api_key=KEY, key_kind=KeyKind.SELF_SERVE)
+    assert await probe.detect_key_kind() is KeyKind.SELF_SERVE
     assert len(server.requests) == 2
 
 

@@ -16,6 +16,7 @@ from tests.bot.slack.harness import SECRET, dm, event_callback, running_slack, s
 from tests.fakes.llm import ScriptedLLM
 
 BODY = json.dumps(event_callback(dm("book everything"))).encode()
+NOT_UTF8 = b'{"type": "event_callback", "x": "\xff"}'
 
 
 def _flip(body: bytes) -> bytes:
@@ -36,6 +37,7 @@ async def test_bad_stale_and_malformed_signatures_are_refused(tmp_path: Path) ->
         "signature v0=éé": (BODY, {**good, "X-Slack-Signature": "v0=éé"}),
         "signature v1": (BODY, {**good, "X-Slack-Signature": good["X-Slack-Signature"][:-2]}),
         "uppercase hex": (BODY, {**good, "X-Slack-Signature": good["X-Slack-Signature"].upper()}),
+        "signed, not UTF-8": (NOT_UTF8, sign(NOT_UTF8)),  # slack_sdk could not verify it
     }
     model = ScriptedLLM(["Signed and welcome."])
     async with running_slack(model, database_url=sqlite_url(tmp_path)) as rig:
@@ -94,3 +96,8 @@ def test_a_correct_signature_passes_with_any_of_the_active_secrets() -> None:
 def test_the_window_is_300_seconds_either_way(skew: int, expected: str | None) -> None:
     headers = {k.lower(): v for k, v in sign(BODY, timestamp=1_000_000 + skew).items()}
     assert check_signature(headers, BODY, [SECRET], now=1_000_000) == expected
+
+
+def test_a_signed_body_that_is_not_utf8_cannot_be_verified_and_is_refused() -> None:
+    headers = {k.lower(): v for k, v in sign(NOT_UTF8).items()}
+    assert check_signature(headers, NOT_UTF8, [SECRET]) == "body is not UTF-8"

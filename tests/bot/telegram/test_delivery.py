@@ -169,6 +169,19 @@ async def test_polling_mode_answers_updates_from_get_updates(sqlite_url: str) ->
         assert (await rig.post(update(message("help")), secret="nope")).status_code == 403
 
 
+async def test_polling_waits_out_failed_fetches_and_then_answers(sqlite_url: str) -> None:
+    fake = FakeTelegram()
+    fake.fail_once("getUpdates", 502, {"ok": False, "error_code": 502, "description": "Bad"})
+    conflict = "Conflict: terminated by other getUpdates request"
+    fake.fail_once("getUpdates", 409, {"ok": False, "error_code": 409, "description": conflict})
+    async with running_telegram(None, database_url=sqlite_url, polling=True, telegram=fake) as rig:
+        fake.queue_update(update(message("help"), update_id=5_000_101))
+        await fake.wait_for(lambda: len(fake.sent(ALICE_CHAT)) >= 1, timeout_s=10)
+        await rig.settle()
+        assert len(fake.called("getUpdates")) >= 3  # two failed, then the update came
+        assert "offline mode" in fake.texts(ALICE_CHAT)[0] and len(fake.sent(ALICE_CHAT)) == 1
+
+
 async def test_a_booking_in_a_forum_topic_is_confirmed_and_its_result_lands_there(
     sqlite_url: str,
 ) -> None:
