@@ -68,6 +68,7 @@ from integrations.sandbox.responses import (
     ApiError,
     invalid,
     json_body,
+    one_route,
     parse,
     query_data,
     respond,
@@ -284,8 +285,7 @@ def create_callagent_app(config: CallAgentSandboxConfig | None = None) -> Starle
             await state.aclose()  # running calls and webhook deliveries stop here
 
     routes = [
-        Route("/calls", start_call, methods=["POST"]),
-        Route("/calls", list_calls, methods=["GET"]),
+        one_route("/calls", {"POST": start_call, "GET": list_calls}),
         Route("/calls/{call_id}", get_call, methods=["GET"]),
         Route("/calls/{call_id}/answer", answer_call, methods=["POST"]),
         Route("/calls/{call_id}/events", call_events, methods=["GET"]),
@@ -298,8 +298,7 @@ def create_callagent_app(config: CallAgentSandboxConfig | None = None) -> Starle
         Route("/v1/booking/bookings", list_bookings, methods=["GET"]),
         Route("/v1/booking/bookings/{booking_id}", get_booking, methods=["GET"]),
         Route("/users/me", me, methods=["GET"]),
-        Route("/users/me/webhook", set_webhook, methods=["PUT"]),
-        Route("/users/me/webhook", clear_webhook, methods=["DELETE"]),
+        one_route("/users/me/webhook", {"PUT": set_webhook, "DELETE": clear_webhook}),
         Route("/users/me/limits", set_limits, methods=["PUT"]),
     ]
     app = Starlette(

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pydantic
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 __all__ = [
     "ApiError",
     "error",
     "invalid",
     "json_body",
+    "one_route",
     "parse",
     "parse_uuid",
     "query_data",
@@ -72,10 +74,12 @@ def _from_pydantic(exc: pydantic.ValidationError, where: str) -> ApiError:
 
 def parse(model: type[M], data: Any, where: str) -> M:
     """Validate ``data`` (from ``where``: "query", "body", "path") or raise a 422."""
-    if where == "body" and isinstance(data, dict):
-        # The server ignores unknown fields (as FastAPI does); our request models forbid them.
-        data = {k: v for k, v in data.items() if k in model.model_fields}
     try:
+        if where == "body" and isinstance(data, dict):
+            # The server ignores unknown fields (as FastAPI does); our request models forbid
+            # them. JSON types are taken as the spec gives them: "1.5" is not a number.
+            known = {k: v for k, v in data.items() if k in model.model_fields}
+            return model.model_validate_json(json.dumps(known), strict=True)
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise _from_pydantic(exc, where) from exc
@@ -123,3 +127,17 @@ def respond(
     model: pydantic.BaseModel, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def one_route(path: str, endpoints: Mapping[str, Endpoint]) -> Route:
+    """One route for every method of `path` (``{"GET": list_calls, "POST": start_call}``), so
+    a 405 names them all in its ``Allow`` header, as HTTP asks."""
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await endpoints[method](request)
+
+    return Route(path, endpoint, methods=list(endpoints))
