@@ -1,4 +1,5 @@
-"""`concierge demo | serve | sandbox | db upgrade` (names per the runtime contract)."""
+"""`concierge demo | serve | sandbox | db upgrade | secrets rotate` (names per the runtime
+contract)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,20 @@ from starlette.applications import Starlette
 
 from bot.console.app import ConsoleOutlet, ConsoleReplier, run_console, stdin_lines
 from bot.logs import configure_logging
+from bot.rotate import rotate_secrets
 from bot.services import background_loops, running_services
 from bot.settings import DATA_DIR, Settings, secret
 from bot.webhooks import webhook_routes
 from integrations.sandbox import (
     DEFAULT_CALL_AGENT_KEY,
+    DEFAULT_EVENTS_KEY,
     DEFAULT_NEGOTIATED_KEY,
     DEFAULT_ONEGENT_KEY,
+    EventsSandboxConfig,
     SandboxConfig,
     run_sandbox,
     running_callagent_sandbox,
+    running_events_sandbox,
     running_onegent_sandbox,
     running_outgoing_sandbox,
     serve_in_background,
@@ -83,6 +88,7 @@ async def _demo(settings: Settings) -> None:
         running_outgoing_sandbox(SandboxConfig()) as sandbox,
         running_callagent_sandbox() as calls,
         running_onegent_sandbox() as onegent,
+        running_events_sandbox(EventsSandboxConfig.fast()) as events,
         serve_in_background(hooks) as hooks_url,
     ):
         settings = settings.model_copy(
@@ -93,6 +99,8 @@ async def _demo(settings: Settings) -> None:
                 "call_agent_api_key": SecretStr(DEFAULT_CALL_AGENT_KEY),
                 "onegent_api_url": onegent.base_url,
                 "onegent_api_key": SecretStr(DEFAULT_ONEGENT_KEY),
+                "events_api_url": events.base_url,
+                "events_api_key": SecretStr(DEFAULT_EVENTS_KEY),
                 "public_url": hooks_url,
             }
         )
@@ -147,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     sandbox.add_argument("--search-latency", type=float, default=None, help="seconds per search")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
+    keys = commands.add_parser("secrets", help="re-seal stored data under CONCIERGE_SECRET_KEY")
+    keys.add_argument("action", choices=["rotate"])
     args = parser.parse_args(argv)
 
     settings = _load_settings()
@@ -184,6 +194,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "db":
         asyncio.run(upgrade(settings.database_url))
         print("database is up to date", file=sys.stderr)
+    elif args.command == "secrets":
+        _check_secret_key(settings)
+        if asyncio.run(rotate_secrets(settings)).unreadable:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

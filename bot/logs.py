@@ -2,7 +2,9 @@
 
 Known secret values are masked, and so are the shapes of tokens we handle (Slack `xox…`,
 Telegram bot tokens, Outgoing `og_api_…`, `whsec_…`, bearer headers, bind tokens in links and
-in the bind call's body), whoever logs them.
+in the bind call's body), whoever logs them. Libraries that log SQL parameters, request and
+response bodies or prompts at DEBUG are held above that level (`QUIET_LOGGERS`), so `--debug`
+shows the concierge's own reasoning without people's words.
 """
 
 from __future__ import annotations
@@ -24,6 +26,35 @@ SECRET_SHAPES = re.compile(
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+)"
 )
 MASK = "[redacted]"
+
+QUIET_LOGGERS: dict[str, int] = {
+    # Full URLs (tokens in Telegram paths, capability URLs) at INFO; headers at DEBUG.
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "httpx2": logging.WARNING,
+    "httpcore2": logging.WARNING,
+    "hpack": logging.WARNING,
+    "h2": logging.WARNING,
+    "urllib3": logging.WARNING,
+    "uvicorn.access": logging.WARNING,
+    # Every statement with its parameters (people's words, sealed blobs) at INFO.
+    "sqlalchemy": logging.WARNING,
+    # Below INFO: SQL parameters (aiosqlite, asyncpg), the whole prompt as "Request options"
+    # (anthropic), request and response bodies with `oauth.v2.access` tokens and the welcome
+    # DM's bind token (slack_sdk, slack_bolt), every Bot API call's parameters and every
+    # update (python-telegram-bot), Socket Mode frames (websockets, aiohttp).
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
+    "anthropic": logging.INFO,
+    "slack_sdk": logging.INFO,
+    "slack_bolt": logging.INFO,
+    "bot.slack.bolt": logging.INFO,  # our bolt app's logger: "Responding with … body: …"
+    "telegram": logging.INFO,
+    "websockets": logging.INFO,
+    "aiohttp": logging.INFO,
+}
+"""Loggers that print people's words, bodies or secrets below these levels: never below
+them, even with `--debug`."""
 
 
 class RedactingFormatter(logging.Formatter):
@@ -49,9 +80,5 @@ def configure_logging(level: int = logging.INFO, secrets: Iterable[str] = ()) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs full URLs (tokens in Telegram paths, capability URLs) at INFO.
-    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # slack_sdk logs request and response bodies at DEBUG: `oauth.v2.access` codes and
-    # tokens, and the welcome DM's bind token. Never below INFO, even with --debug.
-    logging.getLogger("slack_sdk").setLevel(max(level, logging.INFO))
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, floor))

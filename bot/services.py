@@ -18,6 +18,7 @@ from bot.settings import Settings, secret
 from conversations import LLM, ConversationManager, WorkTracker
 from conversations.booking.config import BookingConfig
 from conversations.capabilities.callagent import CallAgentAccess
+from conversations.capabilities.events import EventsAccess
 from conversations.capabilities.onegent import OnegentAccess
 from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
@@ -37,6 +38,7 @@ from integrations.anthropic_llm import AnthropicLLM
 from integrations.lanes import LaneTransport
 from storage import Database, FieldCipher, repositories
 from storage.migrate import upgrade
+from storage.sealing import seal_with
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +157,9 @@ async def running_services(
 ) -> AsyncIterator[Services]:
     """Migrate, connect, build the manager; on exit drain running work, then close."""
     cipher = field_cipher(settings)
-    await upgrade(settings.database_url)
+    await upgrade(settings.database_url, cipher=cipher)
     db = await Database.create(settings.database_url)
+    seal_with(db, cipher)
     http = partner_http_client()
     work = WorkTracker()
     model = llm or build_llm(settings)
@@ -189,6 +192,12 @@ async def running_services(
             job_kinds={kind.name: kind for kind in JOB_KINDS},
             call_agent=calls,
             onegent=OnegentAccess(http=http, credentials=credentials),
+            events=EventsAccess(
+                http=http,
+                credentials=credentials,
+                public_url=settings.public_url,
+                token_key=booking_config(settings).token_key,
+            ),
         )
         if progress_interval_s is not None:
             deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)

@@ -19,6 +19,9 @@ from conversations.booking.webhook import MAX_BODY, receive_booking_webhook
 from conversations.capabilities.callagent.access import WEBHOOK_PATH as CALL_WEBHOOK_PATH
 from conversations.capabilities.callagent.webhook import MAX_BODY as CALL_MAX_BODY
 from conversations.capabilities.callagent.webhook import WebhookOutcome, receive_ask_user
+from conversations.capabilities.events import WEBHOOK_PATH as EVENTS_WEBHOOK_PATH
+from conversations.capabilities.events.webhook import MAX_BODY as EVENTS_MAX_BODY
+from conversations.capabilities.events.webhook import receive_run_hint
 
 NOT_FOUND = JSONResponse({"error": "not found"}, status_code=404)
 
@@ -80,8 +83,26 @@ async def call_agent_question(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def events_run(request: Request) -> Response:
+    """An Events run moved on: a hint that wakes its job (the job's poll decides)."""
+    services: Services = request.app.state.services
+    try:
+        body = await _capped_body(request, EVENTS_MAX_BODY)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    if body is None:
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    hint = await receive_run_hint(services.db, request.path_params["token"], body)
+    if hint.woke:
+        services.jobs.wake()
+    if hint.status_code != 200:
+        return NOT_FOUND
+    return JSONResponse({"ok": True})
+
+
 def webhook_routes() -> list[BaseRoute]:
     return [
         Route(WEBHOOK_PATH + "{token}", outgoing_booking, methods=["POST"]),
         Route(CALL_WEBHOOK_PATH + "{token}", call_agent_question, methods=["POST"]),
+        Route(EVENTS_WEBHOOK_PATH + "{token}", events_run, methods=["POST"]),
     ]

@@ -384,7 +384,8 @@ class ConversationManager:
         return {
             name: tool
             for name, tool in self._tools.items()
-            if tool.partner is None or configured[tool.partner]
+            if (tool.partner is None or configured[tool.partner])
+            and (tool.offered is None or await tool.offered(ctx))
         }
 
     async def _call(

@@ -23,6 +23,7 @@ from conversations.llm import (
 from conversations.offline_phrases import (
     book_reference,
     details_number,
+    event_request,
     everyday_search,
     fix_command_word,
     is_book_it,
@@ -46,6 +47,8 @@ HELP = f"""{OFFLINE_NOTE}
   Onegent, e.g. `reserve a table for 2 at Le Bernardin tomorrow at 7pm`; `reserve a room at
   <hotel> [in <city>]` for a hotel, `book a flight from <origin> to <destination> [on <day>]`
   for a flight (what is missing is asked; passport details privately)
+• make this an event for <title> — then `add everyone`, `run matching`, `who should I
+  meet` (answered privately), `reviews`, and `don't share me` for yourself
 • orders — your bookings
 • status — what is running or finished here
 • help — this list"""
@@ -180,6 +183,8 @@ def _understood(
         if shown is None:
             return _say("Which one? Say `book <n>` with the result's number, e.g. `book 1`.")
         return _call("book_activity", {"activity_id": shown}, available)
+    if (event := event_request(command)) is not None:
+        return _call(*event, available)
     return (
         _booking(book_reference(command) or command, available)
         or _reservation(command, available)

@@ -280,3 +280,61 @@ def suggestion(command: str) -> str:
     if close and first not in _PLAIN:
         return f"Sorry, I didn't get that. Did you mean `{_EXAMPLES[close[0]]}`?"
     return "Sorry, I didn't get that. Try `search <what> in <where>`, or `help`."
+
+
+_MAKE_EVENT = re.compile(
+    r"^(?:please\s+)?(?:make|turn)\s+(?:this|this\s+(?:channel|chat|group))(?:\s+into)?\s+an?\s+"
+    r"event(?:\s+for\s+(?P<what>.+))?$",
+    re.I,
+)
+_WEEKDAY_OWNER = re.compile(
+    r"^(?P<day>today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)'s\s+(?P<rest>.+)$",
+    re.I,
+)
+_ADD_EVERYONE = frozenset(
+    {"add everyone", "add everyone here", "add everybody", "add everybody here"}
+    | {"add all members", "add the members", "import attendees", "add attendees"}
+)
+_RUN_MATCHING = frozenset({"run matching", "run the matching", "match us", "start matching"})
+_MY_MATCHES = frozenset(
+    {"who should i meet", "my matches", "show my matches", "who should i talk to"}
+    | {"my introductions", "introductions"}
+)
+_THEIR_MATCHES = re.compile(r"^who should (?P<who>.+?) meet$", re.I)
+_REVIEWS = frozenset({"reviews", "review queue", "identity reviews", "show reviews"})
+_DONT_SHARE = frozenset(
+    {"don't share me", "dont share me", "do not share me", "leave the event"}
+    | {"take me out of the event", "remove me from the event", "opt me out"}
+)
+_SHARE = frozenset({"share me", "share me again", "count me in", "add me back"})
+
+
+def event_request(command: str) -> tuple[str, dict[str, object]] | None:
+    """An Events command ("make this an event for Friday's offsite", "add everyone",
+    "run matching", "who should I meet", "reviews", "don't share me") as (tool, args)."""
+    lowered = command.lower().strip().rstrip("?!. ")
+    if match := _MAKE_EVENT.match(lowered):
+        what = (match["what"] or "").strip()
+        args: dict[str, object] = {}
+        original = command.strip().rstrip("?!. ")
+        if what:
+            what = original[len(original) - len(what) :].strip()
+            if owner := _WEEKDAY_OWNER.match(what):
+                args["start_date"] = owner["day"].lower()
+        args["title"] = (what[:1].upper() + what[1:]) if what else "Our event"
+        return "create_event", args
+    if lowered in _ADD_EVERYONE:
+        return "import_attendees", {}
+    if lowered in _RUN_MATCHING:
+        return "run_matching", {}
+    if lowered in _MY_MATCHES:
+        return "my_matches", {}
+    if match := _THEIR_MATCHES.match(lowered):
+        return "my_matches", {"member": match["who"]}
+    if lowered in _REVIEWS:
+        return "review_queue", {}
+    if lowered in _DONT_SHARE:
+        return "event_sharing", {"share": False}
+    if lowered in _SHARE:
+        return "event_sharing", {"share": True}
+    return None

@@ -14,10 +14,10 @@ from conversations.types import ConversationAddress, Sender
 from storage import Database, FieldCipher, repositories
 from storage.models import Person as PersonRow
 
-PROFILE_FIELDS = ("display_name", "email", "phone", "timezone", "locale")
+PROFILE_FIELDS = ("display_name", "email", "phone", "timezone", "locale", "title")
 PARTNER_FIELDS = ("display_name", "email", "phone")
-"""What of a profile partners are sent: not the time zone or locale, which only read dates
-and amounts."""
+"""What of a profile booking partners are sent: not the time zone or locale, which only read
+dates and amounts, nor the job title, which only event introductions use (with approval)."""
 
 ProfileSource = Callable[[ConversationAddress, Sender], Awaitable[Mapping[str, str]]]
 """What a front-end knows of a person beyond `Sender` (e.g. contact details the workspace

@@ -29,6 +29,11 @@ at the payment page). Pass only what the user said, dates and times as they said
 ("tomorrow", "7pm"); the tool asks for anything missing in the thread itself, so never \
 guess a field and do not ask again while its question is open. Tickets for activities use \
 book_activity instead.
+- The Events tools turn this chat into an event (create_event), share its members with the \
+matching service once the organiser approves (import_attendees), match them (run_matching) \
+and answer each member privately (my_matches); a member's own "don't share me" is \
+event_sharing. Introductions and reviews go to the person privately: never repeat anyone's \
+matches or details in the chat.
 - Nothing is booked, called or reserved without a confirmation the requesting person grants \
 by pressing a button. You cannot grant it and must never claim something is booked unless a \
 tool result says so.

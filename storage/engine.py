@@ -98,7 +98,7 @@ def build_engine(
     tests give each run its own tables. Does no I/O; see ``Database.create``.
     """
     target = async_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # errors name no values
     if null_pool:
         kwargs["poolclass"] = NullPool
     if target.get_backend_name() == "sqlite":

@@ -21,13 +21,17 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from storage.crypto import FieldCipher
+
 __all__ = ["DEFAULT_URL", "alembic_config", "upgrade"]
 
 DEFAULT_URL = "sqlite:///./.concierge/concierge.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url: str, *, schema: str | None = None) -> Config:
+def alembic_config(
+    url: str, *, schema: str | None = None, cipher: FieldCipher | None = None
+) -> Config:
     """An Alembic ``Config`` for ``url``, built in code. ``schema`` (PostgreSQL) is put on the
     ``search_path`` of the migration connection, so tables and ``alembic_version`` land in it."""
     config = Config()
@@ -35,16 +39,26 @@ def alembic_config(url: str, *, schema: str | None = None) -> Config:
     config.set_main_option("path_separator", "os")
     config.attributes["url"] = url
     config.attributes["schema"] = schema
+    config.attributes["cipher"] = cipher  # seals existing rows (v0006)
     return config
 
 
-def _upgrade_sync(url: str, schema: str | None, revision: str) -> None:
-    command.upgrade(alembic_config(url, schema=schema), revision)
+def _upgrade_sync(
+    url: str, schema: str | None, revision: str, cipher: FieldCipher | None = None
+) -> None:
+    command.upgrade(alembic_config(url, schema=schema, cipher=cipher), revision)
 
 
-async def upgrade(url: str, *, schema: str | None = None, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (default: the newest)."""
-    await asyncio.to_thread(_upgrade_sync, url, schema, revision)
+async def upgrade(
+    url: str,
+    *,
+    schema: str | None = None,
+    revision: str = "head",
+    cipher: FieldCipher | None = None,
+) -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest). ``cipher`` seals
+    rows written before their columns were sealed (without it, ``CONCIERGE_SECRET_KEY``)."""
+    await asyncio.to_thread(_upgrade_sync, url, schema, revision, cipher)
 
 
 def main(argv: list[str] | None = None) -> None:

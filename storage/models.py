@@ -8,6 +8,9 @@ Conventions:
   (BIGINT on PostgreSQL), whose order is the insertion order.
 * Every timestamp is timezone-aware UTC (``UTCDateTime``; naive datetimes are refused).
 * JSON columns are ``jsonb`` on PostgreSQL and JSON text on SQLite; ``None`` is SQL NULL.
+* Columns holding people's words or data (history, payloads, answers…) are sealed as a
+  whole (``_sealed_json`` / ``_sealed_text``, see ``storage.sealing``): ciphertext on disk,
+  clear values in Python. They can't be searched or compared in SQL, only ``IS NULL``.
 * "No thread" is ``""``, never NULL, so unique indexes behave the same on both databases.
 * Constraint and index names come from ``NAMING_CONVENTION`` so migrations are deterministic.
 """
@@ -37,11 +40,16 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from storage.sealing import SealedJSON, SealedText
+
 __all__ = [
     "NAMING_CONVENTION",
     "Action",
     "Approval",
     "CallWebhook",
+    "ChatEvent",
+    "ChatEventMember",
+    "ChatEventReview",
     "ChatNote",
     "Conversation",
     "Installation",
@@ -119,6 +127,21 @@ def _json_col(*, nullable: bool, default_factory: Any = None) -> Any:
     if default_factory is None:
         return Field(default=None, sa_column=Column(_json(), nullable=nullable))
     return Field(default_factory=default_factory, sa_column=Column(_json(), nullable=nullable))
+
+
+def _sealed_json(table: str, column: str, *, nullable: bool, default_factory: Any = None) -> Any:
+    """A JSON column sealed as a whole (``storage.sealing``): people's words and data."""
+    sa_column: Column[Any] = Column(column, SealedJSON(table, column), nullable=nullable)
+    if default_factory is None:
+        return Field(default=None, sa_column=sa_column)
+    return Field(default_factory=default_factory, sa_column=sa_column)
+
+
+def _sealed_text(table: str, column: str, *, nullable: bool) -> Any:
+    """A text column sealed as a whole (``storage.sealing``)."""
+    if nullable:
+        return Field(default=None, sa_column=Column(column, SealedText(table, column)))
+    return Field(sa_column=Column(column, SealedText(table, column), nullable=False))
 
 
 def _log_id() -> Any:
@@ -225,7 +248,7 @@ class Person(StorageModel, table=True):
     workspace_external_id: str = Field(max_length=255)
     user_id: str = Field(max_length=255)
     external_user_id: str = Field(default_factory=new_id, unique=True, max_length=64)
-    display_name: str | None = Field(default=None, max_length=255)
+    display_name: str | None = _sealed_text("person", "display_name", nullable=True)
     profile_ciphertext: bytes | None = None
     profile_hash: str | None = Field(default=None, max_length=64)
     booking_profile_ciphertext: bytes | None = None
@@ -246,7 +269,9 @@ class Conversation(StorageModel, table=True):
     workspace_id: str = Field(max_length=255)
     chat_id: str = Field(max_length=255)
     thread_id: str = Field(default="", max_length=255)
-    state: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    state: dict[str, Any] = _sealed_json(
+        "conversation", "state", nullable=False, default_factory=dict
+    )
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -265,7 +290,7 @@ class Message(StorageModel, table=True):
     )
     role: str = Field(max_length=16)
     sender_id: str | None = Field(default=None, max_length=255)
-    content: list[Any] = _json_col(nullable=False, default_factory=list)
+    content: list[Any] = _sealed_json("message", "content", nullable=False, default_factory=list)
     created_at: datetime = _created()
 
 
@@ -293,9 +318,11 @@ class Action(StorageModel, table=True):
     partner_ref: str | None = Field(default=None, max_length=255)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=255)
     webhook_token_hash: str | None = Field(default=None, unique=True, max_length=64)
-    payload: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
-    result: dict[str, Any] | None = _json_col(nullable=True)
-    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    payload: dict[str, Any] = _sealed_json(
+        "action", "payload", nullable=False, default_factory=dict
+    )
+    result: dict[str, Any] | None = _sealed_json("action", "result", nullable=True)
+    error: str | None = _sealed_text("action", "error", nullable=True)
     lease_owner: str | None = Field(default=None, max_length=255)
     lease_until: datetime | None = _ts(nullable=True)
     next_run_at: datetime | None = _ts(nullable=True)
@@ -326,7 +353,9 @@ class Approval(StorageModel, table=True):
     workspace_id: str = Field(max_length=255)
     requested_by: str = Field(max_length=255)
     status: str = Field(default="pending", max_length=16)
-    snapshot: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    snapshot: dict[str, Any] = _sealed_json(
+        "approval", "snapshot", nullable=False, default_factory=dict
+    )
     created_at: datetime = _created()
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     resolved_at: datetime | None = _ts(nullable=True)
@@ -362,7 +391,9 @@ class OutboxMessage(StorageModel, table=True):
     chat_id: str = Field(max_length=255)
     thread_id: str = Field(default="", max_length=255)
     dedupe_key: str | None = Field(default=None, unique=True, max_length=255)
-    payload: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    payload: dict[str, Any] = _sealed_json(
+        "outbox_message", "payload", nullable=False, default_factory=dict
+    )
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = _created()
@@ -413,14 +444,18 @@ class PendingQuestion(StorageModel, table=True):
     asked_of: str = Field(max_length=255)
     purpose: str = Field(max_length=64)
     """What the answer is for, read by the job that asked (``session``, ``ticket`` …)."""
-    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    prompt: str = _sealed_text("pending_question", "prompt", nullable=False)
     form: str = Field(max_length=16)
-    options: list[Any] = _json_col(nullable=False, default_factory=list)
-    context: dict[str, Any] = _json_col(nullable=False, default_factory=dict)
+    options: list[Any] = _sealed_json(
+        "pending_question", "options", nullable=False, default_factory=list
+    )
+    context: dict[str, Any] = _sealed_json(
+        "pending_question", "context", nullable=False, default_factory=dict
+    )
     """What the asker needs to go on once answered (an activity id, a chosen session…)."""
-    default_value: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    default_value: str | None = _sealed_text("pending_question", "default_value", nullable=True)
     status: str = Field(default="open", max_length=16)
-    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answer: str | None = _sealed_text("pending_question", "answer", nullable=True)
     answered_by: str | None = Field(default=None, max_length=255)
     created_at: datetime = _created()
     deadline: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -481,5 +516,61 @@ class CallWebhook(StorageModel, table=True):
     key_fingerprint: str = Field(primary_key=True, max_length=64)
     token_hash: str = Field(unique=True, max_length=64)
     secret_ciphertext: bytes
-    url: str = Field(sa_column=Column(Text, nullable=False))
+    url: str = _sealed_text("call_webhook", "url", nullable=False)
+    """It carries the URL's capability token, so it is sealed like the token's secret."""
+    created_at: datetime = _created()
+
+
+class ChatEvent(StorageModel, table=True):
+    """A chat turned into an Events partner event: the durable chat → event link, who
+    organises it, and when its attendees were last imported and enriched."""
+
+    __tablename__ = "chat_event"
+    __table_args__ = (UniqueConstraint("platform", "workspace_id", "chat_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    thread_id: str = Field(default="", max_length=255)
+    event_id: str = Field(unique=True, max_length=128)
+    """Our id for it at the partner (the partner's `event_id`, which we own)."""
+    title: str = _sealed_text("chat_event", "title", nullable=False)
+    organiser: str = Field(max_length=255)
+    imported_at: datetime | None = _ts(nullable=True)
+    enriched_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _created()
+
+
+class ChatEventMember(StorageModel, table=True):
+    """A chat member's say about being shared with the Events partner ("don't share me"),
+    and when they were last shared."""
+
+    __tablename__ = "chat_event_member"
+    __table_args__ = (UniqueConstraint("platform", "workspace_id", "chat_id", "user_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    platform: str = Field(max_length=16)
+    workspace_id: str = Field(max_length=255)
+    chat_id: str = Field(max_length=255)
+    user_id: str = Field(max_length=255)
+    opted_out: bool = False
+    shared_at: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _created()
+
+
+class ChatEventReview(StorageModel, table=True):
+    """An identity review shown to an organiser, decided once (the first press wins)."""
+
+    __tablename__ = "chat_event_review"
+
+    review_id: str = Field(primary_key=True, max_length=128)
+    chat_event_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("chat_event.id"), nullable=False, index=True)
+    )
+    source_id: str = Field(max_length=255)
+    target_id: str = Field(max_length=255)
+    decision: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _created()

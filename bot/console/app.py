@@ -8,6 +8,7 @@ piped: one message per line, no control characters, and work still running at en
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
@@ -115,6 +116,19 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
+_AS = re.compile(r"^as\s+(?P<name>[A-Za-z][\w-]{0,30})\s*:\s*(?P<text>.+)$", re.I)
+
+
+def speaker(text: str) -> tuple[Sender, str]:
+    """`as Bob: who should I meet?` speaks as another member of the terminal's chat (a
+    scripted group); anything else is the terminal's own user."""
+    match = _AS.match(text)
+    if match is None:
+        return SENDER, text
+    name = match["name"].capitalize()
+    return Sender(user_id=f"local-{name.lower()}", display_name=name), match["text"].strip()
+
+
 async def run_console(
     manager: ConversationManager,
     work: WorkTracker,
@@ -141,11 +155,12 @@ async def run_console(
         if text.lower() in {"quit", "exit"}:
             break
         if text:
+            who, text = speaker(text)
             press = replier.answer(text)
             message: Inbound = (
-                ButtonPress(ADDRESS, SENDER, press, new_event_id())
+                ButtonPress(ADDRESS, who, press, new_event_id())
                 if press
-                else InboundMessage(ADDRESS, SENDER, text, event_id=new_event_id(), private=True)
+                else InboundMessage(ADDRESS, who, text, event_id=new_event_id(), private=True)
             )
             # One line at a time, like a person reading each answer before typing again.
             await work.spawn(manager.handle(message, replier), name="console-turn")

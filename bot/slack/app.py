@@ -48,9 +48,11 @@ BOT_SCOPES = (
     "app_mentions:read",  # app_mention
     "assistant:write",  # assistant.threads.setStatus / setSuggestedPrompts (agent view)
     "channels:history",  # message.channels
+    "channels:read",  # conversations.members: "add everyone here" to an event
     "chat:write",  # chat.postMessage / update / startStream / appendStream / stopStream
     "commands",  # /concierge
     "groups:history",  # message.groups
+    "groups:read",  # conversations.members in private channels
     "im:history",  # message.im
     "im:write",  # conversations.open: /concierge answers in the person's DM
     "mpim:history",  # message.mpim

@@ -146,6 +146,7 @@ class SlackFrontEnd:
         services.people.use_profiles(PLATFORM, self._profile_of)
         if services.deps.events is not None:  # workspace admins organise any event
             services.deps.events.use_admin_check(PLATFORM, self._is_admin)
+            services.deps.events.use_member_list(PLATFORM, self._members_of)
         self._admin = WorkspaceSettings(
             workspaces=services.workspaces,
             people=self._people,
@@ -388,6 +389,12 @@ class SlackFrontEnd:
             return {}
         profile = await self._people.profile(address.workspace_id, sender.user_id)
         return profile.known() if profile is not None else {}
+
+    async def _members_of(self, address: ConversationAddress) -> list[str] | None:
+        """Who is in the channel (`conversations.members`), for "add everyone here"."""
+        if self._people is None or address.platform != PLATFORM:
+            return None
+        return await self._people.members(address.workspace_id, address.chat_id)
 
     async def _is_admin(self, address: ConversationAddress, user_id: str) -> bool:
         """Whether Slack says the user is a workspace admin or owner (asked now)."""

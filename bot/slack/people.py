@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 CONTACT_SCOPE = "users:read.email"
 LOOKUP_TIMEOUT_S = 2.0
+MEMBERS_TIMEOUT_S = 10.0
+MEMBERS_LISTED = 1_000
+"""A channel's members are read up to this many (an event of a thousand is a conference)."""
 CACHE_S = 300.0
 REMEMBERED = 10_000
 
@@ -38,6 +41,9 @@ class SlackProfile:
     """Their own time zone (`users.info` `tz`), for "tomorrow" and "tonight"."""
     locale: str | None = None
     """Their Slack language ("en-US", `users.info` with `include_locale`), for amounts."""
+    title: str | None = None
+    """Their job title as their Slack profile gives it (for event introductions)."""
+    is_bot: bool = False
 
     def __repr__(self) -> str:  # personal data stays out of logs
         return f"SlackProfile(user_id={self.user_id!r})"
@@ -48,9 +54,9 @@ class SlackProfile:
         return {k: v for k, v in fields.items() if v}
 
     def known(self) -> dict[str, str]:
-        """What the concierge keeps of them: what partners may get, their time zone and
-        locale."""
-        own = {"timezone": self.timezone, "locale": self.locale}
+        """What the concierge keeps of them: what partners may get, their time zone, locale
+        and job title (the title only reaches the Events partner, with its approval)."""
+        own = {"timezone": self.timezone, "locale": self.locale, "title": self.title}
         return {**self.for_partners(), **{k: v for k, v in own.items() if v}}
 
 
@@ -100,6 +106,40 @@ class SlackPeople:
         self._remember((team_id, user_id), found)
         return found
 
+    async def members(self, team_id: str, channel: str) -> list[str] | None:
+        """The people in a channel, bots and deactivated accounts left out (paged
+        `conversations.members`, then each one's cached profile); None when Slack can't say
+        (no `channels:read` granted, say), so the caller knows only who wrote there."""
+        token = await self._clients.token_for(team_id)
+        if token is None:
+            return None
+        client = self._clients.client(token)
+        listed: list[str] = []
+        cursor: str | None = None
+        try:
+            async with asyncio.timeout(MEMBERS_TIMEOUT_S):
+                while len(listed) < MEMBERS_LISTED:
+                    answer = await client.conversations_members(
+                        channel=channel, limit=200, cursor=cursor
+                    )
+                    listed.extend(m for m in answer.get("members") or () if isinstance(m, str))
+                    meta = answer.get("response_metadata") or {}
+                    cursor = meta.get("next_cursor") if isinstance(meta, Mapping) else None
+                    if not cursor:
+                        break
+                bot = (await self._clients.identity(token)).user_id
+        except (*SLACK_ERRORS, TimeoutError) as error:
+            log.info("no member list for a channel of %s: %s", team_id, describe(error))
+            return None
+        people: list[str] = []
+        for user_id in listed[:MEMBERS_LISTED]:
+            if user_id == bot:
+                continue
+            profile = await self.profile(team_id, user_id)
+            if profile is not None and not profile.is_bot:
+                people.append(user_id)
+        return people
+
     def _remember(self, key: tuple[str, str], found: SlackProfile) -> None:
         self._cache[key] = (time.monotonic(), found)
 
@@ -118,16 +158,14 @@ def _profile(user_id: str, user: Mapping[str, Any], *, contact: bool) -> SlackPr
         or _text(user.get("name"))
     )
     admin = any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
-    zone = _text(user.get("tz"))
-    locale = _text(user.get("locale"))
-    if not contact:
-        return SlackProfile(user_id, name, admin, timezone=zone, locale=locale)
     return SlackProfile(
         user_id,
         name,
         admin,
-        email=_text(profile.get("email")),
-        phone=_text(profile.get("phone")),
-        timezone=zone,
-        locale=locale,
+        email=_text(profile.get("email")) if contact else None,
+        phone=_text(profile.get("phone")) if contact else None,
+        timezone=_text(user.get("tz")),
+        locale=_text(user.get("locale")),
+        title=_text(profile.get("title")),
+        is_bot=user.get("is_bot") is True or user.get("deleted") is True,
     )

@@ -39,12 +39,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachetools import LRUCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cadence import SLACK_STREAM_CHARS, STATUS_EDIT_S, EditThrottle
 from bot.slack.clients import SLACK_ERRORS, SlackClients, describe
 from bot.slack.records import Posted, SlackRecords
 from bot.slack.render import SlackMessage, render_reply, render_status
@@ -54,7 +54,6 @@ from conversations.types import ConversationAddress
 
 log = logging.getLogger(__name__)
 
-REFRESHES_KEPT = 10_000
 THINKING = "is thinking…"
 WORKING = "is working on it…"
 
@@ -81,8 +80,10 @@ class SlackDeliveryError(Exception):
 
 @dataclass(frozen=True)
 class ReplyPolicy:
-    progress_min_interval_s: float = 3.0
-    stream_buffer_chars: int = 200
+    """Slack's share of the one edit rule (`bot.cadence`)."""
+
+    progress_min_interval_s: float = STATUS_EDIT_S
+    stream_buffer_chars: int = SLACK_STREAM_CHARS
 
 
 @dataclass
@@ -93,18 +94,11 @@ class SlackShared:
     clients: SlackClients
     records: SlackRecords
     policy: ReplyPolicy = field(default_factory=ReplyPolicy)
-    refreshed: LRUCache[tuple[str, str], float] = field(
-        default_factory=lambda: LRUCache(maxsize=REFRESHES_KEPT)
-    )
+    edits: EditThrottle = field(default_factory=EditThrottle)
 
     def refresh_due(self, address: ConversationAddress, key: str, now: float) -> bool:
         """Whether the status line under `key` may be edited now (and note that it is)."""
-        slot = (address.key, key)
-        last = self.refreshed.get(slot)
-        if last is not None and now - last < self.policy.progress_min_interval_s:
-            return False
-        self.refreshed[slot] = now
-        return True
+        return self.edits.due((address.key, key), now, self.policy.progress_min_interval_s)
 
 
 @dataclass

@@ -6,8 +6,7 @@ values) is in the database instead: `bot.telegram.records`, `bot.telegram.callba
   `callback_data` holds at most 64 bytes and a custom webhook skips PTB's arbitrary callback
   data, so each button carries a random 128-bit token and the value stays on our side, tied
   to its chat and to the key of the reply it sits on.
-- `Bounded`: people's display names (for mentions; personal data, never stored) and the
-  refresh throttle of status lines.
+- `Bounded`: people's display names (for mentions; personal data, never stored).
 - `RecentIds`: updates answered outside the manager.
 """
 

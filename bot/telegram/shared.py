@@ -9,6 +9,7 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
+from bot.cadence import STATUS_EDIT_S, TELEGRAM_DRAFT_S, EditThrottle
 from bot.telegram.memory import Bounded, CallbackStore
 from bot.telegram.records import TelegramRecords
 from conversations.types import ConversationAddress
@@ -16,13 +17,11 @@ from conversations.types import ConversationAddress
 
 @dataclass(frozen=True)
 class ReplyPolicy:
-    """How often a chat sees a message change: a status line is edited at most every
-    `progress_min_interval_s` (`TelegramShared.refresh_due`, the one rule for edits), a draft
-    of a streamed answer is sent at most every `draft_interval_s`, "typing…" is renewed every
-    `typing_interval_s` (Telegram shows it for 5 s)."""
+    """Telegram's share of the one edit rule (`bot.cadence`), and how often "typing…" is
+    renewed (Telegram shows it for 5 s)."""
 
-    progress_min_interval_s: float = 3.0
-    draft_interval_s: float = 2.0
+    progress_min_interval_s: float = STATUS_EDIT_S
+    draft_interval_s: float = TELEGRAM_DRAFT_S
     typing_interval_s: float = 4.5
 
 
@@ -35,7 +34,7 @@ class TelegramShared:
     callbacks: CallbackStore
     records: TelegramRecords
     names: Bounded[str, str] = field(default_factory=Bounded)
-    refreshed: Bounded[tuple[str, str], float] = field(default_factory=Bounded)
+    edits: EditThrottle = field(default_factory=EditThrottle)
     policy: ReplyPolicy = field(default_factory=ReplyPolicy)
 
     def learn_name(self, user_id: str, name: str | None) -> None:
@@ -44,8 +43,4 @@ class TelegramShared:
 
     def refresh_due(self, address: ConversationAddress, key: str, now: float) -> bool:
         """Whether the status line under `key` may be edited now (and note that it is)."""
-        last = self.refreshed.get((address.key, key))
-        if last is not None and now - last < self.policy.progress_min_interval_s:
-            return False
-        self.refreshed.put((address.key, key), now)
-        return True
+        return self.edits.due((address.key, key), now, self.policy.progress_min_interval_s)

@@ -12,6 +12,7 @@ from conversations.capabilities.callagent import (
     register_call_questions,
     start_call,
 )
+from conversations.capabilities.events import EVENT_TOOLS, IMPORT, MATCHING, register_event_buttons
 from conversations.capabilities.jobs_tools import job_status
 from conversations.capabilities.onegent import (
     RESERVATION,
@@ -34,9 +35,10 @@ ALL_TOOLS: tuple[Tool, ...] = (
     book_activity,
     start_call,
     reserve,
+    *EVENT_TOOLS,
     job_status,
 )
-JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL, RESERVATION)
+JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL, RESERVATION, IMPORT, MATCHING)
 
 
 def questions() -> QuestionRouter:
@@ -52,5 +54,6 @@ def buttons(answers: QuestionRouter) -> ButtonRouter:
     register_booking_buttons(router)
     register_call_buttons(router)
     register_reserve_buttons(router)
+    register_event_buttons(router)
     router.register("answer", answers.button)
     return router

@@ -62,6 +62,8 @@ class Tool:
     args_model: type[BaseModel]
     function: ToolFunction
     partner: str | None = None
+    offered: Callable[[Any], Awaitable[bool]] | None = None
+    """Whether to offer it in this turn's context (a read-only key offers no writes)."""
     spec: ToolSpec = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,8 +80,11 @@ class Tool:
         )
 
 
-def tool(*, partner: str | None = None) -> Callable[[ToolFunction], Tool]:
-    """Turn an async function into a `Tool`; `partner` names the partner it needs configured."""
+def tool(
+    *, partner: str | None = None, offered: Callable[[Any], Awaitable[bool]] | None = None
+) -> Callable[[ToolFunction], Tool]:
+    """Turn an async function into a `Tool`; `partner` names the partner it needs configured,
+    `offered` (given the turn's `ToolContext`) whether that partner lets it act here."""
 
     def wrap(function: ToolFunction) -> Tool:
         hints = get_type_hints(function, include_extras=True)
@@ -89,7 +94,7 @@ def tool(*, partner: str | None = None) -> Callable[[ToolFunction], Tool]:
             fields[name] = (hints[name], default)
         args_model = create_model(f"{function.__name__}_args", __base__=_StrictArgs, **fields)
         description = inspect.cleandoc(function.__doc__ or "")
-        return Tool(function.__name__, description, args_model, function, partner)
+        return Tool(function.__name__, description, args_model, function, partner, offered)
 
     return wrap
 

@@ -18,6 +18,7 @@ from storage import Database
 
 if TYPE_CHECKING:
     from conversations.capabilities.callagent.access import CallAgentAccess
+    from conversations.capabilities.events.access import EventsAccess
     from conversations.capabilities.onegent.access import OnegentAccess
     from conversations.jobs.kinds import JobKind
 
@@ -39,6 +40,7 @@ class ToolDeps:
     """Every partner's credentials; None: the resolver `outgoing` was built with."""
     call_agent: CallAgentAccess | None = None
     onegent: OnegentAccess | None = None
+    events: EventsAccess | None = None
 
 
 @dataclass

@@ -19,6 +19,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from storage.engine import build_engine, ensure_sqlite_dir
 from storage.models import UTCDateTime, metadata
+from storage.sealing import Sealed
 
 # Any constant shared by every process that migrates this database.
 _ADVISORY_LOCK_KEY = 0x636F6E63  # "conc"
@@ -39,6 +40,8 @@ def _render_item(type_: str, obj: Any, autogen: AutogenContext) -> str | Literal
         return f"sa.String({obj.length})" if obj.length else "sa.String()"
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, Sealed):
+        return "sa.LargeBinary()"  # sealed values: ciphertext on disk
     return False
 
 

@@ -84,6 +84,7 @@ from integrations.sandbox import (
 from integrations.sandbox.callagent_records import SandboxCall, StoredEvent
 from storage import Database, FieldCipher, generate_key, upgrade
 from storage.models import Action
+from storage.sealing import seal_with
 from tests.benchmarks.processes import free_port, server_process
 
 NOBU = "+1 212 555 0100"
@@ -332,6 +333,7 @@ async def running_concierge(database_url: str, calls_url: str) -> AsyncIterator[
     """The manager, the job runner and the outbox sender, wired as `serve` wires them."""
     await upgrade(database_url)
     db = await Database.create(database_url)
+    seal_with(db, FieldCipher(generate_key()))
     http = partner_http_client()
     run_id = uuid.uuid4().hex[:8]  # a workspace of its own, so a reused database is fine
     cipher = FieldCipher(generate_key())

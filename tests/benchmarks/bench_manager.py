@@ -43,6 +43,7 @@ from conversations.tools import ToolDeps
 from integrations.sandbox import DEFAULT_NEGOTIATED_KEY
 from storage import Database, FieldCipher, generate_key, upgrade
 from storage.models import Action
+from storage.sealing import seal_with
 from tests.benchmarks.processes import free_port, server_process
 
 
@@ -161,6 +162,7 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
     """One pass per concurrency level against the same database and sandbox process."""
     await upgrade(database_url)
     db = await Database.create(database_url)
+    seal_with(db, FieldCipher(generate_key()))
     count_writes(db)
     run_id = uuid.uuid4().hex[:8]  # fresh event ids, so a reused database has no duplicates
     backend = database_url.split(":")[0]

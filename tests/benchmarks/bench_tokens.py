@@ -27,7 +27,8 @@ from conversations.llm import LLMRequest, LLMResponse, Usage
 from conversations.metrics import add_usage, cached_share
 from integrations.anthropic_llm import AnthropicLLM
 from integrations.sandbox import DEFAULT_NEGOTIATED_KEY, SandboxConfig, running_outgoing_sandbox
-from storage import Database, upgrade
+from storage import Database, FieldCipher, generate_key, upgrade
+from storage.sealing import seal_with
 from tests.conversations.conftest import Harness
 from tests.fakes.messages_api import FakeMessagesAPI, FakeResponse, RecordedRequest, ToolUse
 from tests.fakes.messages_api import Reply as ModelReply
@@ -74,6 +75,7 @@ async def run(turns: int, workdir: Path) -> list[Usage]:
     url = f"sqlite+aiosqlite:///{workdir / 'tokens.db'}"
     await upgrade(url)
     db = await Database.create(url)
+    seal_with(db, FieldCipher(generate_key()))
     try:
         async with (
             fake.serve() as base_url,

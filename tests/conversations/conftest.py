@@ -10,6 +10,7 @@ import pytest
 
 from conversations import ConversationAddress, ConversationManager, InboundMessage, Sender
 from conversations.capabilities.callagent import CallAgentAccess
+from conversations.capabilities.events import EventsAccess
 from conversations.capabilities.onegent import OnegentAccess
 from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
 from conversations.credentials import EnvironmentCredentials
@@ -71,6 +72,9 @@ class Harness:
     calls_per_day: int = 20
     onegent_url: str | None = None
     """An Onegent sandbox's `/api/v1` URL: reservations are set up (with its default key)."""
+    events_url: str | None = None
+    """An Events sandbox's URL: events matching is set up with `events_key`."""
+    events_key: str | None = None
 
     def manager(self, llm: LLM, *, key: str | None = None) -> ConversationManager:
         credentials = EnvironmentCredentials(
@@ -80,6 +84,8 @@ class Harness:
             call_agent_key=DEFAULT_CALL_AGENT_KEY if self.calls_url else None,
             onegent_url=self.onegent_url,
             onegent_key=DEFAULT_ONEGENT_KEY if self.onegent_url else None,
+            events_url=self.events_url,
+            events_key=self.events_key,
         )
         calls = CallAgentAccess(
             http=self.http,
@@ -98,6 +104,9 @@ class Harness:
             job_kinds={kind.name: kind for kind in JOB_KINDS},
             call_agent=calls,
             onegent=OnegentAccess(http=self.http, credentials=credentials),
+            events=EventsAccess(http=self.http, credentials=credentials)
+            if self.events_url
+            else None,
         )
         answers = questions()
         manager = ConversationManager(

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversations.booking.webhook import receive_booking_webhook
-from storage import Database, upgrade
+from storage import Database, FieldCipher, generate_key, upgrade
+from storage.sealing import seal_with
 
 T = TypeVar("T")
 
@@ -44,6 +45,7 @@ def db_on_a_loop(tmp_path: Path) -> Iterator[tuple[LoopThread, Database]]:
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
     loop.run(upgrade(url))
     db = loop.run(Database.create(url))
+    seal_with(db, FieldCipher(generate_key()))
     yield loop, db
     loop.run(db.dispose())
     loop.close()

@@ -18,8 +18,10 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from storage.crypto import FieldCipher, generate_key
 from storage.engine import Database, redact_url
 from storage.migrate import upgrade
+from storage.sealing import cipher_for, seal_with
 
 POSTGRES_URL_ENV = "CONCIERGE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -91,6 +93,7 @@ async def migrated_database(backend: str, tmp_path: Path) -> AsyncIterator[Datab
         url = f"sqlite:///{tmp_path / 'concierge.db'}"
         await upgrade(url)
         db = await Database.create(url)
+        seal_with(db, FieldCipher(generate_key()))
         try:
             yield db
         finally:
@@ -100,6 +103,7 @@ async def migrated_database(backend: str, tmp_path: Path) -> AsyncIterator[Datab
         async with postgres_schema(url) as schema:
             await upgrade(url, schema=schema)
             db = await Database.create(url, schema=schema)
+            seal_with(db, FieldCipher(generate_key()))
             try:
                 yield db
             finally:
@@ -110,7 +114,9 @@ async def migrated_database(backend: str, tmp_path: Path) -> AsyncIterator[Datab
 
 async def second_database(db: Database) -> Database:
     """Another engine on the same database and schema (like a second process)."""
-    return await Database.create(db.url, schema=db.schema)
+    second = await Database.create(db.url, schema=db.schema)
+    seal_with(second, cipher_for(db.engine.dialect))
+    return second
 
 
 __all__ = [

@@ -41,8 +41,8 @@ BOT_ID = "B0BOT"
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "fake-client-secret-0123456789"
 SCOPES = (
-    "app_mentions:read,assistant:write,channels:history,chat:write,commands,groups:history,"
-    "im:history,im:write,mpim:history,users:read"
+    "app_mentions:read,assistant:write,channels:history,channels:read,chat:write,commands,"
+    "groups:history,groups:read,im:history,im:write,mpim:history,users:read"
 )
 TOKEN_LIFETIME_S = 43_200
 
@@ -126,6 +126,8 @@ class FakeSlackAPI:
     scopes: str = SCOPES
     """`X-OAuth-Scopes` of tokens the fake did not issue (single-workspace tests)."""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channel_members: dict[str, list[str]] = field(default_factory=dict)
+    """`conversations.members` per channel; a channel not here answers `missing_scope`."""
     refresh_delay_s: float = 0.0
     issued: dict[str, Issued] = field(default_factory=dict)
     _codes: dict[str, Grant] = field(default_factory=dict)
@@ -320,6 +322,18 @@ class FakeSlackAPI:
                 "ok": True,
                 "messages": self._history(str(channel or ""), args.get("ts")),
                 "has_more": False,
+            }
+        if method == "conversations.members":
+            members = self.channel_members.get(str(channel or ""))
+            if members is None:  # an install without channels:read / groups:read
+                return {"ok": False, "error": "missing_scope", "needed": "channels:read"}
+            start = int(args.get("cursor") or 0)
+            end = start + int(args.get("limit") or 100)
+            more = str(end) if end < len(members) else ""
+            return {
+                "ok": True,
+                "members": members[start:end],
+                "response_metadata": {"next_cursor": more},
             }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}

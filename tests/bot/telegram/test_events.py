@@ -1,0 +1,159 @@
+"""Events matching from a Telegram group: the organiser makes it an event, adds the members
+with an approval only they can press, runs matching (one card, edited in place), and each
+member gets their introductions in their private chat with the bot — never in the group.
+The real PTB application in webhook mode, the Events sandbox over loopback, a fake Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conversations.capabilities.events import import_job, matching
+from conversations.offline import OfflinePlanner
+from integrations.sandbox import DEFAULT_EVENTS_KEY, EventsSandboxConfig, running_events_sandbox
+from tests.bot.telegram.fake_telegram import BOT_USERNAME, Call
+from tests.bot.telegram.harness import (
+    ALICE,
+    BOB,
+    GROUP,
+    TelegramRig,
+    callback_query,
+    message,
+    running_telegram,
+    update,
+)
+
+CAROL: dict[str, Any] = {"id": 1003, "is_bot": False, "first_name": "Carol"}
+MEMBERS = (ALICE, BOB, CAROL)
+
+
+@pytest.fixture(autouse=True)
+def _quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matching, "poll_delay", lambda: 0.0)
+    monkeypatch.setattr(import_job, "poll_delay", lambda: 0.0)
+
+
+def _posted(rig: TelegramRig, words: str, chat: int) -> list[Call]:
+    """Messages sent to `chat`, and edits of them, whose text has `words`."""
+    return [
+        c
+        for c in rig.telegram.calls
+        if c.method in ("sendMessage", "editMessageText")
+        and c.chat_id == chat
+        and c.params.get("_ok")
+        and words in c.text
+    ]
+
+
+async def _wait(rig: TelegramRig, words: str, chat: int, count: int = 1) -> list[Call]:
+    await rig.telegram.wait_for(lambda: len(_posted(rig, words, chat)) >= count)
+    return _posted(rig, words, chat)
+
+
+async def _say(rig: TelegramRig, text: str, user: Mapping[str, Any] = ALICE) -> None:
+    await rig.deliver(update(message(f"@{BOT_USERNAME} {text}", user=user, chat=GROUP)))
+
+
+def _message_id(sent: Call) -> int:
+    return int(
+        sent.params["_message_id"] if sent.method == "sendMessage" else sent.params["message_id"]
+    )
+
+
+async def _press(rig: TelegramRig, card: Call, label: str, user: Mapping[str, Any]) -> None:
+    pressed = callback_query(card.callback_data(label), on=_message_id(card), chat=GROUP, user=user)
+    await rig.deliver(pressed)
+
+
+async def test_a_group_becomes_an_event_and_each_member_gets_matches_in_private(
+    tmp_path: Path,
+) -> None:
+    async with (
+        running_events_sandbox(EventsSandboxConfig.fast()) as events,
+        running_telegram(
+            OfflinePlanner(),
+            database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
+            EVENTS_API_URL=events.base_url,
+            EVENTS_API_KEY=DEFAULT_EVENTS_KEY,
+        ) as rig,
+    ):
+        for member in MEMBERS:
+            await _say(rig, "count me in", member)
+        await _say(rig, "make this group an event for Friday's offsite")
+        (created,) = await _wait(rig, "Make this chat an event", GROUP)
+        await _press(rig, created, "Create event", BOB)  # not Bob's to press
+        await _press(rig, created, "Create event", ALICE)
+        await _wait(rig, "is now the event", GROUP)
+
+        await _say(rig, "add everyone here")
+        (asked,) = await _wait(rig, "Share 3 people", GROUP)
+        assert all(f"• {m['first_name']}" in asked.text for m in MEMBERS)
+        await _press(rig, asked, "Share", BOB)
+        assert not events.state.attendees
+        await _press(rig, asked, "Share", ALICE)
+        await _wait(rig, "✅ Added 3 people", GROUP)
+        (event,) = events.state.events.values()
+        rows = events.state.attendees[event["event_id"]]
+        assert sorted(r["name"] for r in rows.values()) == ["Alice", "Bob", "Carol"]
+        assert not any(str(m["id"]) in rows for m in MEMBERS)  # random partner ids only
+
+        await _say(rig, "run matching")
+        await _wait(rig, "Matches are ready", GROUP)
+        for member in MEMBERS:
+            await _say(rig, "who should I meet?", member)
+            await _wait(rig, "Your introductions", int(member["id"]))
+        await _say(rig, "who should Alice meet?", BOB)
+        await _wait(rig, "only show you your own", int(BOB["id"]))
+        await rig.settle()
+    group = "\n".join(c.text for c in rig.telegram.calls if c.chat_id == GROUP)
+    assert "Your introductions" not in group and "% match" not in group
+    for member in MEMBERS:
+        (mine,) = _posted(rig, "Your introductions", int(member["id"]))
+        others = [m["first_name"] for m in MEMBERS if m is not member]
+        assert all(name in mine.text for name in others) and "% match" in mine.text
+    assert len(_posted(rig, "Matches are ready", GROUP)) == 1
+    assert not _posted(rig, "Your introductions", GROUP)
+
+
+async def test_reviews_reach_the_organiser_in_private_and_each_is_resolved_once(
+    tmp_path: Path,
+) -> None:
+    """Two members look like one person: the review goes to the organiser's private chat
+    with its buttons; Merge pressed twice there merges once."""
+    twin: dict[str, Any] = {"id": 1004, "is_bot": False, "first_name": "Bob"}
+    async with (
+        running_events_sandbox(EventsSandboxConfig.fast()) as events,
+        running_telegram(
+            OfflinePlanner(),
+            database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
+            EVENTS_API_URL=events.base_url,
+            EVENTS_API_KEY=DEFAULT_EVENTS_KEY,
+        ) as rig,
+    ):
+        for member in (ALICE, BOB, twin):
+            await _say(rig, "count me in", member)
+        await _say(rig, "make this group an event for the offsite")
+        (created,) = await _wait(rig, "Make this chat an event", GROUP)
+        await _press(rig, created, "Create event", ALICE)
+        await _say(rig, "add everyone here")
+        (asked,) = await _wait(rig, "Share 3 people", GROUP)
+        await _press(rig, asked, "Share", ALICE)
+        await _wait(rig, "✅ Added 3 people", GROUP)
+        assert len(events.state.open_reviews()) == 1
+        await _say(rig, "reviews")
+        alice = int(ALICE["id"])
+        (review,) = await _wait(rig, "Identity review", alice)
+        assert [b["text"] for b in review.buttons] == ["Accept", "Reject", "Distinct", "Merge"]
+        for _ in range(2):
+            pressed = callback_query(
+                review.callback_data("Merge"), on=_message_id(review), chat=alice, user=ALICE
+            )
+            await rig.deliver(pressed)
+        await _wait(rig, "already resolved by you", alice)
+        await rig.settle()
+    assert len(_posted(rig, "Done: the review was merged into one.", alice)) == 1
+    assert [r["status"] for r in events.state.reviews.values()] == ["merged"]
+    assert not _posted(rig, "Identity review", GROUP)
