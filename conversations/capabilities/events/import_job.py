@@ -16,11 +16,11 @@ from typing import ClassVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.capabilities.events.roster import unseal
-from conversations.capabilities.events.runs import counters
+from conversations.capabilities.events.runs import counters, final, webhook_refused
 from conversations.capabilities.events.wording import events_failure
 from conversations.jobs import JobContext, JobKind, Say, Step, soon
 from conversations.replies import Reply
-from integrations.errors import PartnerError, PartnerHTTPError
+from integrations.errors import PartnerError
 from integrations.events.models import Run
 from storage.models import Action
 from storage.repositories import chat_events
@@ -114,10 +114,10 @@ class ImportJob(JobKind):
                 webhook_url=hook,
             )
         except PartnerError as error:
-            if hook is not None and _webhook_refused(error):
+            if hook is not None and webhook_refused(error):
                 await job.checkpoint(no_webhook=True)  # only a hint: poll without it
                 return Step(S.SENDING, run_at=soon(0.0))
-            if _final(error) or action.attempts >= MAX_SEND_ATTEMPTS:
+            if final(error) or action.attempts >= MAX_SEND_ATTEMPTS:
                 return self._failed(job, events_failure(error))
             return Step(S.SENDING, run_at=soon(retry_delay(action.attempts)))
         await job.checkpoint(
@@ -142,7 +142,7 @@ class ImportJob(JobKind):
             for run_id in action.payload.get("run_ids", []):
                 runs.append(await client.get_run(run_id))
         except PartnerError as error:
-            if _final(error):
+            if final(error):
                 return self._failed(job, events_failure(error))
             return Step(S.IMPORTING, run_at=soon(poll_delay()))
         failed = [run for run in runs if run.terminal and run.status != "succeeded"]
@@ -195,16 +195,6 @@ class ImportJob(JobKind):
             result={"reason": reason},
             say=(Say("card:failed", card(job.action, S.FAILED, reason)),),
         )
-
-
-def _webhook_refused(error: PartnerError) -> bool:
-    """The partner refused our callback URL (a loopback `CONCIERGE_PUBLIC_URL`, say)."""
-    return isinstance(error, PartnerHTTPError) and error.code == "INVALID_WEBHOOK_URL"
-
-
-def _final(error: PartnerError) -> bool:
-    """A refusal that trying again will not change (a 4xx other than 429)."""
-    return isinstance(error, PartnerHTTPError) and 400 <= error.status < 500 and error.status != 429
 
 
 IMPORT = ImportJob()

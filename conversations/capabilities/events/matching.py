@@ -19,7 +19,7 @@ from pydantic import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.capabilities.events.chat import here, organises, writes_here
-from conversations.capabilities.events.runs import counters
+from conversations.capabilities.events.runs import counters, final, webhook_refused
 from conversations.capabilities.events.wording import (
     NO_EVENT,
     ONLY_ORGANISER,
@@ -30,7 +30,7 @@ from conversations.jobs import JobContext, JobKind, Say, Step, soon, start_job
 from conversations.replies import Reply
 from conversations.tools.base import ToolOutcome, tool, tool_error
 from conversations.tools.context import ToolContext
-from integrations.errors import PartnerError, PartnerHTTPError
+from integrations.errors import PartnerError
 from integrations.events import EventsClient
 from integrations.events.models import Run
 from storage import repositories, token_hash
@@ -130,10 +130,10 @@ class MatchingJob(JobKind):
                     event_id, idempotency_key=key, top_n=top_n, webhook_url=hook
                 )
         except PartnerError as error:
-            if hook is not None and _webhook_refused(error):
+            if hook is not None and webhook_refused(error):
                 await job.checkpoint(no_webhook=True)  # only a hint: poll without it
                 return Step(action.status, run_at=soon(0.0))
-            if _final(error) or action.attempts >= 6:
+            if final(error) or action.attempts >= 6:
                 return self._failed(job, events_failure(error))
             return Step(action.status, run_at=soon(retry_delay(action.attempts)))
         if kind == "enrichment":
@@ -149,7 +149,7 @@ class MatchingJob(JobKind):
         try:
             run = await client.get_run(run_id)
         except PartnerError as error:
-            if _final(error):
+            if final(error):
                 return self._failed(job, events_failure(error))
             return Step(action.status, run_at=soon(poll_delay()))
         if not run.terminal:
@@ -201,15 +201,6 @@ class MatchingJob(JobKind):
             result={"reason": reason},
             say=(Say("card:failed", card(job.action, S.FAILED, reason)),),
         )
-
-
-def _webhook_refused(error: PartnerError) -> bool:
-    """The partner refused our callback URL (a loopback `CONCIERGE_PUBLIC_URL`, say)."""
-    return isinstance(error, PartnerHTTPError) and error.code == "INVALID_WEBHOOK_URL"
-
-
-def _final(error: PartnerError) -> bool:
-    return isinstance(error, PartnerHTTPError) and 400 <= error.status < 500 and error.status != 429
 
 
 MATCHING = MatchingJob()

@@ -1,7 +1,9 @@
-"""A partner run's progress in a few words, for the job cards."""
+"""A partner run as its jobs read it: its progress in a few words for the job cards, and
+which of the partner's refusals to stop at."""
 
 from __future__ import annotations
 
+from integrations.errors import PartnerError, PartnerHTTPError
 from integrations.events.models import Run
 
 _STATUS = {"queued": "queued", "running": "running"}
@@ -19,3 +21,13 @@ def counters(run: Run) -> str:
     if shown and not run.terminal:
         return ", ".join(shown)
     return _STATUS.get(run.status, run.status)
+
+
+def webhook_refused(error: PartnerError) -> bool:
+    """The partner refused our callback URL (a loopback `CONCIERGE_PUBLIC_URL`, say)."""
+    return isinstance(error, PartnerHTTPError) and error.code == "INVALID_WEBHOOK_URL"
+
+
+def final(error: PartnerError) -> bool:
+    """A refusal that trying again will not change (a 4xx other than 429)."""
+    return isinstance(error, PartnerHTTPError) and 400 <= error.status < 500 and error.status != 429
