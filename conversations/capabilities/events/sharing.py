@@ -56,7 +56,7 @@ def confirmation(
     nameless = int(snapshot.get("nameless", 0))
     if nameless:
         lines.append(f"Left out: {_people(nameless)} whose name I don't know yet.")
-    lines.append("Members who haven't written here yet can say “count me in” to be added.")
+    lines.append("Anyone missing can say “count me in” to be added.")
     lines.append(
         "Each is sent under a random id of ours (never their chat account), with the name "
         "above; an e-mail address only where this workspace shares it."
