@@ -18,7 +18,7 @@ from conversations.capabilities.callagent.call_job import CALL
 from conversations.capabilities.callagent.card import CallStatus
 from conversations.capabilities.callagent.phone import NumberRefused, dialable, human
 from conversations.cards import clip
-from conversations.decisions import decide_once
+from conversations.decisions import decide_once, open_confirmation
 from conversations.jobs import start_job
 from conversations.replies import BUTTON_EXPIRED, ApprovalRequest, Button, Reply
 from conversations.tools.base import ToolOutcome, tool, tool_error
@@ -135,15 +135,7 @@ async def start_call(
         "callee": clip(callee, 120) or number.shown,
         "others_may_answer": others_may_answer,
     }
-    async with ctx.deps.db.session() as session:
-        approval = await repositories.create_approval(
-            session,
-            conversation_id=ctx.conversation_id,
-            workspace_id=ctx.address.workspace_id,
-            requested_by=ctx.sender.user_id,
-            snapshot={"call": call},
-            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.deps.booking.approval_ttl_s),
-        )
+    approval = await open_confirmation(ctx, "call", call)
     return ToolOutcome(
         for_model={
             "status": "awaiting_confirmation",

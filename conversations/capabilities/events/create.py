@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
@@ -19,7 +18,7 @@ from conversations.capabilities.events.chat import Here, event_of, here, writes_
 from conversations.capabilities.events.wording import READ_ONLY, events_failure
 from conversations.capabilities.onegent.fields import FieldProblem, read_date, today_in
 from conversations.cards import clip
-from conversations.decisions import decide_once
+from conversations.decisions import decide_once, open_confirmation
 from conversations.replies import BUTTON_EXPIRED, ApprovalRequest, Button, Reply
 from conversations.tools.base import ToolOutcome, tool, tool_error
 from conversations.tools.context import ToolContext
@@ -122,15 +121,7 @@ async def create_event(
         "timezone": zone,
         **dates,
     }
-    async with ctx.deps.db.session() as session:
-        approval = await repositories.create_approval(
-            session,
-            conversation_id=ctx.conversation_id,
-            workspace_id=ctx.address.workspace_id,
-            requested_by=ctx.sender.user_id,
-            snapshot={KIND: draft},
-            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.deps.booking.approval_ttl_s),
-        )
+    approval = await open_confirmation(ctx, KIND, draft)
     return ToolOutcome(
         for_model={
             "status": "awaiting_confirmation",

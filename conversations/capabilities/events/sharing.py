@@ -9,7 +9,6 @@ leave later.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conversations.booking.messages import approval_key
@@ -21,7 +20,7 @@ from conversations.capabilities.events.wording import (
     ONLY_ORGANISER,
     READ_ONLY,
 )
-from conversations.decisions import decide_once
+from conversations.decisions import decide_once, open_confirmation
 from conversations.jobs import start_job
 from conversations.replies import BUTTON_EXPIRED, ApprovalRequest, Button, Reply
 from conversations.tools.base import ToolOutcome, tool, tool_error
@@ -118,15 +117,7 @@ async def import_attendees(ctx: ToolContext) -> ToolOutcome:
         "opted_out": str(listed.opted_out),
         "nameless": str(listed.nameless),
     }
-    async with ctx.deps.db.session() as session:
-        approval = await repositories.create_approval(
-            session,
-            conversation_id=ctx.conversation_id,
-            workspace_id=ctx.address.workspace_id,
-            requested_by=ctx.sender.user_id,
-            snapshot={KIND: snapshot},
-            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.deps.booking.approval_ttl_s),
-        )
+    approval = await open_confirmation(ctx, KIND, snapshot)
     return ToolOutcome(
         for_model={
             "status": "awaiting_confirmation",

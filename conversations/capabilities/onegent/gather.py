@@ -9,7 +9,7 @@ does), else the workspace's (`CONCIERGE_TIMEZONE`).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -19,6 +19,7 @@ from conversations.capabilities.onegent import profile, travel
 from conversations.capabilities.onegent.draft import Consent, Draft
 from conversations.capabilities.onegent.fields import FIELDS, FieldProblem, read_date, today_in
 from conversations.cards import clip
+from conversations.decisions import open_confirmation
 from conversations.questions import AnswerForm, Ask, QuestionRouter, ask
 from conversations.replies import ApprovalRequest, Button, Reply
 from conversations.tools.base import ToolOutcome, tool, tool_error
@@ -108,15 +109,7 @@ async def advance(ctx: ToolContext, draft: Draft) -> tuple[Reply, ...]:
     gaps = shown.missing()
     if gaps:
         return (await _ask_profile(ctx, draft, gaps[0]),)
-    async with ctx.deps.db.session() as session:
-        approval = await repositories.create_approval(
-            session,
-            conversation_id=ctx.conversation_id,
-            workspace_id=ctx.address.workspace_id,
-            requested_by=ctx.sender.user_id,
-            snapshot={"reservation": draft.to_json()},
-            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.deps.booking.approval_ttl_s),
-        )
+    approval = await open_confirmation(ctx, "reservation", draft.to_json())
     return (confirmation(approval.id, draft, shown, ctx.sender.user_id, "pending"),)
 
 
