@@ -169,7 +169,7 @@ class PriorityLock:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed the lock just as the wait was cancelled
-            else:
+            elif waiter in queue:  # a release may have dropped it already
                 queue.remove(waiter)
             raise
 

@@ -101,3 +101,20 @@ async def test_the_priority_lock_serves_urgent_waiters_first_and_survives_cancel
     assert served == ["u1", "u2", "n1", "n2"]
     async with lock.held():  # free again
         served.append("after")
+
+
+async def test_a_waiter_cancelled_just_before_the_release_still_ends_cancelled() -> None:
+    """The release drops a cancelled waiter before its task resumes: the task must end with
+    its cancellation (not a ValueError from the queue), and the lock pass to the next."""
+    lock = PriorityLock()
+    await lock.acquire()
+    gone = asyncio.ensure_future(lock.acquire())
+    nxt = asyncio.ensure_future(lock.acquire())
+    await asyncio.sleep(0)
+    gone.cancel()  # its waiter is cancelled at once; the task resumes only on the next step
+    lock.release()
+    await asyncio.sleep(0)
+    assert gone.cancelled()
+    await nxt
+    lock.release()
+    assert not lock._locked
