@@ -8,6 +8,7 @@ their cents ("$40.00") everywhere, so a card, a detail and a confirmation read a
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import UnknownCurrencyError, format_currency, is_currency
@@ -37,6 +38,7 @@ def _locale(locale: str | None) -> Locale:
     return Locale.parse(DEFAULT_LOCALE)
 
 
+@lru_cache(maxsize=4096)  # babel parses the locale's pattern on every call; prices repeat
 def money(amount: Decimal, currency: str, locale: str | None = None) -> str:
     """`amount` (major units, see `from_cents`/`from_major`) in `currency`: "$39.50",
     "39,50 €" for de; an unknown code reads "39.50 XYZ" rather than failing."""

@@ -3,7 +3,8 @@
 URLs come in contract form and are translated to async drivers:
 
 * ``sqlite:///./.concierge/concierge.db`` → ``sqlite+aiosqlite`` (parent directory created;
-  WAL, ``busy_timeout``, foreign keys on, transactions begin with ``BEGIN IMMEDIATE``)
+  WAL, ``busy_timeout``, foreign keys on, transactions begin with ``BEGIN IMMEDIATE``; one
+  thread hop per statement, `storage.sqlite_driver`)
 * ``postgresql://user@host:port/db`` (or ``postgres://``) → ``postgresql+asyncpg``
 
 SQLite note: a deferred transaction that reads and then writes fails at once with
@@ -28,6 +29,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.sqlite_driver import one_hop_dbapi
 
 # aiosqlite's debug lines print every SQL parameter (people's words, sealed blobs): even with
 # debug logging on, they are never written.
@@ -104,7 +107,7 @@ def build_engine(
     if target.get_backend_name() == "sqlite":
         if schema is not None:
             raise ValueError("schema is only supported for PostgreSQL")
-        engine = create_async_engine(target, **kwargs)
+        engine = create_async_engine(target, module=one_hop_dbapi(), **kwargs)
         _configure_sqlite(engine)
         return engine
     connect_args: dict[str, Any] = {"server_settings": {"application_name": "concierge"}}

@@ -65,37 +65,40 @@ async def create_action(
     existing action unchanged; used elsewhere, it raises ``IdempotencyKeyConflict``.
     """
     now = now or utc_now()
-    action_id = new_id()
-    await session.exec(
+    row = {
+        "id": new_id(),
+        "kind": kind,
+        "status": status,
+        "conversation_id": conversation_id,
+        "platform": platform,
+        "workspace_id": workspace_id,
+        "chat_id": chat_id,
+        "thread_id": thread_id,
+        "requested_by": requested_by,
+        "partner_ref": partner_ref,
+        "idempotency_key": idempotency_key,
+        "webhook_token_hash": webhook_token_hash,
+        "payload": dict(payload),
+        "result": None,
+        "error": None,
+        "attempts": 0,
+        "next_run_at": next_run_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # The row goes as parameters (a cached statement); RETURNING spares the read-back unless
+    # the key was taken already.
+    inserted = await session.exec(
         dialect_insert(session, Action)
-        .values(
-            id=action_id,
-            kind=kind,
-            status=status,
-            conversation_id=conversation_id,
-            platform=platform,
-            workspace_id=workspace_id,
-            chat_id=chat_id,
-            thread_id=thread_id,
-            requested_by=requested_by,
-            partner_ref=partner_ref,
-            idempotency_key=idempotency_key,
-            webhook_token_hash=webhook_token_hash,
-            payload=dict(payload),
-            result=None,
-            error=None,
-            attempts=0,
-            next_run_at=next_run_at,
-            created_at=now,
-            updated_at=now,
-        )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Action)
+        .execution_options(**RETURNING_OPTIONS),
+        params=[row],
     )
-    if idempotency_key is None:
-        query = select(Action).where(col(Action.id) == action_id)
-    else:
+    action: Action | None = inserted.scalars().first()
+    if action is None:
         query = select(Action).where(col(Action.idempotency_key) == idempotency_key)
-    action = (await session.exec(query)).one()
+        action = (await session.exec(query.execution_options(populate_existing=True))).one()
     if (action.platform, action.workspace_id, action.kind) != (platform, workspace_id, kind):
         raise IdempotencyKeyConflict("idempotency key is already used by another action")
     return action

@@ -36,26 +36,32 @@ async def get_or_create_conversation(
     now: datetime | None = None,
 ) -> Conversation:
     """The conversation at this address, created if missing. Race-safe: concurrent callers
-    all get the same row (INSERT … ON CONFLICT DO NOTHING, then SELECT)."""
+    all get the same row (INSERT … ON CONFLICT DO NOTHING RETURNING, else SELECT)."""
     now = now or utc_now()
-    await session.exec(
+    row = {
+        "id": new_id(),
+        "platform": platform,
+        "workspace_id": workspace_id,
+        "chat_id": chat_id,
+        "thread_id": thread_id,
+        "state": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = await session.exec(
         dialect_insert(session, Conversation)
-        .values(
-            id=new_id(),
-            platform=platform,
-            workspace_id=workspace_id,
-            chat_id=chat_id,
-            thread_id=thread_id,
-            state={},
-            created_at=now,
-            updated_at=now,
-        )
         .on_conflict_do_nothing(index_elements=["platform", "workspace_id", "chat_id", "thread_id"])
+        .returning(Conversation)
+        .execution_options(**RETURNING_OPTIONS),
+        params=[row],
     )
+    created: Conversation | None = inserted.scalars().first()
+    if created is not None:
+        return created
     found = await find_conversation(
         session, platform=platform, workspace_id=workspace_id, chat_id=chat_id, thread_id=thread_id
     )
-    assert found is not None  # inserted above, or already there
+    assert found is not None  # another caller inserted it first
     return found
 
 
@@ -119,6 +125,8 @@ async def merge_conversation_state(
     query = select(Conversation).where(col(Conversation.id) == conversation_id)
     if is_postgresql(session):
         query = query.with_for_update()
+    elif not changes:
+        return True  # SQLite: the write lock already orders this process's writers
     conversation = (await session.exec(query.execution_options(populate_existing=True))).first()
     if conversation is None:
         return False
@@ -150,20 +158,18 @@ async def append_messages(
     if not messages:
         return
     created = now or utc_now()
-    await session.exec(
-        insert(Message).values(
-            [
-                {
-                    "conversation_id": conversation_id,
-                    "role": m.role,
-                    "sender_id": m.sender_id,
-                    "content": list(m.content),
-                    "created_at": created,
-                }
-                for m in messages
-            ]
-        )
-    )
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "role": m.role,
+            "sender_id": m.sender_id,
+            "content": list(m.content),
+            "created_at": created,
+        }
+        for m in messages
+    ]
+    # The rows go as parameters, not in the statement, so its compiled form is cached.
+    await session.exec(insert(Message), params=rows)
 
 
 async def recent_messages(

@@ -96,25 +96,24 @@ async def claim_events(
     if not unique:
         return set()
     created = now or utc_now()
+    rows = [
+        {
+            "key": claim.key,
+            "source": claim.source,
+            "payload": dict(claim.payload),
+            "lease_owner": owner,
+            "lease_until": until,
+            "created_at": created,
+        }
+        for claim in unique.values()
+    ]
+    # The rows go as parameters, not in the statement, so its compiled form is cached.
     stmt = (
         dialect_insert(session, ProcessedEvent)
-        .values(
-            [
-                {
-                    "key": claim.key,
-                    "source": claim.source,
-                    "payload": dict(claim.payload),
-                    "lease_owner": owner,
-                    "lease_until": until,
-                    "created_at": created,
-                }
-                for claim in unique.values()
-            ]
-        )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(ProcessedEvent.key))
     )
-    result = await session.exec(stmt)
+    result = await session.exec(stmt, params=rows)
     return {str(row[0]) for row in result.all()}
 
 
