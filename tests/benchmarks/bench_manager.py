@@ -1,7 +1,7 @@
 """Manager throughput and overhead: N conversations, a zero-latency model, the sandbox.
 
 Run: `uv run python -m tests.benchmarks.bench_manager [--turns 200] [--concurrency 1,20]
-[--database-url postgresql://postgres@127.0.0.1:5432/test]`
+[--database-url postgresql://postgres@127.0.0.1:5432/test] [--no-runner]`
 
 Each turn is a search turn (model → search_activities, which records a search job and
 returns → model text); the job runner in the same process then does the sandbox search and
@@ -10,7 +10,9 @@ time spent waiting on the model, i.e. what the concierge itself costs; result la
 from the job's creation to its result being written (with the outbox message). At
 concurrency 1 that is the cost of one turn; at higher levels it also includes queueing for
 the one event loop and the database: turns per second and results per second are the figures
-to read.
+to read. `--no-runner` leaves the jobs queued: the manager's turns alone. "Write
+transactions busy" is the share of the pass some write transaction was open: on SQLite,
+whose one writer they queue for, near 100 % means the writes set the pace.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
 from conversations.prompt import SYSTEM_PROMPT
 from conversations.tools import ToolDeps
+from integrations.lanes import LaneTransport
 from integrations.sandbox import DEFAULT_NEGOTIATED_KEY
 from storage import Database, FieldCipher, generate_key, upgrade
 from storage.models import Action
@@ -71,8 +74,16 @@ class Waits:
 WAITS: contextvars.ContextVar[Waits] = contextvars.ContextVar("waits")
 
 
-def count_writes(db: Database) -> None:
-    """Count each write transaction a turn opens (its own, not the job runner's)."""
+@dataclass
+class WriteClock:
+    """How long write transactions were open, in all (turns and jobs alike)."""
+
+    open_s: float = 0.0
+
+
+def count_writes(db: Database, clock: WriteClock) -> None:
+    """Count each write transaction a turn opens (its own, not the job runner's), and time
+    every write transaction from its start to its commit."""
     opened = db.session
 
     @contextlib.asynccontextmanager
@@ -81,16 +92,22 @@ def count_writes(db: Database) -> None:
         if waits is not None and not read_only:
             waits.writes += 1
         async with opened(read_only=read_only, urgent=urgent) as inner:
-            yield inner
+            started = time.perf_counter()
+            try:
+                yield inner
+            finally:
+                if not read_only:
+                    clock.open_s += time.perf_counter() - started
 
     db.session = session  # type: ignore[method-assign]
 
 
 class TimedTransport(httpx.AsyncBaseTransport):
-    """Adds the time each partner request takes to the current turn's waits."""
+    """Adds the time each partner request takes to the current turn's waits; the requests
+    go through `serve`'s own lanes."""
 
     def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = LaneTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         waits = WAITS.get(None)
@@ -151,6 +168,7 @@ class Figures:
     overhead: list[float] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
     writes: list[int] = field(default_factory=list)
+    writes_busy: float = 0.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -158,12 +176,13 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(turns: int, levels: list[int], database_url: str) -> None:
+async def run(turns: int, levels: list[int], database_url: str, *, runner_on: bool) -> None:
     """One pass per concurrency level against the same database and sandbox process."""
     await upgrade(database_url)
     db = await Database.create(database_url)
     seal_with(db, FieldCipher(generate_key()))
-    count_writes(db)
+    clock = WriteClock()
+    count_writes(db, clock)
     run_id = uuid.uuid4().hex[:8]  # fresh event ids, so a reused database has no duplicates
     backend = database_url.split(":")[0]
     async with (
@@ -186,7 +205,7 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
             poll_s=1.0,
         )
         deps.jobs.listen(runner.wake)
-        runner_task = asyncio.create_task(runner.run())
+        runner_task = asyncio.create_task(runner.run() if runner_on else asyncio.sleep(0))
 
         async def turn(tag: str, n: int, gate: asyncio.Semaphore, figures: Figures) -> None:
             async with gate:
@@ -207,7 +226,7 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
             query = select(Action).where(
                 col(Action.workspace_id) == run_id, col(Action.thread_id).startswith(tag)
             )
-            while True:
+            while runner_on:
                 async with db.session(read_only=True) as session:
                     open_jobs = await session.exec(
                         select(func.count())
@@ -221,6 +240,7 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
                     if open_jobs.one() == 0:
                         return list((await session.exec(query)).all())
                 await asyncio.sleep(0.05)
+            return []
 
         # Warm up: key detection, provisioning, connection pool.
         await turn("warm", 0, asyncio.Semaphore(1), Figures())
@@ -229,12 +249,14 @@ async def run(turns: int, levels: list[int], database_url: str) -> None:
             tag = f"c{level}-"
             figures, gate = Figures(), asyncio.Semaphore(level)
             CountingReplier.sent = 0
+            clock.open_s = 0.0
             started = time.perf_counter()
             await asyncio.gather(*(turn(tag, n, gate, figures) for n in range(turns)))
             turned = time.perf_counter() - started
             jobs = await results_written(tag)
             done = time.perf_counter() - started
             figures.latency = [(j.updated_at - j.created_at).total_seconds() for j in jobs]
+            figures.writes_busy = clock.open_s / done
             report(turns, level, backend, (turned, done), figures)
         runner_task.cancel()
         await asyncio.gather(runner_task, return_exceptions=True)
@@ -247,18 +269,22 @@ def report(
     ms = 1000.0
     wall_p50, wall_p99 = pct(figures.wall, 0.5) * ms, pct(figures.wall, 0.99) * ms
     over_p50, over_p99 = pct(figures.overhead, 0.5) * ms, pct(figures.overhead, 0.99) * ms
-    late_p50, late_p99 = pct(figures.latency, 0.5) * ms, pct(figures.latency, 0.99) * ms
     print(f"{backend}, {turns} search turns at concurrency {level}:")
     print(f"  turns per second         {turns / elapsed[0]:8.1f}")
-    print(f"  results per second       {turns / elapsed[1]:8.1f} (search jobs finished)")
     print(f"  turn wall time p50/p99   {wall_p50:8.2f} / {wall_p99:.2f} ms")
     print(f"  manager overhead p50/p99 {over_p50:8.2f} / {over_p99:.2f} ms")
     print(f"  manager overhead mean    {statistics.fmean(figures.overhead) * ms:8.2f} ms")
-    print(f"  search result p50/p99    {late_p50:8.2f} / {late_p99:.2f} ms (job created → result)")
+    if figures.latency:
+        late_p50, late_p99 = pct(figures.latency, 0.5) * ms, pct(figures.latency, 0.99) * ms
+        print(f"  results per second       {turns / elapsed[1]:8.1f} (search jobs finished)")
+        print(f"  search result p50/p99    {late_p50:8.2f} / {late_p99:.2f} ms (job → result)")
+    else:
+        print("  search jobs              left queued (--no-runner)")
     print(
         f"  write transactions/turn  {statistics.fmean(figures.writes):8.2f} mean, "
         f"{max(figures.writes)} max"
     )
+    print(f"  write transactions busy  {100 * figures.writes_busy:8.1f} % of the pass")
 
 
 def main() -> None:
@@ -266,11 +292,12 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--concurrency", default="1,20", help="comma-separated levels")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--no-runner", action="store_true", help="leave the search jobs queued")
     args = parser.parse_args()
     levels = [int(level) for level in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        asyncio.run(run(args.turns, levels, url))
+        asyncio.run(run(args.turns, levels, url, runner_on=not args.no_runner))
 
 
 if __name__ == "__main__":
