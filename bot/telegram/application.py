@@ -6,29 +6,26 @@ while we keep the claim-before-200 order. The Bot API base comes from `TELEGRAM_
 
 `RetryingRateLimiter` is PTB's `AIORateLimiter` (the flood limits: 30 messages a second,
 20 a minute per group; a 429 waits its `retry_after` and retries) plus retries of network
-errors and 5xx answers with backoff. A send whose request may have reached Telegram (a read
-timeout, a dropped connection mid-answer) is not repeated: Telegram has no idempotency key,
-and a duplicate message is worse than a log line. Everything else is safe to repeat.
+errors and 5xx answers through the one retry layer (`integrations.retry`). A send whose
+request may have reached Telegram (a read timeout, a dropped connection mid-answer) is not
+repeated: Telegram has no idempotency key, and a duplicate message is worse than a log line.
+Everything else is safe to repeat.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import random
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.request import HTTPXRequest
 
-log = logging.getLogger(__name__)
+from integrations.retry import Retrier, RetryPolicy
 
 # PTB 22 warns on every 429 (RetryAfter) unless durations are opted in to `timedelta`, the
 # type its next major version uses; nothing of ours reads them, so opt in.
@@ -51,12 +48,9 @@ _POSTING = frozenset(
 _UNSENT_CAUSES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    network_retries: int = 3
-    backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
-    rate_limit_retries: int = 3
+# Network errors and 5xx answers: the one retry layer's attempts (at most 3) and backoff.
+SEND_RETRY = RetryPolicy(base_delay=0.5, max_delay=8.0)
+RATE_LIMIT_RETRIES = 3  # 429s, each waited out by PTB's limiter (`retry_after`)
 
 
 def surely_unsent(error: NetworkError) -> bool:
@@ -64,7 +58,7 @@ def surely_unsent(error: NetworkError) -> bool:
     return isinstance(error.__cause__, _UNSENT_CAUSES)
 
 
-def retryable(error: Exception, endpoint: str) -> bool:
+def retryable(error: BaseException, endpoint: str) -> bool:
     if isinstance(error, BadRequest) or not isinstance(error, NetworkError):
         return False  # 400s are final; 401/403/409 are not network errors
     if endpoint == "getUpdates":
@@ -77,8 +71,8 @@ def retryable(error: Exception, endpoint: str) -> bool:
 
 class RetryingRateLimiter(AIORateLimiter):
     def __init__(self, policy: RetryPolicy | None = None) -> None:
-        self._policy = policy or RetryPolicy()
-        super().__init__(max_retries=self._policy.rate_limit_retries)
+        self._retrier = Retrier(policy or SEND_RETRY)
+        super().__init__(max_retries=RATE_LIMIT_RETRIES)
 
     async def process_request(
         self,
@@ -89,21 +83,16 @@ class RetryingRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSON:
-        attempt = 0
-        while True:
-            try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-            except NetworkError as error:
-                attempt += 1
-                if attempt > self._policy.network_retries or not retryable(error, endpoint):
-                    raise
-                cap = min(self._policy.max_backoff_s, self._policy.backoff_s * 2**attempt)
-                delay = random.uniform(0, cap)  # full jitter
-                kind = "timed out" if isinstance(error, TimedOut) else "network error"
-                log.info("Telegram %s %s; retry %d in %.2fs", endpoint, kind, attempt, delay)
-                await asyncio.sleep(delay)
+        limited = super().process_request
+
+        async def send() -> JSON:
+            return await limited(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+        return await self._retrier.run(
+            send,
+            retryable=lambda error: retryable(error, endpoint),
+            label=f"Telegram {endpoint}",
+        )
 
 
 def build_application(

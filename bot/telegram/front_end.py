@@ -42,7 +42,7 @@ from telegram.ext import Application, ContextTypes
 from bot.services import Services
 from bot.settings import Settings, secret
 from bot.telegram.addressing import COMMANDS, PLATFORM
-from bot.telegram.application import RetryPolicy, build_application
+from bot.telegram.application import SEND_RETRY, build_application
 from bot.telegram.callbacks import DatabaseCallbackStore
 from bot.telegram.handlers import TelegramHandlers
 from bot.telegram.memory import CallbackEntry, CallbackStore, RecentIds
@@ -82,7 +82,7 @@ PAYMENTS = {
 @dataclass(frozen=True)
 class TelegramOptions:
     poll_timeout_s: int = 25
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: retrying.RetryPolicy = SEND_RETRY
     reply: ReplyPolicy = field(default_factory=ReplyPolicy)
     reconnect: retrying.RetryPolicy = field(
         default_factory=lambda: retrying.RetryPolicy(base_delay=1.0, max_delay=30.0)

@@ -25,9 +25,9 @@ from bot.server import create_app
 from bot.services import Services
 from bot.settings import Settings
 from bot.telegram import WEBHOOK_PATH, TelegramFrontEnd, TelegramOptions
-from bot.telegram.application import RetryPolicy
 from bot.telegram.shared import ReplyPolicy
 from conversations.llm import LLM
+from integrations.retry import RetryPolicy
 from integrations.sandbox import (
     DEFAULT_NEGOTIATED_KEY,
     CallAgentSandboxConfig,
@@ -253,7 +253,7 @@ def telegram_settings(
 
 FAST = TelegramOptions(
     poll_timeout_s=1,
-    retry=RetryPolicy(backoff_s=0.01, max_backoff_s=0.05),
+    retry=RetryPolicy(base_delay=0.01, max_delay=0.05),
     reply=ReplyPolicy(progress_min_interval_s=0, typing_interval_s=0.2),
 )
 
