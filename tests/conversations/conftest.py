@@ -35,6 +35,9 @@ from storage import Database, FieldCipher, generate_key
 from tests.fakes.chat import RecordingReplier
 
 CIPHER = FieldCipher(generate_key())
+# A job a "dead process" held is taken over within seconds, not serve's 20 (renewed every
+# third of it, so a live runner keeps it).
+JOB_LEASE_S = 5.0
 ALICE = Sender("U_ALICE", "Alice")
 HERE = ConversationAddress("console", "W1", "C1", "")
 
@@ -124,6 +127,7 @@ class Harness:
             deps=deps,
             owner=f"test-{id(manager)}",
             replier_for=self.outlet.replier_for,
+            lease_s=JOB_LEASE_S,
         )
         deps.jobs.listen(runner.wake)
         self.runners[id(manager)] = runner

@@ -4,28 +4,25 @@ outbox sender live as in `serve`, against the Events sandbox over loopback HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
 from conversations import ConversationManager
 from conversations.capabilities.events import import_job, matching
-from conversations.delivery import OutboxSender
-from conversations.manager import new_event_id
 from conversations.offline import OfflinePlanner
 from conversations.replies import Reply
-from conversations.types import ButtonPress, Sender
+from conversations.types import Sender
 from integrations.sandbox import (
     DEFAULT_EVENTS_KEY,
     EventsSandboxConfig,
     RunningEventsSandbox,
     running_events_sandbox,
 )
-from tests.conversations.conftest import ALICE, HERE, Harness
+from tests.conversations.conftest import Harness
+from tests.conversations.live import LiveChat, live_chat
 from tests.fakes.chat import RecordingReplier
 
 BOB = Sender("U_BOB", "Bob")
@@ -39,46 +36,8 @@ def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @dataclass
-class EventsChat:
-    harness: Harness
+class EventsChat(LiveChat[OfflinePlanner]):
     sandbox: RunningEventsSandbox
-    manager: ConversationManager
-    chat: RecordingReplier = field(default_factory=RecordingReplier)
-    jobs: asyncio.Task[None] | None = None
-
-    def start_jobs(self) -> None:
-        self.jobs = asyncio.create_task(self.harness.runners[id(self.manager)].run())
-
-    async def stop_jobs(self) -> None:
-        if self.jobs is not None:
-            self.jobs.cancel()
-            await asyncio.gather(self.jobs, return_exceptions=True)
-            self.jobs = None
-
-    async def restart(self) -> None:
-        """A new process on the same database: a fresh manager, runner and memory."""
-        await self.stop_jobs()
-        self.manager = self.harness.manager(OfflinePlanner())
-        self.start_jobs()
-
-    async def say(self, text: str, sender: Sender = ALICE) -> None:
-        await self.harness.say(self.manager, text, sender=sender, replier=self.chat, settle=False)
-
-    async def press(self, value: str, sender: Sender = ALICE) -> None:
-        await self.manager.handle(ButtonPress(HERE, sender, value, new_event_id()), self.chat)
-
-    async def wait(self, check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            assert time.monotonic() < deadline, self.chat.transcript
-            await asyncio.sleep(0.02)
-
-    def shown(self, words: str) -> list[Reply]:
-        return [
-            r
-            for r in self.chat.replies
-            if words in r.text or (r.approval is not None and words in r.approval.title)
-        ]
 
     def private_to(self, user: Sender) -> list[str]:
         return [r.text for r in self.chat.replies if r.private_to == user.user_id]
@@ -132,14 +91,14 @@ async def events_chat(
 ) -> AsyncIterator[EventsChat]:
     async with running_events_sandbox(config or EventsSandboxConfig.fast()) as sandbox:
         harness.events_url, harness.events_key = sandbox.base_url, key
-        rig = EventsChat(harness, sandbox, harness.manager(OfflinePlanner()))
-        harness.outlet.repliers[HERE] = rig.chat
-        outbox = OutboxSender(harness.db, {"console": harness.outlet})
-        sending = asyncio.create_task(outbox.run(poll_interval_s=0.05))
-        rig.start_jobs()
-        try:
+
+        def make(
+            harness: Harness,
+            manager: ConversationManager,
+            chat: RecordingReplier,
+            model: OfflinePlanner,
+        ) -> EventsChat:
+            return EventsChat(harness, manager, chat, model, sandbox=sandbox)
+
+        async with live_chat(harness, OfflinePlanner(), make) as rig:
             yield rig
-        finally:
-            await rig.stop_jobs()
-            sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)

@@ -9,24 +9,26 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from conversations import ConversationManager
 from conversations.delivery import OutboxSender
+from conversations.llm import LLM
 from conversations.manager import new_event_id
 from conversations.replies import Reply
 from conversations.types import ButtonPress, Sender
 from tests.conversations.conftest import ALICE, HERE, Harness
 from tests.fakes.chat import RecordingReplier
-from tests.fakes.llm import ScriptedLLM
+
+Model = TypeVar("Model", bound=LLM)
 
 
 @dataclass
-class LiveChat:
+class LiveChat(Generic[Model]):
     harness: Harness
     manager: ConversationManager
     chat: RecordingReplier
-    model: ScriptedLLM
+    model: Model
     jobs: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start_jobs(self) -> None:
@@ -58,21 +60,21 @@ class LiveChat:
             if words in r.text or (r.approval is not None and words in r.approval.title)
         ]
 
-    async def say(self, text: str, *, sender: Sender = ALICE) -> None:
+    async def say(self, text: str, sender: Sender = ALICE) -> None:
         await self.harness.say(self.manager, text, sender=sender, replier=self.chat, settle=False)
 
-    async def press(self, value: str, *, sender: Sender = ALICE) -> None:
+    async def press(self, value: str, sender: Sender = ALICE) -> None:
         await self.manager.handle(ButtonPress(HERE, sender, value, new_event_id()), self.chat)
 
 
-Chat = TypeVar("Chat", bound=LiveChat)
+Chat = TypeVar("Chat", bound=LiveChat[Any])
 
 
 @contextlib.asynccontextmanager
 async def live_chat(
     harness: Harness,
-    model: ScriptedLLM,
-    make: Callable[[Harness, ConversationManager, RecordingReplier, ScriptedLLM], Chat],
+    model: Model,
+    make: Callable[[Harness, ConversationManager, RecordingReplier, Model], Chat],
 ) -> AsyncIterator[Chat]:
     """`make` builds the rig (a `LiveChat` subclass) around the running manager."""
     manager = harness.manager(model)

@@ -22,7 +22,7 @@ PHONE, EMAIL = "+1 212 555 0199", "alex.traveler@example.com"
 
 
 @dataclass
-class Reservations(LiveChat):
+class Reservations(LiveChat[ScriptedLLM]):
     state: OnegentSandboxState
 
     async def answer_profile(self) -> None:

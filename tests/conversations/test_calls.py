@@ -40,7 +40,7 @@ BOB = Sender("U_BOB", "Bob")
 
 
 @dataclass
-class Calls(LiveChat):
+class Calls(LiveChat[ScriptedLLM]):
     sandbox: RunningCallAgentSandbox
 
     @property

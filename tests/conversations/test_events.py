@@ -144,8 +144,8 @@ async def test_a_restart_mid_run_re_attaches_the_job(harness: Harness) -> None:
         await rig.say("run matching")
         await rig.wait(lambda: bool(rig.shown("enriching profiles")))
         await rig.restart()  # the process dies mid-run; a new one takes the job over
-        # A job the dead process held mid-step waits for its lease (20 s) to run out.
-        await rig.wait(lambda: bool(rig.shown("Matches are ready")), timeout_s=45)
+        # A job the dead process held mid-step waits for its lease (JOB_LEASE_S) to run out.
+        await rig.wait(lambda: bool(rig.shown("Matches are ready")), timeout_s=30)
         runs = rig.sandbox.state.runs.values()
     assert sorted(r.kind for r in runs if r.kind != "import") == ["enrichment", "match"]
     assert len(rig.cards("Matches are ready")) == 1
