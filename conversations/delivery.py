@@ -24,6 +24,7 @@ from conversations.serialize import reply_from_json, reply_to_json
 from conversations.types import ConversationAddress
 from integrations.retry import Retrier, RetryPolicy
 from storage import Database, repositories
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ MAX_ATTEMPTS = 8
 OUTBOX_RETRY = RetryPolicy(base_delay=2.0, max_delay=300.0)
 MIN_RETRY_S = 1.0
 """A platform that failed just now is not asked again within the same second."""
+BATCH = 100
+PARALLEL_CONVERSATIONS = 32
 
 
 @runtime_checkable
@@ -82,51 +85,68 @@ class OutboxSender:
         self._wake.set()
 
     async def deliver_due(self) -> int:
-        """Send every due row once; returns how many were delivered."""
+        """Send every due row of one batch once; returns how many were delivered."""
+        return (await self._deliver_batch())[1]
+
+    async def _deliver_batch(self) -> tuple[int, int]:
+        """One batch: (rows claimed, rows delivered). Rows of one conversation go in order,
+        one at a time; conversations go side by side, so a burst of results (200 searches
+        finishing together) is not posted one after another."""
         async with self._db.session() as session:
             # Claimed for one lease: a sender that dies mid-delivery is taken over after it.
             rows = await repositories.due_outbox(
-                session, now=self._clock(), lease=timedelta(seconds=LEASE_S)
+                session, now=self._clock(), limit=BATCH, lease=timedelta(seconds=LEASE_S)
             )
-        delivered = 0
+        by_conversation: dict[ConversationAddress, list[OutboxMessage]] = {}
         for row in rows:
-            assert row.id is not None  # rows read back from the database always have one
             address = ConversationAddress(
                 row.platform, row.workspace_id, row.chat_id, row.thread_id
             )
-            outlet = self._outlets.get(row.platform)
-            replier = outlet.replier_for(address) if outlet else None
-            error: str | None = None
-            failure: Exception | None = None
-            if replier is None:
-                error = f"no outlet for {row.platform}"
-            else:
-                try:
-                    reply = reply_from_json(row.payload)
-                    if isinstance(replier, DeliversOnce):
-                        # Claimed before (`attempts` counts claims): it may have been posted.
-                        again = row.attempts > 1
-                        key = row.dedupe_key or f"outbox:{row.id}"
-                        await replier.send_once(reply, delivery=key, again=again)
-                    else:
-                        await replier.send(reply)
-                except Exception as exc:  # a platform error: retried later
-                    error, failure = type(exc).__name__, exc
-                    log.warning("outbox delivery %s failed: %s", row.id, error)
-            async with self._db.session() as session:
-                if error is None:
-                    await repositories.mark_outbox_sent(session, outbox_id=row.id)
-                    delivered += 1
+            by_conversation.setdefault(address, []).append(row)
+        gate = asyncio.Semaphore(PARALLEL_CONVERSATIONS)
+
+        async def in_order(address: ConversationAddress, queued: list[OutboxMessage]) -> int:
+            async with gate:
+                return sum([await self._deliver(address, row) for row in queued])
+
+        done = await asyncio.gather(*(in_order(a, q) for a, q in by_conversation.items()))
+        return len(rows), sum(done)
+
+    async def _deliver(self, address: ConversationAddress, row: OutboxMessage) -> bool:
+        """Post one row and record how it went; True if it was delivered."""
+        assert row.id is not None  # rows read back from the database always have one
+        outlet = self._outlets.get(row.platform)
+        replier = outlet.replier_for(address) if outlet else None
+        error: str | None = None
+        failure: Exception | None = None
+        if replier is None:
+            error = f"no outlet for {row.platform}"
+        else:
+            try:
+                reply = reply_from_json(row.payload)
+                if isinstance(replier, DeliversOnce):
+                    # Claimed before (`attempts` counts claims): it may have been posted.
+                    again = row.attempts > 1
+                    key = row.dedupe_key or f"outbox:{row.id}"
+                    await replier.send_once(reply, delivery=key, again=again)
                 else:
-                    retry = (
-                        self._clock() + timedelta(seconds=self._wait(row.attempts, failure))
-                        if row.attempts < MAX_ATTEMPTS
-                        else None
-                    )
-                    await repositories.mark_outbox_failed(
-                        session, outbox_id=row.id, error=error, retry_at=retry
-                    )
-        return delivered
+                    await replier.send(reply)
+            except Exception as exc:  # a platform error: retried later
+                error, failure = type(exc).__name__, exc
+                log.warning("outbox delivery %s failed: %s", row.id, error)
+        async with self._db.session() as session:
+            if error is None:
+                await repositories.mark_outbox_sent(session, outbox_id=row.id)
+            else:
+                retry = (
+                    self._clock() + timedelta(seconds=self._wait(row.attempts, failure))
+                    if row.attempts < MAX_ATTEMPTS
+                    else None
+                )
+                await repositories.mark_outbox_failed(
+                    session, outbox_id=row.id, error=error, retry_at=retry
+                )
+        return error is None
 
     def _wait(self, attempts: int, failure: Exception | None) -> float:
         return max(MIN_RETRY_S, self._retrier.pause_after(attempts, failure))
@@ -136,7 +156,9 @@ class OutboxSender:
         while True:
             self._wake.clear()  # before the pass: a wake-up during it starts the next one
             try:
-                await self.deliver_due()
+                claimed, _ = await self._deliver_batch()
+                if claimed == BATCH:
+                    continue  # more may be due at once: no wait between full batches
             except Exception:
                 log.exception("outbox delivery pass failed")
             with contextlib.suppress(TimeoutError):

@@ -3,6 +3,7 @@ and the outbox that delivers results arriving later."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from conversations import ConversationAddress, InboundMessage
@@ -132,3 +133,43 @@ async def test_outbox_waits_as_long_as_the_platform_asks(harness: Harness) -> No
     now += timedelta(seconds=11)
     assert await sender.deliver_due() == 1
     assert outlet.chat.texts == ["Booked!"]
+
+
+class GatedOutlet:
+    """Holds every post to `held` until released; records the order posts were made in."""
+
+    def __init__(self, held: str) -> None:
+        self.held, self.release = held, asyncio.Event()
+        self.posted: list[str] = []
+
+    def replier_for(self, address: ConversationAddress) -> Replier | None:
+        outlet = self
+
+        class Post:
+            async def send(self, reply: Reply) -> None:
+                if address.chat_id == outlet.held:
+                    await outlet.release.wait()
+                outlet.posted.append(reply.text)
+
+        return Post()  # type: ignore[return-value]
+
+
+async def test_outbox_posts_conversations_side_by_side_and_each_in_order(
+    harness: Harness,
+) -> None:
+    slow, quick = HERE, ConversationAddress("console", "W1", "C2", "")
+    async with harness.db.session() as session:
+        for n in (1, 2):
+            await enqueue(session, slow, Reply(text=f"slow {n}"), dedupe_key=f"s{n}")
+        await enqueue(session, quick, Reply(text="quick"), dedupe_key="q")
+    outlet = GatedOutlet(held=slow.chat_id)
+    sender = OutboxSender(harness.db, {"console": outlet})
+    delivering = asyncio.create_task(sender.deliver_due())
+    for _ in range(200):  # the quick conversation does not wait behind the slow one
+        if outlet.posted:
+            break
+        await asyncio.sleep(0.01)
+    assert outlet.posted == ["quick"]
+    outlet.release.set()
+    assert await delivering == 3
+    assert outlet.posted == ["quick", "slow 1", "slow 2"]
