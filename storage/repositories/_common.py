@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +18,13 @@ def dialect_insert(session: AsyncSession, model: Any) -> sqlite.Insert | postgre
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+def table_of(model: type[Any]) -> Table:
+    """The model's Core table, for plain-row INSERTs that need no ORM bulk machinery (about
+    half the CPU of an ORM insert of the same rows)."""
+    table: Table = model.__table__
+    return table
 
 
 def is_postgresql(session: AsyncSession) -> bool:

@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation, Message, new_id, utc_now
-from storage.repositories._common import RETURNING_OPTIONS, dialect_insert, is_postgresql
+from storage.repositories._common import (
+    RETURNING_OPTIONS,
+    dialect_insert,
+    is_postgresql,
+    table_of,
+)
 
 __all__ = [
     "NewMessage",
@@ -78,19 +84,49 @@ async def get_conversation(
     return result.first()
 
 
+# Statements every turn runs, built once with their parameters bound at execution: building
+# a statement and its cache key costs more than running it on SQLite.
+_AT_ADDRESS = select(Conversation).where(
+    col(Conversation.platform) == bindparam("platform"),
+    col(Conversation.workspace_id) == bindparam("workspace_id"),
+    col(Conversation.chat_id) == bindparam("chat_id"),
+    col(Conversation.thread_id) == bindparam("thread_id"),
+)
+_BY_ID = (
+    select(Conversation)
+    .where(col(Conversation.id) == bindparam("conversation_id"))
+    .execution_options(populate_existing=True)
+)
+_LOCKED_BY_ID = _BY_ID.with_for_update()
+_SET_STATE = (
+    update(Conversation)
+    .where(col(Conversation.id) == bindparam("conversation_id"))
+    .values(state=bindparam("new_state"), updated_at=bindparam("now"))
+    .returning(Conversation)
+    .execution_options(**RETURNING_OPTIONS)
+)
+_MESSAGE_COUNT = select(func.count()).where(
+    col(Message.conversation_id) == bindparam("conversation_id")
+)
+_MESSAGES_FROM = (
+    select(Message)
+    .where(col(Message.conversation_id) == bindparam("conversation_id"))
+    .order_by(col(Message.id))
+    .offset(bindparam("start"))
+)
+
+
 async def find_conversation(
     session: AsyncSession, *, platform: str, workspace_id: str, chat_id: str, thread_id: str = ""
 ) -> Conversation | None:
     """The conversation at this address, if it exists (a read: no write lock taken)."""
-    result = await session.exec(
-        select(Conversation).where(
-            col(Conversation.platform) == platform,
-            col(Conversation.workspace_id) == workspace_id,
-            col(Conversation.chat_id) == chat_id,
-            col(Conversation.thread_id) == thread_id,
-        )
-    )
-    return result.first()
+    where = {
+        "platform": platform,
+        "workspace_id": workspace_id,
+        "chat_id": chat_id,
+        "thread_id": thread_id,
+    }
+    return (await session.exec(_AT_ADDRESS, params=where)).first()
 
 
 async def update_conversation_state(
@@ -101,14 +137,8 @@ async def update_conversation_state(
     now: datetime | None = None,
 ) -> bool:
     """Replace the conversation's ``state`` JSON. Returns False if there is no such row."""
-    result = await session.exec(
-        update(Conversation)
-        .where(col(Conversation.id) == conversation_id)
-        .values(state=dict(state), updated_at=now or utc_now())
-        .returning(Conversation)
-        .execution_options(**RETURNING_OPTIONS)
-    )
-    return result.first() is not None
+    values = {"conversation_id": conversation_id, "new_state": dict(state), "now": now or utc_now()}
+    return (await session.exec(_SET_STATE, params=values)).first() is not None
 
 
 async def merge_conversation_state(
@@ -122,12 +152,14 @@ async def merge_conversation_state(
     (a job's results landing while a turn runs). Read and write in the caller's write
     transaction; on PostgreSQL the row is locked first — even with nothing to change, so that
     writers of one conversation always take its lock before anything else (no deadlocks)."""
-    query = select(Conversation).where(col(Conversation.id) == conversation_id)
     if is_postgresql(session):
-        query = query.with_for_update()
+        query = _LOCKED_BY_ID
     elif not changes:
         return True  # SQLite: the write lock already orders this process's writers
-    conversation = (await session.exec(query.execution_options(populate_existing=True))).first()
+    else:
+        query = _BY_ID
+    found = await session.exec(query, params={"conversation_id": conversation_id})
+    conversation = found.first()
     if conversation is None:
         return False
     if not changes:
@@ -169,7 +201,7 @@ async def append_messages(
         for m in messages
     ]
     # The rows go as parameters, not in the statement, so its compiled form is cached.
-    await session.exec(insert(Message), params=rows)
+    await session.exec(insert(table_of(Message)), params=rows)
 
 
 async def recent_messages(
@@ -192,16 +224,8 @@ async def history_window(
     when fewer) and fewer than `at_least + step`. The window's start moves only in steps
     of `step`, so successive turns replay the same leading messages (a prompt cache keeps
     them) until it moves."""
-    total = (
-        await session.exec(
-            select(func.count()).where(col(Message.conversation_id) == conversation_id)
-        )
-    ).one()
+    which = {"conversation_id": conversation_id}
+    total = (await session.exec(_MESSAGE_COUNT, params=which)).one()
     start = max(0, total - at_least) // step * step
-    result = await session.exec(
-        select(Message)
-        .where(col(Message.conversation_id) == conversation_id)
-        .order_by(col(Message.id))
-        .offset(start)
-    )
+    result = await session.exec(_MESSAGES_FROM, params={**which, "start": start})
     return list(result.all())

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, bindparam, or_
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ProcessedEvent, utc_now
-from storage.repositories._common import RETURNING_OPTIONS, dialect_insert, is_postgresql
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert, is_postgresql, table_of
 
 __all__ = [
     "NewClaim",
@@ -108,24 +108,29 @@ async def claim_events(
         for claim in unique.values()
     ]
     # The rows go as parameters, not in the statement, so its compiled form is cached.
+    table = table_of(ProcessedEvent)
     stmt = (
-        dialect_insert(session, ProcessedEvent)
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(col(ProcessedEvent.key))
+        .returning(table.c.key)
     )
     result = await session.exec(stmt, params=rows)
     return {str(row[0]) for row in result.all()}
+
+
+# Run once per inbound item: built once, its parameters bound at execution.
+_MARK_DONE = (
+    update(ProcessedEvent)
+    .where(col(ProcessedEvent.key) == bindparam("event_key"))
+    .values(done_at=bindparam("done_at"), payload=None, lease_until=None)
+)
 
 
 async def mark_event_done(session: AsyncSession, *, key: str, now: datetime | None = None) -> None:
     """The work for ``key`` is finished: its payload is no longer needed and its lease is
     released. Not fenced by owner: work that was done is done, whoever did it, and a holder
     that is still working will find nothing left to take over."""
-    await session.exec(
-        update(ProcessedEvent)
-        .where(col(ProcessedEvent.key) == key)
-        .values(done_at=now or utc_now(), payload=None, lease_until=None)
-    )
+    await session.exec(_MARK_DONE, params={"event_key": key, "done_at": now or utc_now()})
 
 
 async def release_event_leases(session: AsyncSession, *, owner: str) -> int:

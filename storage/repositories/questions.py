@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -101,21 +101,38 @@ async def get_question(
     return result.first()
 
 
+# Both run on every message: built once, their parameters bound at execution.
+_OPEN_HERE = (
+    select(PendingQuestion)
+    .where(
+        col(PendingQuestion.conversation_id) == bindparam("conversation_id"),
+        or_(
+            col(PendingQuestion.asked_of) == bindparam("asked_of"), col(PendingQuestion.open_to_all)
+        ),
+        col(PendingQuestion.status) == "open",
+    )
+    .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
+    .execution_options(populate_existing=True)
+)
+_ANSWERED_BY = (
+    select(PendingQuestion)
+    .where(
+        col(PendingQuestion.answer_origin) == bindparam("origin"),
+        or_(
+            col(PendingQuestion.conversation_id) == bindparam("conversation_id"),
+            col(PendingQuestion.private),
+        ),
+    )
+    .execution_options(populate_existing=True)
+)
+
+
 async def open_questions(
     session: AsyncSession, *, conversation_id: str, asked_of: str
 ) -> list[PendingQuestion]:
     """The open questions in this conversation the person may answer, oldest first."""
-    result = await session.exec(
-        select(PendingQuestion)
-        .where(
-            col(PendingQuestion.conversation_id) == conversation_id,
-            or_(col(PendingQuestion.asked_of) == asked_of, col(PendingQuestion.open_to_all)),
-            col(PendingQuestion.status) == "open",
-        )
-        .order_by(col(PendingQuestion.created_at), col(PendingQuestion.id))
-        .execution_options(populate_existing=True)
-    )
-    return list(result.all())
+    which = {"conversation_id": conversation_id, "asked_of": asked_of}
+    return list((await session.exec(_OPEN_HERE, params=which)).all())
 
 
 async def open_private_questions(
@@ -194,18 +211,8 @@ async def answered_by_origin(
 ) -> PendingQuestion | None:
     """The question the inbound item ``origin`` answered (a re-run of that item): asked in
     this conversation, or a private one asked elsewhere and answered here."""
-    result = await session.exec(
-        select(PendingQuestion)
-        .where(
-            col(PendingQuestion.answer_origin) == origin,
-            or_(
-                col(PendingQuestion.conversation_id) == conversation_id,
-                col(PendingQuestion.private),
-            ),
-        )
-        .execution_options(populate_existing=True)
-    )
-    return result.first()
+    which = {"conversation_id": conversation_id, "origin": origin}
+    return (await session.exec(_ANSWERED_BY, params=which)).first()
 
 
 async def job_questions(
