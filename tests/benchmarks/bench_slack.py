@@ -28,8 +28,7 @@ import logging
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +36,7 @@ import httpx
 import uvicorn
 
 from integrations.sandbox import SandboxConfig, running_outgoing_sandbox, serve_in_background
-from tests.benchmarks.processes import free_port, server_process
+from tests.benchmarks.processes import free_port, fresh_database, server_process
 from tests.bot.slack.fake_slack import Call, FakeSlackAPI
 from tests.bot.slack.harness import APP_ID, BOT_TOKEN, SECRET, dm, event_callback, sign
 
@@ -224,26 +223,6 @@ def compare(concierge: Figures, echo: Figures) -> None:
     )
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(server: str | None, tmp: Path) -> AsyncIterator[str]:
-    """A new SQLite file, or a new database on the PostgreSQL server at `server`."""
-    if server is None:
-        yield f"sqlite:///{tmp / 'bench.db'}"
-        return
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_slack_{uuid.uuid4().hex[:8]}"
-    admin_dsn = make_url(server).set(drivername="postgresql").render_as_string(False)
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def run(
     events: int, concurrency: int, search_latency: float, new: int, database: str | None
 ) -> None:
@@ -251,7 +230,7 @@ async def run(
     sandbox = SandboxConfig.fast(search_latency_s=search_latency)
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            fresh_database(database, Path(tmp)) as database_url,
+            fresh_database(database, Path(tmp), "bench_slack") as database_url,
             serve_in_background(slack.app) as slack_url,
             running_outgoing_sandbox(sandbox) as outgoing,
         ):

@@ -1,5 +1,5 @@
 """Servers in their own processes for benchmarks, so their CPU time is not billed to the
-process being measured."""
+process being measured, and a fresh database for each run."""
 
 from __future__ import annotations
 
@@ -8,8 +8,23 @@ import contextlib
 import socket
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
+
+from tests.storage.databases import postgres_database
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server: str | None, tmp: Path, name: str) -> AsyncIterator[str]:
+    """A new SQLite file in `tmp`, or a new database on the PostgreSQL server at `server`
+    (dropped afterwards), so no earlier run's rows (sealed with another key, jobs left
+    queued) are in the way."""
+    if server is None:
+        yield f"sqlite:///{tmp / f'{name}.db'}"
+        return
+    async with postgres_database(name, server) as url:
+        yield url
 
 
 def free_port() -> int:

@@ -66,10 +66,10 @@ async def postgres_schema(url: str | None = None) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def postgres_database(prefix: str) -> AsyncIterator[str]:
-    """The URL of a fresh, empty database on the test server, dropped afterwards (for code
-    that migrates a URL itself, like `serve`)."""
-    server = postgres_url()
+async def postgres_database(prefix: str, server: str | None = None) -> AsyncIterator[str]:
+    """The URL of a fresh, empty database on the test server (or on `server`), dropped
+    afterwards (for code that migrates a URL itself, like `serve`)."""
+    server = server or postgres_url()
     name = f"{prefix}_{secrets.token_hex(6)}"
     admin = await _admin_connection(server)
     try:
