@@ -127,6 +127,8 @@ class FakeTelegram:
         """Private chats (user ids) the bot may not write to first: the person never said
         /start to it."""
         self.refuse_photos = False
+        self.admins: dict[int, set[int]] = {}
+        """Each group's administrators (user ids), as getChatMember reports them."""
         self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._updates: list[dict[str, Any]] = []
         self._new_updates = asyncio.Event()
@@ -232,6 +234,27 @@ class FakeTelegram:
 
     _setMyCommands = _setWebhook = _deleteWebhook = _sendChatAction = _true
     _answerCallbackQuery = _true
+
+    async def _getChatMember(self, params: dict[str, Any]) -> Any:
+        user_id = int(params["user_id"])
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if user_id not in self.admins.get(int(params["chat_id"]), set()):
+            return {"status": "member", "user": user}
+        rights = [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ]
+        return {"status": "administrator", "user": user, **dict.fromkeys(rights, False)}
 
     async def _sendMessage(self, params: dict[str, Any]) -> Any:
         refused = _check(str(params.get("text", "")), 4096)

@@ -26,6 +26,7 @@ from tests.bot.telegram.harness import (
     update,
 )
 
+REFUSED = "or a workspace admin can do that"  # ONLY_ORGANISER, as it reads in HTML
 CAROL: dict[str, Any] = {"id": 1003, "is_bot": False, "first_name": "Carol"}
 MEMBERS = (ALICE, BOB, CAROL)
 
@@ -157,3 +158,39 @@ async def test_reviews_reach_the_organiser_in_private_and_each_is_resolved_once(
     assert len(_posted(rig, "Done: the review was merged into one.", alice)) == 1
     assert [r["status"] for r in events.state.reviews.values()] == ["merged"]
     assert not _posted(rig, "Identity review", GROUP)
+
+
+async def test_a_group_admin_organises_too_and_a_member_does_not(tmp_path: Path) -> None:
+    """Who organises besides the creator is Telegram's answer (getChatMember): a group admin
+    gets the event's reviews privately; a plain member is told no, privately."""
+    twin: dict[str, Any] = {"id": 1004, "is_bot": False, "first_name": "Bob"}
+    async with (
+        running_events_sandbox(EventsSandboxConfig.fast()) as events,
+        running_telegram(
+            OfflinePlanner(),
+            database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
+            EVENTS_API_URL=events.base_url,
+            EVENTS_API_KEY=DEFAULT_EVENTS_KEY,
+        ) as rig,
+    ):
+        rig.telegram.admins[GROUP] = {int(BOB["id"])}
+        for member in (ALICE, BOB, twin):
+            await _say(rig, "count me in", member)
+        await _say(rig, "make this group an event for the offsite")
+        (created,) = await _wait(rig, "Make this chat an event", GROUP)
+        await _press(rig, created, "Create event", ALICE)
+        await _say(rig, "add everyone here")
+        (asked,) = await _wait(rig, "Share 3 people", GROUP)
+        await _press(rig, asked, "Share", ALICE)
+        await _wait(rig, "✅ Added 3 people", GROUP)
+        await _say(rig, "reviews", twin)
+        await _wait(rig, REFUSED, int(twin["id"]))
+        await _say(rig, "reviews", BOB)
+        await _wait(rig, "Identity review", int(BOB["id"]))
+        await rig.settle()
+    asked_about = {
+        (int(c.params["chat_id"]), int(c.params["user_id"]))
+        for c in rig.telegram.called("getChatMember")
+    }
+    assert asked_about == {(GROUP, twin["id"]), (GROUP, BOB["id"])}
+    assert not _posted(rig, REFUSED, GROUP) and not _posted(rig, "Identity review", GROUP)
