@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +20,7 @@ from storage.models import (
     new_id,
     utc_now,
 )
-from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
+from storage.repositories._common import RETURNING_OPTIONS, dialect_insert, table_of
 
 __all__ = [
     "chat_senders",
@@ -126,23 +127,8 @@ async def set_member_sharing(
     now: datetime | None = None,
 ) -> None:
     """Record a member's "don't share me" (or that they changed their mind)."""
-    now = now or utc_now()
-    await session.exec(
-        dialect_insert(session, ChatEventMember)
-        .values(
-            id=new_id(),
-            platform=platform,
-            workspace_id=workspace_id,
-            chat_id=chat_id,
-            user_id=user_id,
-            opted_out=opted_out,
-            updated_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=["platform", "workspace_id", "chat_id", "user_id"],
-            set_={"opted_out": opted_out, "updated_at": now},
-        )
-    )
+    where = {"platform": platform, "workspace_id": workspace_id, "chat_id": chat_id}
+    await _upsert_members(session, where, [user_id], {"opted_out": opted_out}, now or utc_now())
 
 
 async def member_rows(
@@ -169,24 +155,39 @@ async def mark_members_shared(
 ) -> None:
     """These members were sent to the partner at `at` (a member who opted out meanwhile
     stays out)."""
-    for user_id in user_ids:
-        await session.exec(
-            dialect_insert(session, ChatEventMember)
-            .values(
-                id=new_id(),
-                platform=platform,
-                workspace_id=workspace_id,
-                chat_id=chat_id,
-                user_id=user_id,
-                opted_out=False,
-                shared_at=at,
-                updated_at=at,
-            )
-            .on_conflict_do_update(
-                index_elements=["platform", "workspace_id", "chat_id", "user_id"],
-                set_={"shared_at": at, "updated_at": at},
-            )
-        )
+    where = {"platform": platform, "workspace_id": workspace_id, "chat_id": chat_id}
+    await _upsert_members(session, where, user_ids, {"shared_at": at}, at)
+
+
+async def _upsert_members(
+    session: AsyncSession,
+    where: dict[str, str],
+    user_ids: Collection[str],
+    fields: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Each member's row gets `fields`, created (not opted out) where missing: one
+    statement for all of them."""
+    if not user_ids:
+        return
+    insert = dialect_insert(session, table_of(ChatEventMember))
+    changed = [*fields, "updated_at"]
+    statement = insert.on_conflict_do_update(
+        index_elements=["platform", "workspace_id", "chat_id", "user_id"],
+        set_={name: insert.excluded[name] for name in changed},
+    )
+    rows = [
+        {
+            "id": new_id(),
+            **where,
+            "user_id": user_id,
+            "opted_out": False,
+            **fields,
+            "updated_at": now,
+        }
+        for user_id in user_ids
+    ]
+    await session.exec(statement, params=rows)
 
 
 async def chat_senders(
