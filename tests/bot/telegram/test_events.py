@@ -5,7 +5,8 @@ The real PTB application in webhook mode, the Events sandbox over loopback, a fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,12 @@ import pytest
 
 from conversations.capabilities.events import import_job, matching
 from conversations.offline import OfflinePlanner
-from integrations.sandbox import DEFAULT_EVENTS_KEY, EventsSandboxConfig, running_events_sandbox
+from integrations.sandbox import (
+    DEFAULT_EVENTS_KEY,
+    EventsSandboxConfig,
+    RunningEventsSandbox,
+    running_events_sandbox,
+)
 from tests.bot.telegram.fake_telegram import BOT_USERNAME, Call
 from tests.bot.telegram.harness import (
     ALICE,
@@ -64,14 +70,9 @@ def _message_id(sent: Call) -> int:
     )
 
 
-async def _press(rig: TelegramRig, card: Call, label: str, user: Mapping[str, Any]) -> None:
-    pressed = callback_query(card.callback_data(label), on=_message_id(card), chat=GROUP, user=user)
-    await rig.deliver(pressed)
-
-
-async def test_a_group_becomes_an_event_and_each_member_gets_matches_in_private(
-    tmp_path: Path,
-) -> None:
+@contextlib.asynccontextmanager
+async def events_group(tmp_path: Path) -> AsyncIterator[tuple[RunningEventsSandbox, TelegramRig]]:
+    """The Events sandbox, and the Telegram front-end (offline planner) bound to it."""
     async with (
         running_events_sandbox(EventsSandboxConfig.fast()) as events,
         running_telegram(
@@ -81,6 +82,31 @@ async def test_a_group_becomes_an_event_and_each_member_gets_matches_in_private(
             EVENTS_API_KEY=DEFAULT_EVENTS_KEY,
         ) as rig,
     ):
+        yield events, rig
+
+
+async def _event_of(rig: TelegramRig, members: tuple[Mapping[str, Any], ...]) -> None:
+    """The members speak up, Alice makes the group an event and shares them all."""
+    for member in members:
+        await _say(rig, "count me in", member)
+    await _say(rig, "make this group an event for the offsite")
+    (created,) = await _wait(rig, "Make this chat an event", GROUP)
+    await _press(rig, created, "Create event", ALICE)
+    await _say(rig, "add everyone here")
+    (asked,) = await _wait(rig, f"Share {len(members)} people", GROUP)
+    await _press(rig, asked, "Share", ALICE)
+    await _wait(rig, f"✅ Added {len(members)} people", GROUP)
+
+
+async def _press(rig: TelegramRig, card: Call, label: str, user: Mapping[str, Any]) -> None:
+    pressed = callback_query(card.callback_data(label), on=_message_id(card), chat=GROUP, user=user)
+    await rig.deliver(pressed)
+
+
+async def test_a_group_becomes_an_event_and_each_member_gets_matches_in_private(
+    tmp_path: Path,
+) -> None:
+    async with events_group(tmp_path) as (events, rig):
         for member in MEMBERS:
             await _say(rig, "count me in", member)
         await _say(rig, "make this group an event for Friday's offsite")
@@ -125,24 +151,8 @@ async def test_reviews_reach_the_organiser_in_private_and_each_is_resolved_once(
     """Two members look like one person: the review goes to the organiser's private chat
     with its buttons; Merge pressed twice there merges once."""
     twin: dict[str, Any] = {"id": 1004, "is_bot": False, "first_name": "Bob"}
-    async with (
-        running_events_sandbox(EventsSandboxConfig.fast()) as events,
-        running_telegram(
-            OfflinePlanner(),
-            database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
-            EVENTS_API_URL=events.base_url,
-            EVENTS_API_KEY=DEFAULT_EVENTS_KEY,
-        ) as rig,
-    ):
-        for member in (ALICE, BOB, twin):
-            await _say(rig, "count me in", member)
-        await _say(rig, "make this group an event for the offsite")
-        (created,) = await _wait(rig, "Make this chat an event", GROUP)
-        await _press(rig, created, "Create event", ALICE)
-        await _say(rig, "add everyone here")
-        (asked,) = await _wait(rig, "Share 3 people", GROUP)
-        await _press(rig, asked, "Share", ALICE)
-        await _wait(rig, "✅ Added 3 people", GROUP)
+    async with events_group(tmp_path) as (events, rig):
+        await _event_of(rig, (ALICE, BOB, twin))
         assert len(events.state.open_reviews()) == 1
         await _say(rig, "reviews")
         alice = int(ALICE["id"])
@@ -164,25 +174,10 @@ async def test_a_group_admin_organises_too_and_a_member_does_not(tmp_path: Path)
     """Who organises besides the creator is Telegram's answer (getChatMember): a group admin
     gets the event's reviews privately; a plain member is told no, privately."""
     twin: dict[str, Any] = {"id": 1004, "is_bot": False, "first_name": "Bob"}
-    async with (
-        running_events_sandbox(EventsSandboxConfig.fast()) as events,
-        running_telegram(
-            OfflinePlanner(),
-            database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
-            EVENTS_API_URL=events.base_url,
-            EVENTS_API_KEY=DEFAULT_EVENTS_KEY,
-        ) as rig,
-    ):
+    async with events_group(tmp_path) as (events, rig):
         rig.telegram.admins[GROUP] = {int(BOB["id"])}
-        for member in (ALICE, BOB, twin):
-            await _say(rig, "count me in", member)
-        await _say(rig, "make this group an event for the offsite")
-        (created,) = await _wait(rig, "Make this chat an event", GROUP)
-        await _press(rig, created, "Create event", ALICE)
-        await _say(rig, "add everyone here")
-        (asked,) = await _wait(rig, "Share 3 people", GROUP)
-        await _press(rig, asked, "Share", ALICE)
-        await _wait(rig, "✅ Added 3 people", GROUP)
+        await _event_of(rig, (ALICE, BOB, twin))
+        assert len(events.state.open_reviews()) == 1
         await _say(rig, "reviews", twin)
         await _wait(rig, REFUSED, int(twin["id"]))
         await _say(rig, "reviews", BOB)
