@@ -205,7 +205,7 @@ async def run(turns: int, levels: list[int], database_url: str, *, runner_on: bo
             poll_s=1.0,
         )
         deps.jobs.listen(runner.wake)
-        runner_task = asyncio.create_task(runner.run() if runner_on else asyncio.sleep(0))
+        runner_task = asyncio.create_task(runner.run()) if runner_on else None
 
         async def turn(tag: str, n: int, gate: asyncio.Semaphore, figures: Figures) -> None:
             async with gate:
@@ -258,8 +258,9 @@ async def run(turns: int, levels: list[int], database_url: str, *, runner_on: bo
             figures.latency = [(j.updated_at - j.created_at).total_seconds() for j in jobs]
             figures.writes_busy = clock.open_s / done
             report(turns, level, backend, (turned, done), figures)
-        runner_task.cancel()
-        await asyncio.gather(runner_task, return_exceptions=True)
+        if runner_task is not None:
+            runner_task.cancel()
+            await asyncio.gather(runner_task, return_exceptions=True)
     await db.dispose()
 
 
@@ -305,3 +306,7 @@ async def on_fresh_database(server: str | None, turns: int, levels: list[int], j
     with tempfile.TemporaryDirectory() as tmp:
         async with fresh_database(server, Path(tmp), "bench_manager") as url:
             await run(turns, levels, url, runner_on=jobs)
+
+
+if __name__ == "__main__":
+    main()
