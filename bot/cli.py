@@ -24,13 +24,17 @@ from integrations.sandbox import (
     DEFAULT_EVENTS_KEY,
     DEFAULT_NEGOTIATED_KEY,
     DEFAULT_ONEGENT_KEY,
+    VOYAGENT_DEFAULT_EMAIL,
+    VOYAGENT_DEFAULT_PASSWORD,
     EventsSandboxConfig,
     SandboxConfig,
+    VoyagentSandboxConfig,
     run_sandbox,
     running_callagent_sandbox,
     running_events_sandbox,
     running_onegent_sandbox,
     running_outgoing_sandbox,
+    running_voyagent_sandbox,
     serve_in_background,
 )
 from storage.crypto import FieldCipher, InvalidSecretKey, generate_key
@@ -89,6 +93,7 @@ async def _demo(settings: Settings) -> None:
         running_callagent_sandbox() as calls,
         running_onegent_sandbox() as onegent,
         running_events_sandbox(EventsSandboxConfig.fast()) as events,
+        running_voyagent_sandbox(VoyagentSandboxConfig()) as agency,
         serve_in_background(hooks) as hooks_url,
     ):
         settings = settings.model_copy(
@@ -101,6 +106,9 @@ async def _demo(settings: Settings) -> None:
                 "onegent_api_key": SecretStr(DEFAULT_ONEGENT_KEY),
                 "events_api_url": events.base_url,
                 "events_api_key": SecretStr(DEFAULT_EVENTS_KEY),
+                "voyagent_api_url": agency.base_url,
+                "voyagent_email": VOYAGENT_DEFAULT_EMAIL,
+                "voyagent_password": SecretStr(VOYAGENT_DEFAULT_PASSWORD),
                 "public_url": hooks_url,
             }
         )

@@ -20,7 +20,8 @@ from conversations.booking.config import BookingConfig
 from conversations.capabilities.callagent import CallAgentAccess
 from conversations.capabilities.events import EventsAccess
 from conversations.capabilities.onegent import OnegentAccess
-from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
+from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, RELAYS, buttons, questions
+from conversations.capabilities.voyagent import VoyagentAccess
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender, Outlet
 from conversations.inbox import TAKE_OVER_EVERY_S
@@ -198,6 +199,7 @@ async def running_services(
                 public_url=settings.public_url,
                 token_key=booking_config(settings).token_key,
             ),
+            voyagent=VoyagentAccess(http=http, credentials=credentials),
         )
         if progress_interval_s is not None:
             deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)
@@ -210,6 +212,7 @@ async def running_services(
             system_prompt=SYSTEM_PROMPT,
             buttons=buttons(answers),
             questions=answers,
+            relays=RELAYS,
             owner=owner,
         )
         try:

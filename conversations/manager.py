@@ -36,6 +36,7 @@ from conversations.llm import (
 from conversations.locks import KeyedLocks
 from conversations.offline import OfflinePlanner
 from conversations.questions import QuestionRouter
+from conversations.relays import Relay
 from conversations.replies import BUTTON_EXPIRED, LazyStream, Replier, Reply
 from conversations.serialize import inbound_from_json, inbound_to_json
 from conversations.state import ConversationState
@@ -87,6 +88,7 @@ class ConversationManager:
         system_prompt: str,
         buttons: ButtonRouter | None = None,
         questions: QuestionRouter | None = None,
+        relays: Sequence[Relay] = (),
         config: ManagerConfig | None = None,
         owner: str | None = None,
         lease_s: float = LEASE_S,
@@ -97,6 +99,7 @@ class ConversationManager:
         self._system = system_prompt
         self._buttons = buttons or ButtonRouter()
         self._questions = questions or QuestionRouter()
+        self._relays = tuple(relays)
         self._config = config or ManagerConfig()
         self._locks = KeyedLocks()
         cipher = deps.people.cipher if deps.people is not None else None
@@ -278,6 +281,15 @@ class ConversationManager:
                 await self._save_state(session, conversation, state)
                 await self._inbox.done(session, key=_event_key(message))
             return "answered"
+        for relay in self._relays:
+            relayed = await relay(ctx, message)
+            if relayed is not None:
+                # Someone else answers here now (an agency's agent): not the model.
+                for reply in relayed:
+                    await replier.send(reply)
+                async with self._deps.db.session() as session:
+                    await self._inbox.done(session, key=_event_key(message))
+                return "relayed"
         if is_greeting(message.text):
             # "help", "hi", Telegram's Start: the welcome, built in code (no model call).
             offline = isinstance(self._llm, OfflinePlanner)

@@ -21,6 +21,7 @@ from conversations.llm import (
     ToolResultPart,
 )
 from conversations.offline_phrases import (
+    agency_request,
     book_reference,
     details_number,
     event_request,
@@ -49,6 +50,9 @@ HELP = f"""{OFFLINE_NOTE}
   for a flight (what is missing is asked; passport details privately)
 • make this an event for <title> — then `add everyone`, `run matching`, `who should I
   meet` (answered privately), `reviews`, and `don't share me` for yourself
+• ask the agency to <trip> — hand a trip to the travel agency, e.g. `ask the agency to
+  plan 5 days in Lisbon for 4 in May`; their agent then answers in the thread until you say
+  `done with the agency` (`agency itinerary` for its itinerary, `agency audit export` for admins)
 • orders — your bookings
 • status — what is running or finished here
 • help — this list"""
@@ -185,6 +189,12 @@ def _understood(
         return _call("book_activity", {"activity_id": shown}, available)
     if (event := event_request(command)) is not None:
         return _call(*event, available)
+    if (agency := agency_request(command)) is not None:
+        if agency[0] == "ask_agency" and "destination" not in agency[1]:
+            return _say(
+                "Where to? Say e.g. `ask the agency to plan 5 days in Lisbon for 4 in May`."
+            )
+        return _call(*agency, available)
     return (
         _booking(book_reference(command) or command, available)
         or _reservation(command, available)

@@ -338,3 +338,52 @@ def event_request(command: str) -> tuple[str, dict[str, object]] | None:
     if lowered in _SHARE:
         return "event_sharing", {"share": True}
     return None
+
+
+_AGENCY = re.compile(
+    r"^(?:please\s+)?(?:ask|get|have)\s+the\s+(?:travel\s+)?agency(?:\s+to)?\s+(?P<what>.+)$",
+    re.I,
+)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_AGENCY_PLACE = re.compile(
+    rf"\b(?:in|to)\s+(?!(?:{_MONTHS})\b)(?P<place>[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*)"
+)
+_AGENCY_PARTY = re.compile(r"\bfor\s+(?P<n>\d{1,2})\b(?!\s*(?:days|nights|weeks))", re.I)
+_AGENCY_SPAN = re.compile(r"\b\d{1,2}\s+(?:days|nights|weeks)\b", re.I)
+_AGENCY_MONTH = re.compile(rf"\b(?:(?:early|mid|late)[- ])?(?:{_MONTHS})\b", re.I)
+_AGENCY_BUDGET = re.compile(
+    r"\b(?:under|budget(?:\s+of)?|up\s+to|max)\s+(?P<money>[€$£]\s?\d[\d,]*|\d[\d,]*\s?(?:eur|usd|gbp))",
+    re.I,
+)
+_AGENCY_REPORT = {
+    "agency itinerary": "itinerary",
+    "the agency's itinerary": "itinerary",
+    "itinerary from the agency": "itinerary",
+    "agency audit": "audit_export",
+    "agency audit export": "audit_export",
+    "export the agency audit log": "audit_export",
+}
+
+
+def agency_request(command: str) -> tuple[str, dict[str, object]] | None:
+    """A travel agency command ("ask the agency to plan 5 days in Lisbon for 4 in May",
+    "agency itinerary", "agency audit export") as (tool, args)."""
+    lowered = command.lower().strip().rstrip("?!. ")
+    if lowered in _AGENCY_REPORT:
+        return "agency_report", {"report": _AGENCY_REPORT[lowered]}
+    match = _AGENCY.match(command.strip().rstrip("?!. "))
+    if match is None:
+        return None
+    what = match["what"]
+    place = _AGENCY_PLACE.search(what)
+    args: dict[str, object] = {"needs": what[:2000]}
+    if place:
+        args["destination"] = place["place"]
+    if party := _AGENCY_PARTY.search(what):
+        args["travellers"] = int(party["n"])
+    span, month = _AGENCY_SPAN.search(what), _AGENCY_MONTH.search(what)
+    if span or month:
+        args["when"] = " in ".join(m.group(0) for m in (span, month) if m)
+    if budget := _AGENCY_BUDGET.search(what):
+        args["budget"] = budget["money"]
+    return "ask_agency", args

@@ -7,6 +7,9 @@ from typing import Literal, Protocol
 
 ButtonStyle = Literal["default", "primary", "danger"]
 
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""The largest file a reply carries (an export): the outbox keeps it inline, base64 in JSON."""
+
 
 @dataclass(frozen=True)
 class Button:
@@ -88,9 +91,42 @@ class ApprovalRequest:
     """What is confirmed, without the verb ("Blue Note Late Set"), for `settled_headline`."""
 
 
+@dataclass(frozen=True, repr=False)
+class FileAttachment:
+    """One file a reply delivers (a CSV export, say). It may hold personal data, so its repr
+    (logs, tracebacks, assertion messages) names it and its size, never its content."""
+
+    filename: str
+    content: bytes
+    mime: str = "application/octet-stream"
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.content) > MAX_FILE_BYTES:
+            raise ValueError(
+                f"{self.filename!r} is {len(self.content)} bytes; a file may have"
+                f" {MAX_FILE_BYTES} at most"
+            )
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    def __repr__(self) -> str:
+        return f"FileAttachment(filename={self.filename!r}, size={self.size})"
+
+
 _DOING = {"book": "booking", "reserve": "reserving", "place the call": "calling"}
 _DONE = {"book": "booked", "reserve": "reserved", "place the call": "called"}
 _SETTLED = {"granted": "Confirmed", "rejected": "Cancelled", "expired": "Expired"}
+_OWN_HEADLINES = {
+    "approve": {"granted": "Approved: {subject}", "rejected": "Rejected: {subject}"},
+    "send to the agency": {
+        "granted": "Sent to the agency: {subject}",
+        "rejected": "Cancelled: {subject} was not sent to the agency",
+    },
+}
+"""Verbs whose settled card reads better in words of its own than in the pattern above."""
 SETTLED_MARKS = {"granted": "✅ ", "rejected": "✖️ ", "expired": "⌛ "}
 """The mark before a settled card's headline, on every platform."""
 
@@ -99,6 +135,9 @@ def settled_headline(approval: ApprovalRequest) -> str:
     """The words a settled confirmation card starts with, the same on every platform:
     "Confirmed: booking Blue Note Late Set", "Cancelled: Blue Note Late Set was not booked"."""
     subject = approval.subject or approval.title.rstrip("?")
+    own = _OWN_HEADLINES.get(approval.verb, {}).get(approval.status)
+    if own is not None:
+        return own.format(subject=subject)
     status = _SETTLED.get(approval.status, approval.status.capitalize())
     if approval.status == "granted":
         return f"{status}: {_DOING.get(approval.verb, approval.verb)} {subject}"
@@ -119,6 +158,10 @@ class Reply:
     a message everyone in the conversation can read. With `private_chat` it must be in
     their own chat with the bot (a question whose answer they type there): Slack posts it in
     their DM rather than as an ephemeral message.
+
+    `file` is delivered with the text as its caption or comment. A file `private_to` someone
+    goes to their own chat with the bot, never shown to the conversation (Slack cannot put a
+    file in an ephemeral message); a file replaces nothing under `key`.
     """
 
     text: str = ""
@@ -131,6 +174,7 @@ class Reply:
     mention: str | None = None
     private_to: str | None = None
     private_chat: bool = False
+    file: FileAttachment | None = None
 
 
 @dataclass(frozen=True)

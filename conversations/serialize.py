@@ -1,7 +1,11 @@
-"""Replies and inbound items to JSON and back: what the outbox and inbox keep across a crash."""
+"""Replies and inbound items to JSON and back: what the outbox and inbox keep across a crash.
+
+A reply's file travels inline, its bytes in base64 (the outbox payload is sealed at rest:
+`storage.sealing`, so an export's personal data is not readable on disk)."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from typing import Any
 
@@ -10,6 +14,7 @@ from conversations.replies import (
     ActivityDetail,
     ApprovalRequest,
     Button,
+    FileAttachment,
     Reply,
     SessionLine,
     TicketLine,
@@ -25,7 +30,28 @@ from conversations.types import (
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
-    return dataclasses.asdict(reply)
+    raw = dataclasses.asdict(dataclasses.replace(reply, file=None))
+    raw["file"] = _file_to_json(reply.file) if reply.file is not None else None
+    return raw
+
+
+def _file_to_json(file: FileAttachment) -> dict[str, Any]:
+    return {
+        "filename": file.filename,
+        "mime": file.mime,
+        "title": file.title,
+        "content_b64": base64.b64encode(file.content).decode("ascii"),
+    }
+
+
+def _file(raw: dict[str, Any]) -> FileAttachment:
+    """The file back; a payload altered to carry more than `MAX_FILE_BYTES` raises."""
+    return FileAttachment(
+        filename=raw["filename"],
+        content=base64.b64decode(raw["content_b64"], validate=True),
+        mime=raw.get("mime") or "application/octet-stream",
+        title=raw.get("title"),
+    )
 
 
 def _buttons(raw: list[dict[str, Any]]) -> tuple[Button, ...]:
@@ -74,6 +100,7 @@ def reply_from_json(raw: dict[str, Any]) -> Reply:
         mention=raw.get("mention"),
         private_to=raw.get("private_to"),
         private_chat=bool(raw.get("private_chat", False)),
+        file=_file(raw["file"]) if raw.get("file") else None,
     )
 
 

@@ -2,18 +2,22 @@
 
 Interactive on a TTY (a prompt and a progress line updated in place); plain when stdin is
 piped: one message per line, no control characters, and work still running at end of input
-(a search, say) is finished and printed before the program exits.
+(a search, say) is finished and printed before the program exits. A reply's file (an export)
+is saved under the data dir's `files/` (readable by its owner only) and named in one line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
-from bot.console.render import render_reply
+from bot.console.render import render_reply, render_saved_file, safe_filename
+from bot.settings import DATA_DIR
 from conversations import (
     ConversationAddress,
     ConversationManager,
@@ -23,7 +27,14 @@ from conversations import (
 )
 from conversations.manager import new_event_id
 from conversations.questions import yes_or_no
-from conversations.replies import ApprovalRequest, Progress, Replier, Reply, TextStream
+from conversations.replies import (
+    ApprovalRequest,
+    FileAttachment,
+    Progress,
+    Replier,
+    Reply,
+    TextStream,
+)
 from conversations.types import ButtonPress, Inbound
 from conversations.welcome import TRY, TYPED
 
@@ -32,11 +43,13 @@ SENDER = Sender(user_id="local-user", display_name="You")
 
 
 class ConsoleReplier:
-    """Prints replies; remembers the open confirmation so `y`/`n` can answer it."""
+    """Prints replies; remembers the open confirmation so `y`/`n` can answer it; saves files
+    under `data_dir`/files."""
 
-    def __init__(self, out: TextIO, *, interactive: bool) -> None:
+    def __init__(self, out: TextIO, *, interactive: bool, data_dir: Path = DATA_DIR) -> None:
         self._out = out
         self._interactive = interactive
+        self._files = data_dir / "files"
         self._status: str | None = None
         self._announced: set[str] = set()
         self.open_approval: ApprovalRequest | None = None
@@ -47,6 +60,7 @@ class ConsoleReplier:
             self._status = None
 
     async def send(self, reply: Reply) -> None:
+        saved = await self._save(reply.file) if reply.file is not None else ""
         self._clear_status()
         if reply.approval is not None:
             pending = reply.approval.status == "pending"
@@ -54,8 +68,17 @@ class ConsoleReplier:
                 self.open_approval and self.open_approval.approval_id == reply.approval.approval_id
             ):
                 self.open_approval = reply.approval if pending else None
-        self._out.write(render_reply(reply) + _suggestions(reply) + "\n\n")
+        shown = [render_reply(reply) + _suggestions(reply), saved]
+        self._out.write("\n".join(s for s in shown if s) + "\n\n")
         self._out.flush()
+
+    async def _save(self, file: FileAttachment) -> str:
+        """The file saved (off the event loop), and the line that says where."""
+        try:
+            path = await asyncio.to_thread(save_file, self._files, file)
+        except OSError as error:
+            return f"📎 {safe_filename(file.filename)} not saved: {error.strerror or error}"
+        return render_saved_file(path.name, file.size, path)
 
     def answer(self, text: str) -> str | None:
         """ "y", "yes please", "no" (the words a question takes) while a confirmation is open →
@@ -84,6 +107,24 @@ class ConsoleReplier:
             self._status = f"… {update.text} ({update.elapsed_s:.0f}s)"
             self._out.write(self._status)
         self._out.flush()
+
+
+def save_file(folder: Path, file: FileAttachment) -> Path:
+    """`file` as a new file in `folder` under its safe name (`-1`, `-2`… before the suffix
+    when taken), for its owner's eyes only: an export may hold personal data."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = Path(safe_filename(file.filename))
+    for attempt in range(1000):
+        candidate = name.name if not attempt else f"{name.stem}-{attempt}{name.suffix}"
+        path = folder / candidate
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(handle, "wb") as written:
+            written.write(file.content)
+        return path
+    raise FileExistsError(f"no free name for {name} in {folder}")
 
 
 def _suggestions(reply: Reply) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import PurePath
 
 from conversations.replies import (
     SETTLED_MARKS,
@@ -93,3 +95,26 @@ def render_reply(reply: Reply) -> str:
             hint = f"{hint} Say `more` for the next ones.".strip()
         parts.append(hint)
     return "\n".join(parts)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str) -> str:
+    """A file name that stays in the folder it is saved to: no directories (either slash),
+    only `A-Z a-z 0-9 . _ -` (anything else becomes `_`), never hidden nor `..`."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).lstrip(".")
+    return cleaned[:120] or "file"
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def render_saved_file(filename: str, size: int, path: PurePath) -> str:
+    return f"📎 {filename} ({human_size(size)}) saved to {path}"

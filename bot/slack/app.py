@@ -51,6 +51,7 @@ BOT_SCOPES = (
     "channels:read",  # conversations.members: "add everyone here" to an event
     "chat:write",  # chat.postMessage / update / startStream / appendStream / stopStream
     "commands",  # /concierge
+    "files:write",  # files.getUploadURLExternal / completeUploadExternal: file replies (exports)
     "groups:history",  # message.groups
     "groups:read",  # conversations.members in private channels
     "im:history",  # message.im

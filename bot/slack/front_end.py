@@ -147,6 +147,8 @@ class SlackFrontEnd:
         if services.deps.events is not None:  # workspace admins organise any event
             services.deps.events.use_admin_check(PLATFORM, self._is_admin)
             services.deps.events.use_member_list(PLATFORM, self._members_of)
+        if services.deps.voyagent is not None:  # workspace admins decide agency approvals too
+            services.deps.voyagent.use_admin_check(PLATFORM, self._is_admin)
         self._admin = WorkspaceSettings(
             workspaces=services.workspaces,
             people=self._people,

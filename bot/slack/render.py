@@ -11,6 +11,7 @@ core's opaque value untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ MAX_BUTTON_LABEL = 75
 MAX_BUTTON_VALUE = 2000
 MAX_IMAGE_URL = 3000
 MAX_FALLBACK = 3000
+MAX_FILE_COMMENT = 3000
+"""The longest text that goes with an uploaded file as its comment; a longer one is posted."""
 ACTION_PREFIX = "btn-"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _SLACK_TOKEN_START = re.compile(r"<(?=\S)")
@@ -353,3 +356,19 @@ def render_status(update: Progress) -> SlackMessage:
     else:
         line = f"⏳ {escape(update.text)}"
     return SlackMessage(escape(clip(update.text, MAX_FALLBACK)), (_context(line),))
+
+
+def file_parts(reply: Reply, *, direct: bool) -> tuple[str | None, Reply | None]:
+    """A reply with a file on Slack: the upload's comment (the text, mrkdwn-escaped, with the
+    mention outside a DM) and what is posted after the file (cards, buttons, a text too long
+    for a comment), or None when nothing is left."""
+    user = None if direct else mention(reply.mention)
+    text = reply.text.strip()
+    fits = len(text) <= MAX_FILE_COMMENT
+    said = [user] if user else []
+    if fits and text:
+        said.append(escape(text))
+    comment = " ".join(said) or None
+    rest = dataclasses.replace(reply, file=None, text="" if fits else text, mention=None)
+    left = rest.text or rest.cards or rest.detail or rest.buttons or rest.footer or rest.approval
+    return comment, rest if left else None

@@ -18,6 +18,11 @@
   line under that key is finished instead). Where Slack refuses the ephemeral message (the
   person or the bot is not in the channel, …) it goes to the person's DM with the bot; a
   reply `private_chat` (a question answered by typing) goes straight to the DM.
+- A reply with a file is uploaded (`files_upload_v2`: `files.getUploadURLExternal`, the
+  bytes to the upload URL, `files.completeUploadExternal`) into the conversation (its
+  thread too), the text as its comment. A file `private_to` someone outside their DM goes
+  to their DM (ephemeral messages cannot carry files) and the conversation gets nothing.
+  A file replaces nothing and is not recorded under its `key`.
 
 An outbox delivery (`send_once`) carries its key in the metadata of what it posts; one tried
 before (its sender may have died between Slack's answer and marking it sent) is looked for
@@ -47,9 +52,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.cadence import SLACK_STREAM_CHARS, STATUS_EDIT_S, EditThrottle
 from bot.slack.clients import SLACK_ERRORS, SlackClients, describe
 from bot.slack.records import Posted, SlackRecords
-from bot.slack.render import SlackMessage, render_reply, render_status
+from bot.slack.render import SlackMessage, file_parts, render_reply, render_status
 from bot.slack.streaming import SlackTextStream
-from conversations.replies import Progress, Reply, TextStream
+from conversations.replies import FileAttachment, Progress, Reply, TextStream
 from conversations.types import ConversationAddress
 
 log = logging.getLogger(__name__)
@@ -139,6 +144,9 @@ class SlackReplier:
 
     async def send(self, reply: Reply) -> None:
         async with self._lock:
+            if reply.file is not None:
+                await self._send_file(reply, reply.file)
+                return
             if reply.private_to and not self._direct:
                 await self._send_privately(reply, reply.private_to)
                 return
@@ -261,12 +269,7 @@ class SlackReplier:
     async def _send_privately(self, reply: Reply, user: str) -> None:
         """Each part of `reply` as an ephemeral message for `user`, or in their DM when Slack
         refuses it here. Nothing is replaced or recorded: ephemeral messages cannot be edited."""
-        if reply.key:
-            running = self._statuses.pop(reply.key, None)
-            if running is not None and running.posted is not None:
-                running.update = dataclasses.replace(running.update, done=True)
-                self._replaceable.append(running)
-        await self._settle_replaceable()
+        await self._finish_running(reply.key)
         dm: str | None = None
         reply = dataclasses.replace(reply, mention=None)  # for their eyes only: no mention
         for index, message in enumerate(render_reply(reply, direct=True)):
@@ -298,6 +301,49 @@ class SlackReplier:
             except SlackDeliveryError as error:
                 self._failed(error)
                 return
+
+    async def _finish_running(self, key: str | None) -> None:
+        """A reply that replaces nothing: its own status line under `key` shows it finished."""
+        if key:
+            running = self._statuses.pop(key, None)
+            if running is not None and running.posted is not None:
+                running.update = dataclasses.replace(running.update, done=True)
+                self._replaceable.append(running)
+        await self._settle_replaceable()
+
+    async def _send_file(self, reply: Reply, file: FileAttachment) -> None:
+        """`file` uploaded here with the text as its comment, or into the DM of the person a
+        private reply is for; then the rest of the reply (cards, buttons) in the same place."""
+        await self._finish_running(reply.key)
+        private = reply.private_to if not self._direct else None
+        comment, rest = file_parts(reply, direct=self._direct or private is not None)
+        try:
+            channel = await self._open_dm(private) if private else self.address.chat_id
+            thread = None if private else self.address.thread_id or None
+            await self._call(
+                "files.upload",
+                lambda c: c.files_upload_v2(
+                    content=file.content,
+                    filename=file.filename,
+                    title=file.title or file.filename,
+                    channel=channel,
+                    thread_ts=thread,
+                    initial_comment=comment,
+                ),
+            )
+            if private is None:
+                await self._join()
+                if rest is not None:
+                    for index, message in enumerate(render_reply(rest, direct=self._direct)):
+                        await self._post(message, rest, index)
+                return
+            if rest is not None:
+                for index, message in enumerate(render_reply(rest, direct=True)):
+                    await self._without_pictures_if_refused(
+                        self._poster_to(channel), message, rest, index, direct=True
+                    )
+        except SlackDeliveryError as error:
+            self._failed(error)
 
     # ---- turn bracket ------------------------------------------------------------------
 

@@ -151,6 +151,8 @@ class TelegramFrontEnd:
         self._built = app
         if services.deps.events is not None:  # a group's admins organise its event
             services.deps.events.use_admin_check(PLATFORM, self._is_admin)
+        if services.deps.voyagent is not None:  # and decide agency approvals
+            services.deps.voyagent.use_admin_check(PLATFORM, self._is_admin)
         try:
             await self._connect(app)
         except InvalidToken:

@@ -245,6 +245,23 @@ def render_private_notice(user_id: str, names: Names, bot_username: str) -> Tele
     )
 
 
+def render_document(
+    reply: Reply, names: Names, *, group: bool
+) -> tuple[str, list[TelegramMessage]]:
+    """A reply with a file: the document's caption (as much of the text as a caption holds,
+    addressed to `mention` in a group) and the silent messages of the rest (the text past
+    the caption, cards, detail, buttons)."""
+    text = reply.text.strip()
+    first = split_text(text, CAPTION_BUDGET)[0] if text else ""
+    caption = format_text(first)
+    if reply.mention and group:
+        addressed = "\n".join(p for p in (mention_html(reply.mention, names), caption) if p)
+        caption = addressed if markup_length(addressed) <= MAX_CAPTION else caption
+    rest = dataclasses.replace(reply, text=text[len(first) :].strip(), file=None, mention=None)
+    messages = render_reply(rest, names, group=group)
+    return caption, [dataclasses.replace(m, silent=True) for m in messages]
+
+
 # ---- the whole reply --------------------------------------------------------------------
 
 

@@ -20,6 +20,11 @@ group, or one forum topic), answering one message.
   keys). When the bot cannot write to them there (they never started it, or blocked it: 403,
   and that chat is marked inactive), the group gets a short notice mentioning them and how
   to open the chat; the private content itself never goes to the group.
+- A reply with a file is one document (`sendDocument`, the bytes uploaded under the file's
+  name) captioned with the text, as much as a caption holds; the rest of the text, cards and
+  buttons follow silently. A private one follows the rules above (the person's private chat;
+  the group at most a notice). A file replaces nothing under the reply's `key` (its status
+  line is deleted once the file is there) and is not recorded.
 - `typing` shows "typing…" while the model works (Telegram shows it for 5 s per call).
 - A chat that blocked or removed the bot (403) is marked inactive and skipped from then on;
   a group that became a supergroup is followed to its new id. Both are stored, and so is the
@@ -43,6 +48,7 @@ from typing import Any, TypeVar
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaPhoto,
     LinkPreviewOptions,
     Message,
@@ -57,13 +63,14 @@ from bot.telegram.memory import CallbackEntry, new_callback_token
 from bot.telegram.records import DB_ERRORS, ChatState, Posted
 from bot.telegram.render import (
     TelegramMessage,
+    render_document,
     render_private_notice,
     render_reply,
     render_status,
 )
 from bot.telegram.shared import TelegramShared
 from bot.telegram.streaming import TelegramDraftStream
-from conversations.replies import Button, Progress, Reply, TextStream
+from conversations.replies import Button, FileAttachment, Progress, Reply, TextStream
 from conversations.types import ConversationAddress
 
 log = logging.getLogger(__name__)
@@ -201,6 +208,9 @@ class TelegramReplier:
     # ---- sending -----------------------------------------------------------------------
 
     async def _send(self, reply: Reply) -> None:
+        if reply.file is not None:
+            await self._send_document(reply, reply.file)
+            return
         messages = render_reply(reply, self._shared.names.get, group=self.group)
         target: Posted | None = None
         if reply.key:
@@ -226,6 +236,39 @@ class TelegramReplier:
             await self._record(reply.key, shown)
         if replaced is not None:
             await self._delete(replaced)
+
+    async def _send_document(self, reply: Reply, file: FileAttachment) -> None:
+        """`file` captioned with the text, then the rest of the reply, silent."""
+        caption, rest = render_document(reply, self._shared.names.get, group=self.group)
+        replaced: Posted | None = None
+        if reply.key:
+            running = self._statuses.pop(reply.key, None)  # replaced: no refresh may follow
+            found = await self._find(reply.key) or running
+            replaced = found if found is not None and found.status else None
+        await self._chat_state()  # also reads the anchor an `anchored` replier replies to
+        document = InputFile(file.content, filename=file.filename)
+        document.mimetype = file.mime
+        sent = await self._call(
+            "sendDocument",
+            lambda chat: self._shared.bot.send_document(
+                chat,
+                document,
+                caption=caption or None,
+                message_thread_id=self._thread(),
+                reply_parameters=self._reply_parameters(),
+            ),
+        )
+        if sent is None:
+            return
+        for message in rest:
+            await self._post(message, await self._keyboard(message.keyboard, reply.key))
+        if replaced is not None:
+            await self._delete(replaced)
+
+    def _reply_parameters(self) -> ReplyParameters | None:
+        if not self._reply_to:
+            return None
+        return ReplyParameters(self._reply_to, allow_sending_without_reply=True)
 
     async def _send_privately(self, reply: Reply, user: str) -> None:
         """`reply` in `user`'s private chat with the bot, or a notice here if that fails."""
@@ -351,11 +394,7 @@ class TelegramReplier:
 
     async def _post(self, message: TelegramMessage, markup: Markup | None) -> Posted | None:
         await self._chat_state()  # also reads the anchor an `anchored` replier replies to
-        reply = (
-            ReplyParameters(self._reply_to, allow_sending_without_reply=True)
-            if self._reply_to
-            else None
-        )
+        reply = self._reply_parameters()
         if message.album:
             return await self._post_album(message, reply)
         if message.photo:
@@ -543,5 +582,5 @@ def _preview(message: TelegramMessage) -> LinkPreviewOptions:
 def _just_words(reply: Reply) -> bool:
     """A reply that is only a short text (what a pop-up can show)."""
     return bool(reply.text) and not (
-        reply.cards or reply.detail or reply.buttons or reply.approval or reply.footer
+        reply.cards or reply.detail or reply.buttons or reply.approval or reply.footer or reply.file
     )

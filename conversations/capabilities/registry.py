@@ -23,8 +23,16 @@ from conversations.capabilities.onegent import (
 from conversations.capabilities.outgoing.booking_choices import register_booking_questions
 from conversations.capabilities.outgoing.booking_job import BOOKING
 from conversations.capabilities.outgoing.search_job import SEARCH, search_activities
+from conversations.capabilities.voyagent import (
+    AGENCY,
+    AGENCY_TOOLS,
+    register_agency_buttons,
+    register_agency_questions,
+    relay,
+)
 from conversations.jobs import JobKind
 from conversations.questions import QuestionRouter
+from conversations.relays import Relay
 from conversations.tools.activities import ACTIVITY_TOOLS
 from conversations.tools.base import Tool
 from conversations.tools.booking import book_activity, register_booking_buttons
@@ -36,9 +44,11 @@ ALL_TOOLS: tuple[Tool, ...] = (
     start_call,
     reserve,
     *EVENT_TOOLS,
+    *AGENCY_TOOLS,
     job_status,
 )
-JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL, RESERVATION, IMPORT, MATCHING)
+JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL, RESERVATION, IMPORT, MATCHING, AGENCY)
+RELAYS: tuple[Relay, ...] = (relay,)
 
 
 def questions() -> QuestionRouter:
@@ -46,6 +56,7 @@ def questions() -> QuestionRouter:
     register_booking_questions(router)
     register_call_questions(router)
     register_reserve_questions(router)
+    register_agency_questions(router)
     return router
 
 
@@ -55,5 +66,6 @@ def buttons(answers: QuestionRouter) -> ButtonRouter:
     register_call_buttons(router)
     register_reserve_buttons(router)
     register_event_buttons(router)
+    register_agency_buttons(router)
     router.register("answer", answers.button)
     return router

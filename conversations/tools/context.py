@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from conversations.capabilities.callagent.access import CallAgentAccess
     from conversations.capabilities.events.access import EventsAccess
     from conversations.capabilities.onegent.access import OnegentAccess
+    from conversations.capabilities.voyagent.access import VoyagentAccess
     from conversations.jobs.kinds import JobKind
 
 
@@ -41,6 +42,7 @@ class ToolDeps:
     call_agent: CallAgentAccess | None = None
     onegent: OnegentAccess | None = None
     events: EventsAccess | None = None
+    voyagent: VoyagentAccess | None = None
 
 
 @dataclass

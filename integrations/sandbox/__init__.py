@@ -5,7 +5,8 @@ fixture catalogue; the AI Call Agent sandbox (``create_callagent_app``) plays sc
 phone calls with SSE events; the Events sandbox (``create_events_app``) serves
 events, attendee imports, polled runs, matches and identity reviews; the Onegent sandbox
 (``create_onegent_app``) runs scripted ``/api/v1`` booking jobs; ``serve_in_background``
-runs any ASGI app on loopback.
+runs any ASGI app on loopback; the Voyagent sandbox (``create_voyagent_app``) is a travel
+agency's API whose scripted agent streams its turns over SSE and pauses at approvals.
 """
 
 from integrations.sandbox.callagent import callagent_state, create_callagent_app
@@ -43,14 +44,26 @@ from integrations.sandbox.server import (
     RunningEventsSandbox,
     RunningOnegentSandbox,
     RunningSandbox,
+    RunningVoyagentSandbox,
     run_sandbox,
     running_callagent_sandbox,
     running_events_sandbox,
     running_onegent_sandbox,
     running_outgoing_sandbox,
+    running_voyagent_sandbox,
     serve_in_background,
 )
 from integrations.sandbox.state import SandboxState
+from integrations.sandbox.voyagent import create_voyagent_app, voyagent_state
+from integrations.sandbox.voyagent_state import AGENT_EMAIL as VOYAGENT_AGENT_EMAIL
+from integrations.sandbox.voyagent_state import DEFAULT_EMAIL as VOYAGENT_DEFAULT_EMAIL
+from integrations.sandbox.voyagent_state import DEFAULT_PASSWORD as VOYAGENT_DEFAULT_PASSWORD
+from integrations.sandbox.voyagent_state import OTHER_TENANT_EMAIL as VOYAGENT_OTHER_TENANT_EMAIL
+from integrations.sandbox.voyagent_state import TOTP_EMAIL as VOYAGENT_TOTP_EMAIL
+from integrations.sandbox.voyagent_state import (
+    VoyagentSandboxConfig,
+    VoyagentSandboxState,
+)
 
 __all__ = [
     "DEFAULT_BIND_TEAM_ID",
@@ -63,6 +76,11 @@ __all__ = [
     "DEFAULT_ONEGENT_KEY",
     "DEFAULT_SELF_SERVE_KEY",
     "DEFAULT_TRIAL_EXHAUSTED_KEY",
+    "VOYAGENT_AGENT_EMAIL",
+    "VOYAGENT_DEFAULT_EMAIL",
+    "VOYAGENT_DEFAULT_PASSWORD",
+    "VOYAGENT_OTHER_TENANT_EMAIL",
+    "VOYAGENT_TOTP_EMAIL",
     "BindToken",
     "CallAgentSandboxConfig",
     "CallAgentSandboxState",
@@ -75,15 +93,19 @@ __all__ = [
     "RunningEventsSandbox",
     "RunningOnegentSandbox",
     "RunningSandbox",
+    "RunningVoyagentSandbox",
     "SandboxConfig",
     "SandboxQuestion",
     "SandboxState",
+    "VoyagentSandboxConfig",
+    "VoyagentSandboxState",
     "WebhookReceiver",
     "callagent_state",
     "create_callagent_app",
     "create_events_app",
     "create_onegent_app",
     "create_outgoing_app",
+    "create_voyagent_app",
     "events_state",
     "onegent_state",
     "run_sandbox",
@@ -91,6 +113,8 @@ __all__ = [
     "running_events_sandbox",
     "running_onegent_sandbox",
     "running_outgoing_sandbox",
+    "running_voyagent_sandbox",
     "sandbox_state",
     "serve_in_background",
+    "voyagent_state",
 ]

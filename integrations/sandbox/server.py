@@ -28,17 +28,21 @@ from integrations.sandbox.onegent_jobs import API_PREFIX as ONEGENT_API_PREFIX
 from integrations.sandbox.onegent_state import OnegentSandboxState
 from integrations.sandbox.outgoing import create_outgoing_app, sandbox_state
 from integrations.sandbox.state import SandboxState
+from integrations.sandbox.voyagent import create_voyagent_app, voyagent_state
+from integrations.sandbox.voyagent_state import VoyagentSandboxConfig, VoyagentSandboxState
 
 __all__ = [
     "RunningCallAgentSandbox",
     "RunningEventsSandbox",
     "RunningOnegentSandbox",
     "RunningSandbox",
+    "RunningVoyagentSandbox",
     "run_sandbox",
     "running_callagent_sandbox",
     "running_events_sandbox",
     "running_onegent_sandbox",
     "running_outgoing_sandbox",
+    "running_voyagent_sandbox",
     "serve_in_background",
 ]
 
@@ -252,6 +256,31 @@ async def running_events_sandbox(
     app = create_events_app(config)
     async with serve_in_background(app, host=host, port=port) as url:
         yield RunningEventsSandbox(base_url=url, app=app, state=events_state(app))
+
+
+@dataclass(frozen=True, slots=True)
+class RunningVoyagentSandbox:
+    """A Voyagent agency API sandbox served on loopback."""
+
+    base_url: str
+    """The API root (paths start with ``/auth``, ``/enquiries``, ``/chat``...)."""
+    app: Starlette
+    state: VoyagentSandboxState
+
+
+@contextlib.asynccontextmanager
+async def running_voyagent_sandbox(
+    config: VoyagentSandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningVoyagentSandbox]:
+    """``create_voyagent_app`` + ``serve_in_background``; open event streams are ended
+    first on exit, so the server stops at once instead of waiting for them."""
+    app = create_voyagent_app(config)
+    state = voyagent_state(app)
+    async with serve_in_background(app, host=host, port=port) as url:
+        try:
+            yield RunningVoyagentSandbox(base_url=url, app=app, state=state)
+        finally:
+            state.close_streams()
 
 
 def run_sandbox(

@@ -63,6 +63,7 @@ from storage.repositories.events import (
     take_over_events,
 )
 from storage.repositories.jobs import (
+    add_to_job,
     any_due_jobs,
     claim_runnable_jobs,
     conversation_jobs,
@@ -134,6 +135,7 @@ __all__ = [
     "NewClaim",
     "NewMessage",
     "OutgoingKeyKind",
+    "add_to_job",
     "answer_question",
     "answered_by_origin",
     "any_due_jobs",

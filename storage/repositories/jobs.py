@@ -8,7 +8,7 @@ its lease run out and another takes the job over.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from storage.models import Action, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, is_postgresql
 
 __all__ = [
+    "add_to_job",
     "any_due_jobs",
     "claim_runnable_jobs",
     "conversation_jobs",
@@ -120,6 +121,38 @@ async def update_job_payload(
         .returning(col(Action.id))
     )
     return result.first() is not None
+
+
+async def add_to_job(
+    session: AsyncSession,
+    *,
+    action_id: str,
+    workspace_id: str,
+    add: Callable[[Mapping[str, Any]], Mapping[str, Any] | None],
+) -> Action | None:
+    """From outside the job's step (a person's message for it, a decision), merge what
+    ``add`` makes of its stored payload (None: nothing) and make it due now, under the row's
+    lock, whoever holds its lease. Only keys the job itself never writes may be added: its
+    own checkpoints merge into the stored payload, so they keep what was added here."""
+    query = select(Action).where(
+        col(Action.id) == action_id, col(Action.workspace_id) == workspace_id
+    )
+    if is_postgresql(session):
+        query = query.with_for_update()
+    action = (await session.exec(query.execution_options(populate_existing=True))).first()
+    if action is None:
+        return None
+    changes = add(dict(action.payload))
+    if changes is None:
+        return None
+    now = utc_now()
+    await session.exec(
+        update(Action)
+        .where(col(Action.id) == action_id)
+        .values(payload={**action.payload, **changes}, updated_at=now, next_run_at=now)
+    )
+    action.payload = {**action.payload, **changes}
+    return action
 
 
 async def schedule_job(

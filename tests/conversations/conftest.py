@@ -12,7 +12,8 @@ from conversations import ConversationAddress, ConversationManager, InboundMessa
 from conversations.capabilities.callagent import CallAgentAccess
 from conversations.capabilities.events import EventsAccess
 from conversations.capabilities.onegent import OnegentAccess
-from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, buttons, questions
+from conversations.capabilities.registry import ALL_TOOLS, JOB_KINDS, RELAYS, buttons, questions
+from conversations.capabilities.voyagent import VoyagentAccess
 from conversations.credentials import EnvironmentCredentials
 from conversations.delivery import OutboxSender
 from conversations.jobs import JobRunner
@@ -78,6 +79,11 @@ class Harness:
     events_url: str | None = None
     """An Events sandbox's URL: events matching is set up with `events_key`."""
     events_key: str | None = None
+    voyagent_url: str | None = None
+    """A Voyagent sandbox's URL: the agency is set up with `voyagent_login`."""
+    voyagent_login: tuple[str, str] | None = None
+    admins: frozenset[str] = frozenset()
+    """Who the agency takes for workspace admins (they may decide any agency approval)."""
 
     def manager(self, llm: LLM, *, key: str | None = None) -> ConversationManager:
         credentials = EnvironmentCredentials(
@@ -89,7 +95,16 @@ class Harness:
             onegent_key=DEFAULT_ONEGENT_KEY if self.onegent_url else None,
             events_url=self.events_url,
             events_key=self.events_key,
+            voyagent_url=self.voyagent_url,
+            voyagent_email=self.voyagent_login[0] if self.voyagent_login else None,
+            voyagent_password=self.voyagent_login[1] if self.voyagent_login else None,
         )
+        voyagent = None
+        if self.voyagent_url:  # a fresh process: signed in afresh
+            voyagent = VoyagentAccess(
+                http=self.http, credentials=credentials, edit_every_s={"console": 0.05}
+            )
+            voyagent.use_admin_check("console", self._is_admin)
         calls = CallAgentAccess(
             http=self.http,
             credentials=credentials,
@@ -110,6 +125,7 @@ class Harness:
             events=EventsAccess(http=self.http, credentials=credentials)
             if self.events_url
             else None,
+            voyagent=voyagent,
         )
         answers = questions()
         manager = ConversationManager(
@@ -119,6 +135,7 @@ class Harness:
             system_prompt=SYSTEM_PROMPT,
             buttons=buttons(answers),
             questions=answers,
+            relays=RELAYS,
             config=self.config,
         )
         runner = JobRunner(
@@ -132,6 +149,9 @@ class Harness:
         deps.jobs.listen(runner.wake)
         self.runners[id(manager)] = runner
         return manager
+
+    async def _is_admin(self, address: ConversationAddress, user_id: str) -> bool:
+        return user_id in self.admins
 
     async def settle(self, manager: ConversationManager) -> None:
         """Run the jobs due now to their end and deliver what they said."""

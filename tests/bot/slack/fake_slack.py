@@ -11,6 +11,11 @@ the app's credentials (HTTP Basic), trades a code once for a bot token (with a r
 and `expires_in` when the grant rotates), and trades each refresh token once for new ones.
 `auth.test` answers for the workspace a token was issued to.
 
+Files (`files_upload_v2`): `files.getUploadURLExternal` hands out an upload URL on this same
+server, the bytes POSTed there are kept, and `files.completeUploadExternal` shares the file
+in `channel_id` (and `thread_ts`) with its `initial_comment`: `files` lists what was shared,
+as a person would see it. A token without `files:write` gets `missing_scope`.
+
     slack = FakeSlackAPI()
     async with serve_in_background(slack.app) as url:
         ...  # SLACK_API_URL = f"{url}/api/"
@@ -42,7 +47,7 @@ CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "fake-client-secret-0123456789"
 SCOPES = (
     "app_mentions:read,assistant:write,channels:history,channels:read,chat:write,commands,"
-    "groups:history,groups:read,im:history,im:write,mpim:history,users:read"
+    "files:write,groups:history,groups:read,im:history,im:write,mpim:history,users:read"
 )
 TOKEN_LIFETIME_S = 43_200
 
@@ -116,6 +121,21 @@ def _texts(value: Any) -> list[str]:
 
 
 @dataclass
+class Upload:
+    """One file the bot uploads: announced, its bytes received, then shared somewhere."""
+
+    file_id: str
+    filename: str
+    length: int
+    content: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    comment: str | None = None
+    shared: bool = False
+
+
+@dataclass
 class FakeSlackAPI:
     team: str = TEAM
     bot_user: str = BOT_USER
@@ -134,9 +154,16 @@ class FakeSlackAPI:
     _refresh: dict[str, tuple[Grant, bool]] = field(default_factory=dict)
     _faults: dict[str, deque[Response]] = field(default_factory=lambda: defaultdict(deque))
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    """Every upload by file id, shared or not."""
 
     def __post_init__(self) -> None:
-        self.app = Starlette(routes=[Route("/api/{method}", self._handle, methods=["GET", "POST"])])
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._handle, methods=["GET", "POST"]),
+                Route("/upload/{file_id}", self._upload, methods=["POST"]),
+            ]
+        )
 
     # ---- steering ----------------------------------------------------------------------
 
@@ -208,6 +235,11 @@ class FakeSlackAPI:
         return self.of("chat.postEphemeral")
 
     @property
+    def files(self) -> list[Upload]:
+        """Files shared in a conversation (`files.completeUploadExternal` succeeded), in order."""
+        return [u for u in self.uploads.values() if u.shared]
+
+    @property
     def replies(self) -> list[Call]:
         """What changes the conversation: posts, updates and streams."""
         return self.of("chat.postMessage", "chat.update", "chat.startStream")
@@ -241,9 +273,14 @@ class FakeSlackAPI:
         if method == "oauth.v2.access":
             recorded.answer = await self._oauth(args, auth)
             return JSONResponse(recorded.answer)
-        recorded.answer = self._answer(method, args, token)
         issued = self.issued.get(token or "")
         scopes = issued.scopes if issued else self.scopes
+        if method.startswith("files.") and "files:write" not in scopes.split(","):
+            recorded.answer = {"ok": False, "error": "missing_scope", "needed": "files:write"}
+        elif method == "files.getUploadURLExternal":
+            recorded.answer = self._upload_url(args, str(request.base_url))
+        else:
+            recorded.answer = self._answer(method, args, token)
         return JSONResponse(recorded.answer, headers={"X-OAuth-Scopes": scopes})
 
     async def _oauth(self, args: dict[str, Any], auth: str) -> dict[str, Any]:
@@ -288,8 +325,44 @@ class FakeSlackAPI:
             answer["team"] = {"id": grant.team}
         return answer
 
+    def _upload_url(self, args: dict[str, Any], base_url: str) -> dict[str, Any]:
+        filename = str(args.get("filename") or "")
+        length = str(args.get("length") or "")
+        if not filename or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{secrets.token_hex(5).upper()}"
+        self.uploads[file_id] = Upload(file_id, filename, int(length))
+        return {"ok": True, "upload_url": f"{base_url}upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: Request) -> Response:
+        upload = self.uploads.get(request.path_params["file_id"])
+        if upload is None:
+            return Response(b"not found", status_code=404)
+        upload.content = await request.body()
+        return Response(f"OK - {len(upload.content)}".encode(), media_type="text/plain")
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            listed = json.loads(str(args.get("files") or "[]"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        shared = []
+        for item in listed:
+            upload = self.uploads.get(str(item.get("id")))
+            if upload is None or upload.content is None or len(upload.content) != upload.length:
+                return {"ok": False, "error": "file_not_found"}
+            upload.title = item.get("title")
+            upload.channel = args.get("channel_id")
+            upload.thread_ts = args.get("thread_ts")
+            upload.comment = args.get("initial_comment")
+            upload.shared = bool(upload.channel)
+            shared.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+        return {"ok": True, "files": shared}
+
     def _answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         channel = args.get("channel") or args.get("channel_id")
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args)
         if method == "auth.test":
             issued = self.issued.get(token or "")
             return {

@@ -8,6 +8,8 @@ gone) and whether a send notified (`disable_notification`), serves queued
 updates to `getUpdates`, and can be told to fail: a method once (a 429 with `retry_after`,
 say), every send to a chat that blocked the bot (`blocked`: 403), or to a person who never
 started a private chat with it (`not_started`: 403, "bot can't initiate conversation").
+Uploads (`sendDocument`) come as multipart/form-data: the fake parses them and keeps each
+delivered file (`documents`: the chat, file name, bytes, type and caption).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,7 +36,7 @@ BOT_ID = 7000001
 BOT_USERNAME = "ConciergeTestBot"
 TOKEN = f"{BOT_ID}:AAHtesttokentesttokentesttokentest1"
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Concierge", "username": BOT_USERNAME}
-SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue")
+SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue", "sendDocument")
 EDITS = ("editMessageText", "editMessageCaption")
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
 
@@ -81,6 +85,28 @@ class Call:
         return next(str(b["callback_data"]) for b in self.buttons if b["text"] == label)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request, as the Bot API receives it."""
+
+    filename: str
+    content: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file the bot delivered in a chat (`sendDocument`), as the person sees it."""
+
+    chat_id: int
+    filename: str
+    content: bytes
+    mime: str
+    caption: str
+    thread_id: int | None
+    message_id: int
+
+
 class _TelegramHTML(HTMLParser):
     """Parses like Telegram: its tags only, properly nested; returns the visible text."""
 
@@ -122,6 +148,7 @@ def visible_html(markup: str) -> tuple[str, str | None]:
 class FakeTelegram:
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.documents: list[Document] = []
         self.blocked: set[int] = set()
         self.not_started: set[int] = set()
         """Private chats (user ids) the bot may not write to first: the person never said
@@ -201,11 +228,14 @@ class FakeTelegram:
         method = request.path_params["method"]
         if request.path_params["token"] != TOKEN:
             return _error(401, "Unauthorized")
-        body = (await request.body()).decode()
-        if request.headers.get("content-type", "").startswith("application/json"):
-            params: dict[str, Any] = json.loads(body or "{}")
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            params = _multipart(raw, content_type)
+        elif content_type.startswith("application/json"):
+            params = json.loads(raw.decode() or "{}")
         else:
-            params = {key: _json_or_text(value) for key, value in parse_qsl(body)}
+            params = {key: _json_or_text(value) for key, value in parse_qsl(raw.decode())}
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
         failures = self._failures.get(method)
@@ -282,6 +312,35 @@ class FakeTelegram:
         }
         params["_ok"] = True
         return self._message(params, venue=venue)
+
+    async def _sendDocument(self, params: dict[str, Any]) -> Any:
+        upload = params.get("_files", {}).get("document")
+        if upload is None:
+            return _error(400, "Bad Request: there is no document in the request")
+        caption = str(params.get("caption") or "")
+        refused = _check(caption, 1024)
+        if refused:
+            return refused
+        document = {
+            "file_id": f"d{next(self._ids)}",
+            "file_unique_id": f"ud{len(self.documents)}",
+            "file_name": upload.filename,
+            "mime_type": upload.mime,
+            "file_size": len(upload.content),
+        }
+        message = self._message(params, caption=caption or None, document=document)
+        self.documents.append(
+            Document(
+                int(params["chat_id"]),
+                upload.filename,
+                upload.content,
+                upload.mime,
+                caption,
+                int(params["message_thread_id"]) if params.get("message_thread_id") else None,
+                message["message_id"],
+            )
+        )
+        return message
 
     async def _editMessageText(self, params: dict[str, Any]) -> Any:
         return _check(str(params.get("text", "")), 4096) or self._edit(params, "text")
@@ -368,6 +427,27 @@ class FakeTelegram:
             params.get("reply_markup")
         )
         return message
+
+
+def _multipart(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The fields of a multipart body (JSON values decoded, as in a form); its files under
+    `_files`, by field name."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    body = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
+    params: dict[str, Any] = {}
+    uploads: dict[str, Upload] = {}
+    for part in body.iter_parts():
+        name = str(part.get_param("name", header="content-disposition"))
+        value = part.get_payload(decode=True)
+        content = value if isinstance(value, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            uploads[name] = Upload(filename, content, part.get_content_type())
+            params[name] = f"<file {filename}>"
+        else:
+            params[name] = _json_or_text(content.decode())
+    params["_files"] = uploads
+    return params
 
 
 def _json_or_text(value: str) -> Any:

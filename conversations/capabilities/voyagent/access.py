@@ -1,0 +1,87 @@
+"""The agency for one conversation: a Voyagent client signed in as the workspace's login
+(or the deployment's), shared by every conversation that uses that login.
+
+One client per login and process: its auth hook refreshes the access token under one lock,
+and Voyagent's refresh tokens are single use, so two clients of one login would revoke each
+other's sessions. A login whose account has 2FA needs a person's code once
+(`needs_code`); the signed-in session is then kept in memory, never the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from conversations.credentials import VOYAGENT, CredentialResolver, PartnerCredentials
+from conversations.types import ConversationAddress
+from integrations.breaker import CircuitBreaker
+from integrations.voyagent import VoyagentClient
+
+log = logging.getLogger(__name__)
+
+AdminCheck = Callable[[ConversationAddress, str], Awaitable[bool]]
+"""Whether a user is an admin of the address's workspace (a front-end knows)."""
+
+
+@dataclass(frozen=True)
+class Agency:
+    """A client for one login, and the fingerprint that names the login in our rows."""
+
+    client: VoyagentClient
+    fingerprint: str
+
+
+def _fingerprint(creds: PartnerCredentials) -> str:
+    seed = f"{creds.base_url}\x1f{creds.login}\x1f{creds.key}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+@dataclass
+class VoyagentAccess:
+    http: httpx.AsyncClient
+    credentials: CredentialResolver
+    edit_every_s: dict[str, float] = field(default_factory=lambda: {"slack": 1.0, "telegram": 2.0})
+    """How often a streaming agency turn may edit its message, per platform."""
+    _agencies: dict[str, Agency] = field(default_factory=dict)
+    _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    _admins: dict[str, AdminCheck] = field(default_factory=dict)
+
+    async def agency(self, address: ConversationAddress) -> Agency | None:
+        """The agency here, or None when Voyagent is not set up for this workspace."""
+        creds = await self.credentials.credentials(address, VOYAGENT)
+        if creds is None or not creds.login:
+            return None
+        fingerprint = _fingerprint(creds)
+        known = self._agencies.get(fingerprint)
+        if known is None:
+            breaker = self._breakers.setdefault(creds.base_url, CircuitBreaker(VOYAGENT))
+            client = VoyagentClient(
+                self.http,
+                base_url=creds.base_url,
+                email=creds.login,
+                password=creds.key,
+                breaker=breaker,
+            )
+            known = self._agencies.setdefault(fingerprint, Agency(client, fingerprint))
+        return known
+
+    def cadence(self, platform: str) -> float:
+        return self.edit_every_s.get(platform, 1.0)
+
+    def use_admin_check(self, platform: str, check: AdminCheck) -> None:
+        """Let a front-end say who its workspace admins are (they may decide any approval)."""
+        self._admins[platform] = check
+
+    async def is_admin(self, address: ConversationAddress, user_id: str) -> bool:
+        check = self._admins.get(address.platform)
+        if check is None:
+            return False
+        try:
+            return await check(address, user_id)
+        except Exception:
+            log.warning("could not tell whether a user is a workspace admin", exc_info=True)
+            return False
