@@ -144,11 +144,9 @@ class SlackFrontEnd:
         self._shared = SlackShared(clients, SlackRecords(services.db), policy=self._policy)
         self._people = SlackPeople(clients)
         services.people.use_profiles(PLATFORM, self._profile_of)
-        if services.deps.events is not None:  # workspace admins organise any event
-            services.deps.events.use_admin_check(PLATFORM, self._is_admin)
+        services.deps.admins.use(PLATFORM, self._is_admin)  # events, agency approvals, exports
+        if services.deps.events is not None:
             services.deps.events.use_member_list(PLATFORM, self._members_of)
-        if services.deps.voyagent is not None:  # workspace admins decide agency approvals too
-            services.deps.voyagent.use_admin_check(PLATFORM, self._is_admin)
         self._admin = WorkspaceSettings(
             workspaces=services.workspaces,
             people=self._people,

@@ -149,10 +149,7 @@ class TelegramFrontEnd:
         TelegramHandlers(self).register(app)
         app.add_error_handler(self._on_error)
         self._built = app
-        if services.deps.events is not None:  # a group's admins organise its event
-            services.deps.events.use_admin_check(PLATFORM, self._is_admin)
-        if services.deps.voyagent is not None:  # and decide agency approvals
-            services.deps.voyagent.use_admin_check(PLATFORM, self._is_admin)
+        services.deps.admins.use(PLATFORM, self._is_admin)  # a group's admins: events, agency
         try:
             await self._connect(app)
         except InvalidToken:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from conversations.admins import WorkspaceAdmins
 from conversations.booking.config import BookingConfig
 from conversations.credentials import CredentialResolver
 from conversations.jobs.starting import JobBell
@@ -43,6 +44,8 @@ class ToolDeps:
     onegent: OnegentAccess | None = None
     events: EventsAccess | None = None
     voyagent: VoyagentAccess | None = None
+    admins: WorkspaceAdmins = field(default_factory=WorkspaceAdmins)
+    """Each front-end says who its workspace admins are."""
 
 
 @dataclass

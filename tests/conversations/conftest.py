@@ -104,7 +104,6 @@ class Harness:
             voyagent = VoyagentAccess(
                 http=self.http, credentials=credentials, edit_every_s={"console": 0.05}
             )
-            voyagent.use_admin_check("console", self._is_admin)
         calls = CallAgentAccess(
             http=self.http,
             credentials=credentials,
@@ -127,6 +126,7 @@ class Harness:
             else None,
             voyagent=voyagent,
         )
+        deps.admins.use("console", self._is_admin)
         answers = questions()
         manager = ConversationManager(
             llm=llm,

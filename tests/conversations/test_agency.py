@@ -13,8 +13,13 @@ import pytest
 
 from conversations.capabilities.voyagent import job as agency_job
 from conversations.offline import THANKED
-from integrations.sandbox.voyagent_state import DEFAULT_PASSWORD, TOTP_EMAIL, VoyagentSandboxConfig
-from tests.conversations.agency_rig import ADMIN, BOB, AgencyChat, agency_chat
+from integrations.sandbox.voyagent_state import (
+    DEFAULT_EMAIL,
+    DEFAULT_PASSWORD,
+    TOTP_EMAIL,
+    VoyagentSandboxConfig,
+)
+from tests.conversations.agency_rig import ADMIN, BOB, LISBON, AgencyChat, agency_chat
 from tests.conversations.conftest import ALICE, Harness
 from tests.storage.dump import found_in, stored_values
 
@@ -136,3 +141,60 @@ async def test_an_admin_may_decide_and_an_expired_approval_is_said_plainly(
         rig.sandbox.state.expire_approval(partner_id)
         await rig.press(asked.approval.confirm.value, ADMIN)
         await rig.wait(lambda: bool(rig.shown("expired before it was decided")), 15)
+
+
+async def test_an_enquiry_the_agency_refuses_is_said_plainly_and_nothing_is_bridged(
+    harness: Harness,
+) -> None:
+    async with agency_chat(harness) as rig:
+        rig.sandbox.state.force("POST", "/enquiries", 409, "enquiry_terminal")
+        await rig.say(LISBON + " under €6000")
+        await rig.wait(lambda: bool(rig.shown("Send this trip to the travel agency")))
+        sent = rig.approval("Send this trip to the travel agency")
+        assert sent.approval is not None
+        await rig.press(sent.approval.confirm.value)
+        await rig.wait(lambda: bool(rig.shown("I couldn't hand this trip to the agency")), 15)
+        (said,) = rig.shown("I couldn't hand this trip to the agency")
+        assert "that enquiry is closed at the agency" in said.text
+        assert rig.sandbox.state.sessions == {}
+        await rig.say("thanks")
+        assert rig.chat.replies[-1].text == THANKED  # no bridge: our model answers
+
+
+async def test_a_login_the_agency_refuses_fails_the_hand_off_with_a_clear_reason(
+    harness: Harness,
+) -> None:
+    async with agency_chat(harness, login=(DEFAULT_EMAIL, "wrong-password")) as rig:
+        await rig.say(LISBON + " under €6000")
+        await rig.wait(lambda: bool(rig.shown("Send this trip to the travel agency")))
+        sent = rig.approval("Send this trip to the travel agency")
+        assert sent.approval is not None
+        await rig.press(sent.approval.confirm.value)
+        await rig.wait(lambda: bool(rig.shown("the agency refused our sign-in")), 15)
+        assert rig.sandbox.state.enquiries == {}
+
+
+async def test_reports_go_privately_and_the_audit_export_only_to_an_admin(
+    harness: Harness,
+) -> None:
+    harness.admins = frozenset({ADMIN.user_id})
+    async with agency_chat(harness) as rig:
+        await rig.handed_over()
+        asked = await rig.agency_asks()
+        assert asked.approval is not None
+        await rig.press(asked.approval.confirm.value)
+        await rig.wait(lambda: bool(rig.turn(2)) and "✍️" not in rig.turn(2)[-1].text, 15)
+        await rig.say("done with the agency")
+        await rig.say("agency itinerary")
+        (itinerary,) = [t for t in rig.private_to(ALICE) if t.startswith("🧳 Itinerary")]
+        assert "Lisbon" in itinerary
+        await rig.say("agency audit export", BOB)
+        assert "Only a workspace admin" in rig.chat.replies[-1].text
+        assert not [r for r in rig.chat.replies if r.file is not None]
+        await rig.say("agency audit export", ADMIN)
+        (export,) = [r for r in rig.chat.replies if r.file is not None]
+        assert export.private_to == ADMIN.user_id and export.private_chat
+        assert export.file is not None and export.file.mime == "text/csv"
+        assert export.file.content.startswith(
+            b"created_at,kind,actor_kind,actor_id,actor_email,status,summary,payload_json"
+        )

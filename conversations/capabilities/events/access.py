@@ -26,9 +26,6 @@ WEBHOOK_PATH = "/webhooks/events/runs/"
 SCOPES_FOR_S = 300.0
 """How long a key's scopes are trusted before `GET /auth` is asked again."""
 
-AdminCheck = Callable[[ConversationAddress, str], Awaitable[bool]]
-"""Whether a user is an admin of the address's workspace (a front-end knows; False when
-it cannot tell)."""
 MemberList = Callable[[ConversationAddress], Awaitable[list[str] | None]]
 """The user ids of the people in the address's chat, as its platform lists them (Slack's
 `conversations.members`); None when the platform cannot list them (a Telegram group)."""
@@ -44,7 +41,6 @@ class EventsAccess:
     import_limits: ImportLimits | None = None
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     _writes: dict[str, tuple[float, bool]] = field(default_factory=dict)
-    _admins: dict[str, AdminCheck] = field(default_factory=dict)
     _members: dict[str, MemberList] = field(default_factory=dict)
 
     async def client(self, address: ConversationAddress) -> EventsClient | None:
@@ -83,20 +79,6 @@ class EventsAccess:
             return False
         self._writes[fingerprint] = (time.monotonic(), writes)
         return writes
-
-    def use_admin_check(self, platform: str, check: AdminCheck) -> None:
-        """Let a front-end say who its workspace admins are (they organise any event)."""
-        self._admins[platform] = check
-
-    async def is_admin(self, address: ConversationAddress, user_id: str) -> bool:
-        check = self._admins.get(address.platform)
-        if check is None:
-            return False
-        try:
-            return await check(address, user_id)
-        except Exception:
-            log.warning("could not tell whether a user is a workspace admin", exc_info=True)
-            return False
 
     def use_member_list(self, platform: str, members: MemberList) -> None:
         """Let a front-end list who is in a chat of its platform ("add everyone here")."""

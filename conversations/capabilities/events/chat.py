@@ -47,7 +47,7 @@ async def organises(ctx: ToolContext, access: EventsAccess, event: ChatEvent) ->
     """The event's creator, or an admin of its workspace."""
     if ctx.sender.user_id == event.organiser:
         return True
-    return await access.is_admin(ctx.address, ctx.sender.user_id)
+    return await ctx.deps.admins.is_admin(ctx.address, ctx.sender.user_id)
 
 
 async def writes_here(ctx: ToolContext) -> bool:

@@ -161,7 +161,7 @@ async def may_resolve(ctx: ToolContext, access: EventsAccess, event: ChatEvent) 
         return True
     if ctx.address.workspace_id != event.workspace_id:
         return False
-    return await access.is_admin(address_of(event), ctx.sender.user_id)
+    return await ctx.deps.admins.is_admin(address_of(event), ctx.sender.user_id)
 
 
 def address_of(event: ChatEvent) -> ConversationAddress:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,9 +21,6 @@ from integrations.breaker import CircuitBreaker
 from integrations.voyagent import VoyagentClient
 
 log = logging.getLogger(__name__)
-
-AdminCheck = Callable[[ConversationAddress, str], Awaitable[bool]]
-"""Whether a user is an admin of the address's workspace (a front-end knows)."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +41,10 @@ class VoyagentAccess:
     http: httpx.AsyncClient
     credentials: CredentialResolver
     edit_every_s: dict[str, float] = field(default_factory=lambda: {"slack": 1.0, "telegram": 2.0})
-    """How often a streaming agency turn may edit its message, per platform."""
+    """How often a streaming agency turn may edit its message, per platform; a platform
+    not listed (the terminal, which cannot edit) gets each turn once, when it ends."""
     _agencies: dict[str, Agency] = field(default_factory=dict)
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
-    _admins: dict[str, AdminCheck] = field(default_factory=dict)
 
     async def agency(self, address: ConversationAddress) -> Agency | None:
         """The agency here, or None when Voyagent is not set up for this workspace."""
@@ -69,19 +65,5 @@ class VoyagentAccess:
             known = self._agencies.setdefault(fingerprint, Agency(client, fingerprint))
         return known
 
-    def cadence(self, platform: str) -> float:
-        return self.edit_every_s.get(platform, 1.0)
-
-    def use_admin_check(self, platform: str, check: AdminCheck) -> None:
-        """Let a front-end say who its workspace admins are (they may decide any approval)."""
-        self._admins[platform] = check
-
-    async def is_admin(self, address: ConversationAddress, user_id: str) -> bool:
-        check = self._admins.get(address.platform)
-        if check is None:
-            return False
-        try:
-            return await check(address, user_id)
-        except Exception:
-            log.warning("could not tell whether a user is a workspace admin", exc_info=True)
-            return False
+    def cadence(self, platform: str) -> float | None:
+        return self.edit_every_s.get(platform)

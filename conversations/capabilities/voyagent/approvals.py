@@ -151,8 +151,7 @@ async def decide(
 async def _may_decide(ctx: ToolContext, approval: Approval) -> bool:
     if approval.requested_by == ctx.sender.user_id:
         return True
-    access = ctx.deps.voyagent
-    return access is not None and await access.is_admin(ctx.address, ctx.sender.user_id)
+    return await ctx.deps.admins.is_admin(ctx.address, ctx.sender.user_id)
 
 
 def _why_not(ctx: ToolContext, approval: Approval) -> Reply:

@@ -83,8 +83,7 @@ async def end_bridge(ctx: ToolContext, job_id: str) -> tuple[Reply, ...]:
 
 
 async def _admin(ctx: ToolContext) -> bool:
-    access = ctx.deps.voyagent
-    return access is not None and await access.is_admin(ctx.address, ctx.sender.user_id)
+    return await ctx.deps.admins.is_admin(ctx.address, ctx.sender.user_id)
 
 
 async def _done_pressed(ctx: ToolContext, job_id: str) -> tuple[Reply, ...]:

@@ -75,7 +75,7 @@ def agency_name(payload: Mapping[str, Any]) -> str:
 class AgencyJob(JobKind):
     name: ClassVar[str] = "agency"
     label: ClassVar[str] = "agency trip"
-    waiting_statuses: ClassVar[frozenset[str]] = frozenset({S.SHARING})
+    waiting_statuses: ClassVar[frozenset[str]] = frozenset(OPEN)
     step_timeout_s: ClassVar[float] = 900.0
     transitions: ClassVar[Mapping[str, frozenset[str]]] = {
         S.SHARING: frozenset({S.TALKING, S.ENDED, S.FAILED}),
@@ -91,6 +91,19 @@ class AgencyJob(JobKind):
             S.FAILED: f"not shared: {action.payload.get('refusal') or 'failed'}",
         }[S(action.status)]
         return f"{trip.title()}: {state}"
+
+    def on_its_way(self, action: Action) -> bool:
+        """Sharing, an agency turn streaming, or a message or decision not yet sent — not a
+        bridge waiting for the requester's next word or decision."""
+        if action.status == S.SHARING:
+            return True
+        payload = action.payload
+        if action.status != S.TALKING or payload.get("done"):
+            return False
+        paused = payload.get("paused")
+        decided = paused is not None and paused["approval_id"] in (payload.get("decisions") or {})
+        unsent = int(payload.get("relayed") or 0) < len(payload.get("said") or [])
+        return payload.get("turn") is not None or decided or (paused is None and unsent)
 
     def crashed(self, job: JobContext, error: BaseException) -> Step:
         return Step(job.action.status, run_at=soon(15.0), error=type(error).__name__)

@@ -39,8 +39,7 @@ def itinerary_text(report: Itinerary) -> str:
 
 
 async def _is_admin(ctx: ToolContext) -> bool:
-    access = ctx.deps.voyagent
-    return access is not None and await access.is_admin(ctx.address, ctx.sender.user_id)
+    return await ctx.deps.admins.is_admin(ctx.address, ctx.sender.user_id)
 
 
 @tool(partner="voyagent")

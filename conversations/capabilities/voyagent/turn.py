@@ -37,7 +37,8 @@ class TurnStream:
         self.name = str(job.action.payload.get("agency_name") or "The travel agency")
         self.text = str(turn.get("text") or "")
         self.last_id: str | None = turn.get("last_event_id")
-        self.every_s = job.deps.voyagent.cadence(job.address.platform) if job.deps.voyagent else 1
+        access = job.deps.voyagent
+        self.every_s = access.cadence(job.address.platform) if access is not None else None
         self._shown_at = 0.0
         self._dirty = False
 
@@ -61,7 +62,7 @@ class TurnStream:
                 step = await self._on(event)
                 if step is not None:
                     return step
-                if self._dirty and time.monotonic() - self._shown_at >= self.every_s:
+                if self._due():
                     await self._show(writing=True)
         except TurnInProgress:
             # Our message reached the agency before a crash: follow the turn it started.
@@ -98,6 +99,11 @@ class TurnStream:
         if event.kind == "approval_request" and event.approval_id:
             return await self._pause(event)
         return None
+
+    def _due(self) -> bool:
+        if not self._dirty or self.every_s is None:
+            return False
+        return time.monotonic() - self._shown_at >= self.every_s
 
     def _reply(self, *, writing: bool) -> Reply:
         return Reply(
