@@ -199,7 +199,9 @@ async def running_services(
                 public_url=settings.public_url,
                 token_key=booking_config(settings).token_key,
             ),
-            voyagent=VoyagentAccess(http=http, credentials=credentials),
+            voyagent=VoyagentAccess(
+                http=http, credentials=credentials, threads_by_message=frozenset({"slack"})
+            ),
         )
         if progress_interval_s is not None:
             deps = dataclasses.replace(deps, progress_interval_s=progress_interval_s)

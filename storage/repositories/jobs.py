@@ -25,6 +25,7 @@ __all__ = [
     "claim_runnable_jobs",
     "conversation_jobs",
     "count_jobs_since",
+    "move_job",
     "person_jobs",
     "renew_job_lease",
     "schedule_job",
@@ -121,6 +122,36 @@ async def update_job_payload(
         .returning(col(Action.id))
     )
     return result.first() is not None
+
+
+async def move_job(
+    session: AsyncSession,
+    *,
+    action_id: str,
+    owner: str,
+    conversation_id: str,
+    thread_id: str,
+    changes: Mapping[str, Any],
+) -> bool:
+    """Point the job at another thread of its chat (and that thread's conversation), with
+    payload ``changes``, while ``owner`` holds its lease: it reports there from now on."""
+    query = select(Action).where(col(Action.id) == action_id, col(Action.lease_owner) == owner)
+    if is_postgresql(session):
+        query = query.with_for_update()
+    action = (await session.exec(query.execution_options(populate_existing=True))).first()
+    if action is None:
+        return False
+    await session.exec(
+        update(Action)
+        .where(col(Action.id) == action_id)
+        .values(
+            conversation_id=conversation_id,
+            thread_id=thread_id,
+            payload={**action.payload, **changes},
+            updated_at=utc_now(),
+        )
+    )
+    return True
 
 
 async def add_to_job(

@@ -43,6 +43,9 @@ class VoyagentAccess:
     edit_every_s: dict[str, float] = field(default_factory=lambda: {"slack": 1.0, "telegram": 2.0})
     """How often a streaming agency turn may edit its message, per platform; a platform
     not listed (the terminal, which cannot edit) gets each turn once, when it ends."""
+    threads_by_message: frozenset[str] = frozenset()
+    """Platforms whose threads hang off a message (Slack): a bridge asked for outside a
+    thread (a DM) moves into the thread of its header, once that is posted."""
     _agencies: dict[str, Agency] = field(default_factory=dict)
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 

@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations import delivery
 from conversations.capabilities.voyagent.access import Agency
 from conversations.capabilities.voyagent.approvals import settle_card
 from conversations.capabilities.voyagent.signin import ask_for_code
 from conversations.capabilities.voyagent.trip import Trip
 from conversations.capabilities.voyagent.turn import stream_turn
-from conversations.capabilities.voyagent.wording import failed, header
+from conversations.capabilities.voyagent.wording import failed, header, header_key
 from conversations.cards import clip
-from conversations.jobs import JobContext, JobKind, Say, Step, soon
+from conversations.jobs import JobContext, JobKind, Say, Step, job_address, job_key, soon
+from conversations.jobs.kinds import LeaseLost
+from conversations.posted import find_posted
+from conversations.replies import Reply
 from integrations.errors import PartnerError, PartnerHTTPError, Unauthorized
 from integrations.voyagent import (
     ApprovalAlreadyResolved,
@@ -42,6 +47,8 @@ from storage.models import Action
 
 log = logging.getLogger(__name__)
 
+THREAD_TRIES = 20
+"""How many times (every 0.5 s) a DM bridge looks for its posted header to thread under."""
 IDLE_RECHECK_S = 20.0
 """A waiting bridge looks again this often (a wake that raced its last step is not lost)."""
 MAX_SHARE_ATTEMPTS = 6
@@ -172,6 +179,9 @@ class AgencyJob(JobKind):
         payload = await _fresh(job)
         if payload.get("done"):
             return await self._end(job)
+        waiting = await self._into_thread(job)
+        if waiting is not None:
+            return waiting
         turn = payload.get("turn")
         if turn is None:
             paused = payload.get("paused")
@@ -191,6 +201,47 @@ class AgencyJob(JobKind):
                 turn = {"n": number, "message": str(said[relayed]["text"]), "approvals": None}
                 await job.checkpoint(turn=turn, turns=number, relayed=relayed + 1)
         return await stream_turn(job, agency, dict(turn))
+
+    async def _into_thread(self, job: JobContext) -> Step | None:
+        """Outside a thread (a Slack DM) the bridge moves into the thread of its header, once
+        that is posted: the agency answers there, and the DM stays ours. None: carry on."""
+        access = job.deps.voyagent
+        payload = job.action.payload
+        if job.address.thread_id or "root" in payload or access is None:
+            return None
+        if job.address.platform not in access.threads_by_message:
+            return None
+        posted = await find_posted(job.deps.db, job.address, header_key(job.action.id))
+        if posted is None:
+            tries = int(payload.get("thread_tries") or 0)
+            if tries < THREAD_TRIES:
+                await job.checkpoint(thread_tries=tries + 1)
+                return Step(S.TALKING, run_at=soon(0.5))
+            await job.checkpoint(root=None)  # never posted: the bridge stays where it is
+            return None
+        thread = posted.message_id
+        async with job.deps.db.session() as session:
+            conversation = await repositories.get_or_create_conversation(
+                session,
+                platform=job.address.platform,
+                workspace_id=job.address.workspace_id,
+                chat_id=job.address.chat_id,
+                thread_id=thread,
+            )
+            moved = await repositories.move_job(
+                session,
+                action_id=job.action.id,
+                owner=job.owner,
+                conversation_id=conversation.id,
+                thread_id=thread,
+                changes={"root": job.address.thread_id},
+            )
+        if not moved:
+            raise LeaseLost(job.action.id)
+        job.action.conversation_id, job.action.thread_id = conversation.id, thread
+        job.action.payload = {**payload, "root": job.address.thread_id}
+        job.address = job_address(job.action)
+        return None
 
     async def _await_decision(self, job: JobContext, paused: Mapping[str, Any]) -> Step:
         expires = datetime.fromisoformat(str(paused["expires_at"]))
@@ -223,7 +274,19 @@ class AgencyJob(JobKind):
 
     async def _end(self, job: JobContext, *, note: str | None = None) -> Step:
         name = agency_name(job.action.payload)
-        says = [Say("header:closed", header(job.action.id, name, open_=False))]
+        closed = header(job.action.id, name, open_=False)
+        says = [Say("header:closed", closed)]
+        root = job.action.payload.get("root")
+        if root is not None and root != job.address.thread_id:
+            # The header was posted where the bridge began (the DM), so it is edited there.
+            home = replace(job.address, thread_id=str(root))
+
+            async def edit_header(session: AsyncSession) -> None:
+                key = f"{job_key(job.action.id)}:header:closed"
+                await delivery.enqueue(session, home, closed, dedupe_key=key)
+
+            await job.write(edit_header)
+            says = []
         return Step(
             S.ENDED,
             result={
@@ -242,8 +305,6 @@ class AgencyJob(JobKind):
         )
 
     async def _fail(self, job: JobContext, reason: str) -> Step:
-        from conversations.replies import Reply
-
         await job.checkpoint(refusal=reason)
         return Step(
             S.FAILED,
