@@ -200,7 +200,11 @@ async def running_services(
                 token_key=booking_config(settings).token_key,
             ),
             voyagent=VoyagentAccess(
-                http=http, credentials=credentials, threads_by_message=frozenset({"slack"})
+                http=http,
+                credentials=credentials,
+                db=db,
+                cipher=cipher,
+                threads_by_message=frozenset({"slack"}),
             ),
         )
         if progress_interval_s is not None:

@@ -102,7 +102,11 @@ class Harness:
         voyagent = None
         if self.voyagent_url:  # a fresh process: signed in afresh
             voyagent = VoyagentAccess(
-                http=self.http, credentials=credentials, edit_every_s={"console": 0.05}
+                http=self.http,
+                credentials=credentials,
+                db=self.db,
+                cipher=CIPHER,
+                edit_every_s={"console": 0.05},
             )
         calls = CallAgentAccess(
             http=self.http,

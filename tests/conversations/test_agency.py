@@ -104,7 +104,16 @@ async def test_a_2fa_login_asks_the_requester_for_the_code_once_privately(
         await rig.say(VoyagentSandboxConfig.fast().totp_code, private=True)
         await rig.wait(lambda: bool(rig.shown("is answering in this thread")), 15)
         code = VoyagentSandboxConfig.fast().totp_code
-        assert found_in(await stored_values(harness.db), code) == []
+        stored = await stored_values(harness.db)
+        assert found_in(stored, code) == [] and found_in(stored, "refresh_token") == []
+
+        asked = await rig.agency_asks()
+        assert asked.approval is not None
+        await rig.restart()  # the sealed session carries on: no second code
+        await rig.press(asked.approval.confirm.value)
+        await rig.wait(lambda: bool(rig.turn(2)) and "✍️" not in rig.turn(2)[-1].text, 15)
+        asked_for_code = {r.key for r in rig.chat.replies if "six-digit" in r.text}
+        assert len(asked_for_code) == 2  # the first ask and the one after the wrong code
 
 
 async def test_a_dropped_stream_resumes_without_posting_anything_twice(harness: Harness) -> None:
