@@ -64,6 +64,7 @@ class Connected:
     outgoing: bool
     calls: bool
     reservations: bool
+    agency: bool = False
 
 
 async def connected(deps: ToolDeps, address: ConversationAddress) -> Connected:
@@ -75,7 +76,8 @@ async def connected(deps: ToolDeps, address: ConversationAddress) -> Connected:
     reservations = deps.onegent is not None and (
         await resolver.credentials(address, ONEGENT) is not None
     )
-    return Connected(await deps.outgoing.configured(address), calls, reservations)
+    agency = deps.voyagent is not None and await deps.voyagent.agency(address) is not None
+    return Connected(await deps.outgoing.configured(address), calls, reservations, agency)
 
 
 def welcome_reply(here: Connected, *, platform: str, offline: bool) -> Reply:
@@ -89,6 +91,11 @@ def welcome_reply(here: Connected, *, platform: str, offline: bool) -> Reply:
         can.append("• Phone a place for you with an AI voice agent (Call Agent)")
     if here.reservations:
         can.append("• Reserve restaurants, hotels and flights (Onegent)")
+    if here.agency:
+        can.append(
+            "• Hand a trip that needs a travel agency (several cities, a group, visas) to "
+            "the agency's own agent (Voyagent)"
+        )
     missing = [
         name
         for name, on in (
