@@ -65,6 +65,14 @@ async def relay(ctx: ToolContext, message: InboundMessage) -> tuple[Reply, ...] 
     ctx.deps.jobs.ring()
     if job.status == AgencyStatus.SHARING:
         return (Reply(text="Noted — I'll pass that on as soon as the agency is connected."),)
+    paused = job.payload.get("paused")
+    if paused is not None and paused["approval_id"] not in (job.payload.get("decisions") or {}):
+        return (
+            Reply(
+                text="The agency's agent is waiting for your answer to the approval above; "
+                "I'll pass this on once you've decided."
+            ),
+        )
     return ()
 
 
