@@ -122,6 +122,8 @@ class AgencyJob(JobKind):
             return await self._fail(job, "the travel agency is no longer set up here")
         try:
             if job.action.status == S.SHARING:
+                if job.action.payload.get("done"):  # the code was never given: nothing shared
+                    return Step(S.ENDED, result={"shared": False})
                 return await self._share(job, agency)
             return await self._talk(job, agency)
         except (TotpRequired, SignInNeeded):
@@ -141,7 +143,7 @@ class AgencyJob(JobKind):
             if enquiry_id is None:
                 if "posting" in payload:
                     found = await client.list_enquiries(q=reference, limit=5)
-                    mine = [e for e in found if getattr(e, "reference", None) == reference]
+                    mine = [e for e in found if e.reference == reference]
                     enquiry_id = mine[0].id if mine else None
                     if enquiry_id is None and job.action.attempts > MAX_SHARE_ATTEMPTS:
                         return await self._fail(job, "the agency couldn't be reached")
