@@ -169,6 +169,12 @@ class VoyagentAuth:
 
     async def _refresh(self) -> None:
         assert self._pair is not None
+        stored = await self._store.load()
+        if stored is not None and stored.refresh_token != self._pair.refresh_token:
+            # Another process sharing the store refreshed first: its pair is the live one
+            # (ours is spent), and refreshing ours would revoke both.
+            self._pair, self._expires_at = stored, None
+            return
         try:
             said = await self._post(REFRESH, {"refresh_token": self._pair.refresh_token})
         except Unauthorized:

@@ -29,6 +29,7 @@ from integrations.voyagent import (
     EnquiryCreate,
     InvalidCredentials,
     InvalidTotpCode,
+    MemoryTokenStore,
     SessionNotFound,
     SignInNeeded,
     TotpRequired,
@@ -200,3 +201,28 @@ async def test_each_error_code_reads_as_its_class_with_words_for_people() -> Non
         said = read_voyagent_error(422, json.dumps({"detail": invalid}).encode())
         assert said.message == "body.travellers: must be at most 50" and said.detail
         assert "sandbox-password" not in repr(client) + repr(client.auth)
+
+
+async def test_two_processes_sharing_the_session_never_spend_one_refresh_token_twice() -> None:
+    async with agency() as (sandbox, http):
+        store = MemoryTokenStore()  # as the sealed database row is to two replicas
+        first = VoyagentClient(
+            http,
+            base_url=sandbox.base_url,
+            email=DEFAULT_EMAIL,
+            password=DEFAULT_PASSWORD,
+            store=store,
+        )
+        second = VoyagentClient(
+            http,
+            base_url=sandbox.base_url,
+            email=DEFAULT_EMAIL,
+            password=DEFAULT_PASSWORD,
+            store=store,
+        )
+        await first.sign_in()
+        await second.me()  # the stored session, no sign-in of its own
+        sandbox.state.advance(sandbox.state.config.access_ttl_s + 5)
+        await first.me()  # refused, refreshed once
+        assert (await second.me()).email == DEFAULT_EMAIL  # refused, adopts the stored pair
+        assert sandbox.state.calls[REFRESH] == 1 and sandbox.state.calls[SIGN_IN] == 1
