@@ -48,11 +48,15 @@ class AgencyChat(LiveChat[OfflinePlanner]):
         await self.say(LISBON)
         await self.wait(lambda: bool(self.shown("What budget")))
         await self.say(budget)
+        await self.send()
+        await self.wait(lambda: bool(self.shown("is answering in this thread")), 15)
+
+    async def send(self) -> None:
+        """Press Send on the trip's confirmation, once it is shown."""
         await self.wait(lambda: bool(self.shown("Send this trip to the travel agency")))
         sent = self.approval("Send this trip to the travel agency")
         assert sent.approval is not None
         await self.press(sent.approval.confirm.value)
-        await self.wait(lambda: bool(self.shown("is answering in this thread")), 15)
 
     async def say(self, text: str, sender: Sender = ALICE, *, private: bool = False) -> None:
         await self.harness.say(

@@ -101,10 +101,7 @@ async def test_a_2fa_login_asks_the_requester_for_the_code_once_privately(
 ) -> None:
     async with agency_chat(harness, login=(TOTP_EMAIL, DEFAULT_PASSWORD)) as rig:
         await rig.say("ask the agency to plan 5 days in Lisbon for 4 in May under €6000")
-        await rig.wait(lambda: bool(rig.shown("Send this trip to the travel agency")))
-        sent = rig.approval("Send this trip to the travel agency")
-        assert sent.approval is not None
-        await rig.press(sent.approval.confirm.value)
+        await rig.send()
         await rig.wait(lambda: any("six-digit" in t for t in rig.private_to(ALICE)), 15)
         await rig.say("000000", private=True)
         await rig.wait(lambda: any("didn't work" in t for t in rig.private_to(ALICE)))
@@ -165,10 +162,7 @@ async def test_an_enquiry_the_agency_refuses_is_said_plainly_and_nothing_is_brid
     async with agency_chat(harness) as rig:
         rig.sandbox.state.force("POST", "/enquiries", 409, "enquiry_terminal")
         await rig.say(LISBON + " under €6000")
-        await rig.wait(lambda: bool(rig.shown("Send this trip to the travel agency")))
-        sent = rig.approval("Send this trip to the travel agency")
-        assert sent.approval is not None
-        await rig.press(sent.approval.confirm.value)
+        await rig.send()
         await rig.wait(lambda: bool(rig.shown("I couldn't hand this trip to the agency")), 15)
         (said,) = rig.shown("I couldn't hand this trip to the agency")
         assert "that enquiry is closed at the agency" in said.text
@@ -182,10 +176,7 @@ async def test_a_login_the_agency_refuses_fails_the_hand_off_with_a_clear_reason
 ) -> None:
     async with agency_chat(harness, login=(DEFAULT_EMAIL, "wrong-password")) as rig:
         await rig.say(LISBON + " under €6000")
-        await rig.wait(lambda: bool(rig.shown("Send this trip to the travel agency")))
-        sent = rig.approval("Send this trip to the travel agency")
-        assert sent.approval is not None
-        await rig.press(sent.approval.confirm.value)
+        await rig.send()
         await rig.wait(lambda: bool(rig.shown("the agency refused our sign-in")), 15)
         assert rig.sandbox.state.enquiries == {}
 

@@ -6,12 +6,15 @@ Voyagent sandbox over loopback, a fake Slack API."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from conversations.offline import OfflinePlanner
 from integrations.sandbox import (
     VOYAGENT_DEFAULT_EMAIL,
     VOYAGENT_DEFAULT_PASSWORD,
+    RunningVoyagentSandbox,
     VoyagentSandboxConfig,
     running_voyagent_sandbox,
 )
@@ -48,7 +51,9 @@ def _slack() -> FakeSlackAPI:
     return slack
 
 
-async def test_a_channel_trip_is_bridged_into_its_thread(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def agency_channel(tmp_path: Path) -> AsyncIterator[tuple[RunningVoyagentSandbox, SlackRig]]:
+    """The Voyagent sandbox, and the Slack front-end (offline planner) bound to it."""
     async with (
         running_voyagent_sandbox(VoyagentSandboxConfig.fast()) as agency,
         running_slack(
@@ -60,6 +65,11 @@ async def test_a_channel_trip_is_bridged_into_its_thread(tmp_path: Path) -> None
             VOYAGENT_PASSWORD=VOYAGENT_DEFAULT_PASSWORD,
         ) as rig,
     ):
+        yield agency, rig
+
+
+async def test_a_channel_trip_is_bridged_into_its_thread(tmp_path: Path) -> None:
+    async with agency_channel(tmp_path) as (agency, rig):
         slack = rig.slack
         asked = mention("ask the agency to plan 5 days in Lisbon for 4 in May under €6000")
         thread = str(asked["ts"])
@@ -94,17 +104,7 @@ async def test_a_channel_trip_is_bridged_into_its_thread(tmp_path: Path) -> None
 
 
 async def test_the_audit_export_goes_to_the_admins_dm_as_a_file(tmp_path: Path) -> None:
-    async with (
-        running_voyagent_sandbox(VoyagentSandboxConfig.fast()) as agency,
-        running_slack(
-            OfflinePlanner(),
-            database_url=sqlite_url(tmp_path),
-            slack=_slack(),
-            VOYAGENT_API_URL=agency.base_url,
-            VOYAGENT_EMAIL=VOYAGENT_DEFAULT_EMAIL,
-            VOYAGENT_PASSWORD=VOYAGENT_DEFAULT_PASSWORD,
-        ) as rig,
-    ):
+    async with agency_channel(tmp_path) as (_, rig):
         slack = rig.slack
         await rig.event(mention("agency audit export", user="U0BOB"))
         await slack.wait_for(lambda: bool(_with(slack.replies, "Only a workspace admin")))

@@ -20,16 +20,14 @@ from integrations.sandbox import (
     RunningEventsSandbox,
     running_events_sandbox,
 )
-from tests.bot.telegram.fake_telegram import BOT_USERNAME, Call
+from tests.bot.telegram.group import message_id, posted, press, say, wait_posted
 from tests.bot.telegram.harness import (
     ALICE,
     BOB,
     GROUP,
     TelegramRig,
     callback_query,
-    message,
     running_telegram,
-    update,
 )
 
 REFUSED = "or a workspace admin can do that"  # ONLY_ORGANISER, as it reads in HTML
@@ -41,33 +39,6 @@ MEMBERS = (ALICE, BOB, CAROL)
 def _quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(matching, "poll_delay", lambda: 0.0)
     monkeypatch.setattr(import_job, "poll_delay", lambda: 0.0)
-
-
-def _posted(rig: TelegramRig, words: str, chat: int) -> list[Call]:
-    """Messages sent to `chat`, and edits of them, whose text has `words`."""
-    return [
-        c
-        for c in rig.telegram.calls
-        if c.method in ("sendMessage", "editMessageText")
-        and c.chat_id == chat
-        and c.params.get("_ok")
-        and words in c.text
-    ]
-
-
-async def _wait(rig: TelegramRig, words: str, chat: int, count: int = 1) -> list[Call]:
-    await rig.telegram.wait_for(lambda: len(_posted(rig, words, chat)) >= count)
-    return _posted(rig, words, chat)
-
-
-async def _say(rig: TelegramRig, text: str, user: Mapping[str, Any] = ALICE) -> None:
-    await rig.deliver(update(message(f"@{BOT_USERNAME} {text}", user=user, chat=GROUP)))
-
-
-def _message_id(sent: Call) -> int:
-    return int(
-        sent.params["_message_id"] if sent.method == "sendMessage" else sent.params["message_id"]
-    )
 
 
 @contextlib.asynccontextmanager
@@ -88,19 +59,14 @@ async def events_group(tmp_path: Path) -> AsyncIterator[tuple[RunningEventsSandb
 async def _event_of(rig: TelegramRig, members: tuple[Mapping[str, Any], ...]) -> None:
     """The members speak up, Alice makes the group an event and shares them all."""
     for member in members:
-        await _say(rig, "count me in", member)
-    await _say(rig, "make this group an event for the offsite")
-    (created,) = await _wait(rig, "Make this chat an event", GROUP)
-    await _press(rig, created, "Create event", ALICE)
-    await _say(rig, "add everyone here")
-    (asked,) = await _wait(rig, f"Share {len(members)} people", GROUP)
-    await _press(rig, asked, "Share", ALICE)
-    await _wait(rig, f"✅ Added {len(members)} people", GROUP)
-
-
-async def _press(rig: TelegramRig, card: Call, label: str, user: Mapping[str, Any]) -> None:
-    pressed = callback_query(card.callback_data(label), on=_message_id(card), chat=GROUP, user=user)
-    await rig.deliver(pressed)
+        await say(rig, "count me in", member)
+    await say(rig, "make this group an event for the offsite")
+    (created,) = await wait_posted(rig, "Make this chat an event", GROUP)
+    await press(rig, created, "Create event", ALICE)
+    await say(rig, "add everyone here")
+    (asked,) = await wait_posted(rig, f"Share {len(members)} people", GROUP)
+    await press(rig, asked, "Share", ALICE)
+    await wait_posted(rig, f"✅ Added {len(members)} people", GROUP)
 
 
 async def test_a_group_becomes_an_event_and_each_member_gets_matches_in_private(
@@ -108,41 +74,41 @@ async def test_a_group_becomes_an_event_and_each_member_gets_matches_in_private(
 ) -> None:
     async with events_group(tmp_path) as (events, rig):
         for member in MEMBERS:
-            await _say(rig, "count me in", member)
-        await _say(rig, "make this group an event for Friday's offsite")
-        (created,) = await _wait(rig, "Make this chat an event", GROUP)
-        await _press(rig, created, "Create event", BOB)  # not Bob's to press
-        await _press(rig, created, "Create event", ALICE)
-        await _wait(rig, "is now the event", GROUP)
+            await say(rig, "count me in", member)
+        await say(rig, "make this group an event for Friday's offsite")
+        (created,) = await wait_posted(rig, "Make this chat an event", GROUP)
+        await press(rig, created, "Create event", BOB)  # not Bob's to press
+        await press(rig, created, "Create event", ALICE)
+        await wait_posted(rig, "is now the event", GROUP)
 
-        await _say(rig, "add everyone here")
-        (asked,) = await _wait(rig, "Share 3 people", GROUP)
+        await say(rig, "add everyone here")
+        (asked,) = await wait_posted(rig, "Share 3 people", GROUP)
         assert all(f"• {m['first_name']}" in asked.text for m in MEMBERS)
-        await _press(rig, asked, "Share", BOB)
+        await press(rig, asked, "Share", BOB)
         assert not events.state.attendees
-        await _press(rig, asked, "Share", ALICE)
-        await _wait(rig, "✅ Added 3 people", GROUP)
+        await press(rig, asked, "Share", ALICE)
+        await wait_posted(rig, "✅ Added 3 people", GROUP)
         (event,) = events.state.events.values()
         rows = events.state.attendees[event["event_id"]]
         assert sorted(r["name"] for r in rows.values()) == ["Alice", "Bob", "Carol"]
         assert not any(str(m["id"]) in rows for m in MEMBERS)  # random partner ids only
 
-        await _say(rig, "run matching")
-        await _wait(rig, "Matches are ready", GROUP)
+        await say(rig, "run matching")
+        await wait_posted(rig, "Matches are ready", GROUP)
         for member in MEMBERS:
-            await _say(rig, "who should I meet?", member)
-            await _wait(rig, "Your introductions", int(member["id"]))
-        await _say(rig, "who should Alice meet?", BOB)
-        await _wait(rig, "only show you your own", int(BOB["id"]))
+            await say(rig, "who should I meet?", member)
+            await wait_posted(rig, "Your introductions", int(member["id"]))
+        await say(rig, "who should Alice meet?", BOB)
+        await wait_posted(rig, "only show you your own", int(BOB["id"]))
         await rig.settle()
     group = "\n".join(c.text for c in rig.telegram.calls if c.chat_id == GROUP)
     assert "Your introductions" not in group and "% match" not in group
     for member in MEMBERS:
-        (mine,) = _posted(rig, "Your introductions", int(member["id"]))
+        (mine,) = posted(rig, "Your introductions", int(member["id"]))
         others = [m["first_name"] for m in MEMBERS if m is not member]
         assert all(name in mine.text for name in others) and "% match" in mine.text
-    assert len(_posted(rig, "Matches are ready", GROUP)) == 1
-    assert not _posted(rig, "Your introductions", GROUP)
+    assert len(posted(rig, "Matches are ready", GROUP)) == 1
+    assert not posted(rig, "Your introductions", GROUP)
 
 
 async def test_reviews_reach_the_organiser_in_private_and_each_is_resolved_once(
@@ -154,20 +120,20 @@ async def test_reviews_reach_the_organiser_in_private_and_each_is_resolved_once(
     async with events_group(tmp_path) as (events, rig):
         await _event_of(rig, (ALICE, BOB, twin))
         assert len(events.state.open_reviews()) == 1
-        await _say(rig, "reviews")
+        await say(rig, "reviews")
         alice = int(ALICE["id"])
-        (review,) = await _wait(rig, "Identity review", alice)
+        (review,) = await wait_posted(rig, "Identity review", alice)
         assert [b["text"] for b in review.buttons] == ["Accept", "Reject", "Distinct", "Merge"]
         for _ in range(2):
             pressed = callback_query(
-                review.callback_data("Merge"), on=_message_id(review), chat=alice, user=ALICE
+                review.callback_data("Merge"), on=message_id(review), chat=alice, user=ALICE
             )
             await rig.deliver(pressed)
-        await _wait(rig, "already resolved by you", alice)
+        await wait_posted(rig, "already resolved by you", alice)
         await rig.settle()
-    assert len(_posted(rig, "Done: the review was merged into one.", alice)) == 1
+    assert len(posted(rig, "Done: the review was merged into one.", alice)) == 1
     assert [r["status"] for r in events.state.reviews.values()] == ["merged"]
-    assert not _posted(rig, "Identity review", GROUP)
+    assert not posted(rig, "Identity review", GROUP)
 
 
 async def test_a_group_admin_organises_too_and_a_member_does_not(tmp_path: Path) -> None:
@@ -178,14 +144,14 @@ async def test_a_group_admin_organises_too_and_a_member_does_not(tmp_path: Path)
         rig.telegram.admins[GROUP] = {int(BOB["id"])}
         await _event_of(rig, (ALICE, BOB, twin))
         assert len(events.state.open_reviews()) == 1
-        await _say(rig, "reviews", twin)
-        await _wait(rig, REFUSED, int(twin["id"]))
-        await _say(rig, "reviews", BOB)
-        await _wait(rig, "Identity review", int(BOB["id"]))
+        await say(rig, "reviews", twin)
+        await wait_posted(rig, REFUSED, int(twin["id"]))
+        await say(rig, "reviews", BOB)
+        await wait_posted(rig, "Identity review", int(BOB["id"]))
         await rig.settle()
     asked_about = {
         (int(c.params["chat_id"]), int(c.params["user_id"]))
         for c in rig.telegram.called("getChatMember")
     }
     assert asked_about == {(GROUP, twin["id"]), (GROUP, BOB["id"])}
-    assert not _posted(rig, REFUSED, GROUP) and not _posted(rig, "Identity review", GROUP)
+    assert not posted(rig, REFUSED, GROUP) and not posted(rig, "Identity review", GROUP)
