@@ -205,3 +205,18 @@ async def test_reports_go_privately_and_the_audit_export_only_to_an_admin(
         assert export.file.content.startswith(
             b"created_at,kind,actor_kind,actor_id,actor_email,status,summary,payload_json"
         )
+
+
+async def test_send_pressed_twice_shares_the_trip_once(harness: Harness) -> None:
+    async with agency_chat(harness) as rig:
+        await rig.handed_over()
+        (sent,) = [
+            r
+            for r in rig.chat.replies
+            if r.approval is not None and "Send this trip" in r.approval.title
+        ][:1]
+        assert sent.approval is not None
+        await rig.press(sent.approval.confirm.value)
+        assert rig.chat.replies[-1].text == "This trip was already sent to the agency."
+        await rig.agency_asks()
+        assert len(rig.sandbox.state.enquiries) == 1 and len(rig.sandbox.state.sessions) == 1

@@ -202,13 +202,24 @@ async def _why_not(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     if approval.requested_by != ctx.sender.user_id:
         return (ctx.privately("Only the person who asked can send or cancel this trip."),)
     if approval.status == "granted":
-        trip = Trip.from_json(dict(approval.snapshot[KIND]))
-        if ctx.origin and approval.action_id is not None:
+        if await _granted_by_this_press(ctx, approval.action_id):
+            trip = Trip.from_json(dict(approval.snapshot[KIND]))
             return (confirmation(approval.id, trip, approval.requested_by, "granted"),)
         return (ctx.privately("This trip was already sent to the agency."),)
     if approval.status == "rejected":
         return (ctx.privately("This trip was already cancelled."),)
     return (ctx.privately("This confirmation has expired; ask me again to contact the agency."),)
+
+
+async def _granted_by_this_press(ctx: ToolContext, job_id: str | None) -> bool:
+    """Whether this very press granted it before its process died (the press is run again)."""
+    if not ctx.origin or job_id is None:
+        return False
+    async with ctx.deps.db.session(read_only=True) as session:
+        job = await repositories.get_action(
+            session, action_id=job_id, workspace_id=ctx.address.workspace_id
+        )
+    return job is not None and job.payload.get("granted_by") == ctx.origin
 
 
 def register_trip_questions(router: QuestionRouter) -> None:
