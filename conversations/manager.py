@@ -271,6 +271,7 @@ class ConversationManager:
             state,
             conversation.id,
             origin=_event_key(message),
+            private=message.private,
         )
         answered = await self._questions.text(ctx, message.text, private=message.private)
         if answered is not None:

@@ -29,6 +29,7 @@ from conversations.offline_phrases import (
     fix_command_word,
     is_book_it,
     known_place,
+    plan_request,
     suggestion,
 )
 
@@ -53,6 +54,9 @@ HELP = f"""{OFFLINE_NOTE}
 • ask the agency to <trip> — hand a trip to the travel agency, e.g. `ask the agency to
   plan 5 days in Lisbon for 4 in May`; their agent then answers in the thread until you say
   `done with the agency` (`agency itinerary` for its itinerary, `agency audit export` for admins)
+• plan <outing> [under $<price>] [, voting closes at <HH:MM>] — in a group: a poll of
+  options, then `I'm in` buttons and a booking each person approves, e.g. `plan a night out
+  with live music in brooklyn under $40, voting closes at 18:00`
 • orders — your bookings
 • status — what is running or finished here
 • help — this list"""
@@ -189,6 +193,8 @@ def _understood(
         return _call("book_activity", {"activity_id": shown}, available)
     if (event := event_request(command)) is not None:
         return _call(*event, available)
+    if (plan := plan_request(command)) is not None:
+        return _call("plan_outing", plan, available)
     if (agency := agency_request(command)) is not None:
         if agency[0] == "ask_agency" and "destination" not in agency[1]:
             return _say(

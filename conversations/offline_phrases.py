@@ -387,3 +387,39 @@ def agency_request(command: str) -> tuple[str, dict[str, object]] | None:
     if budget := _AGENCY_BUDGET.search(what):
         args["budget"] = budget["money"]
     return "ask_agency", args
+
+
+_PLAN = re.compile(
+    r"^(?:/?plan|let'?s\s+plan|where\s+(?:do|shall|should)\s+we\s+go)\b[\s,:]*(?P<what>.*)$",
+    re.I,
+)
+_PLAN_BUDGET = re.compile(
+    r"\b(?:under|below|less\s+than|max(?:imum)?|up\s+to)\s*[$€£]?\s*(?P<n>\d{1,5}(?:\.\d{1,2})?)",
+    re.I,
+)
+_PLAN_CLOSES = re.compile(
+    r"[,;]?\s*\b(?:voting|the\s+vote|vote|poll)\s+(?:closes|ends|until|by)\s+(?:at\s+)?"
+    r"(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>am|pm)?\b",
+    re.I,
+)
+
+
+def plan_request(command: str) -> dict[str, object] | None:
+    """A group plan ("plan a night out for us on Friday, live music under $40, voting
+    closes at 18:00") as `plan_outing`'s arguments; None when it isn't one."""
+    match = _PLAN.match(command.strip().rstrip("?!. "))
+    if match is None:
+        return None
+    what = match["what"]
+    args: dict[str, object] = {}
+    if closes := _PLAN_CLOSES.search(what):
+        hours = int(closes["h"]) % 12 + (12 if (closes["ampm"] or "").lower() == "pm" else 0)
+        if not closes["ampm"]:
+            hours = int(closes["h"])
+        if hours < 24:
+            args["closes_at"] = f"{hours:02d}:{int(closes['m'] or 0):02d}"
+        what = (what[: closes.start()] + what[closes.end() :]).strip(" ,;")
+    if budget := _PLAN_BUDGET.search(what):
+        args["max_price"] = float(budget["n"])
+    args["prompt"] = fix_topics(what)[:300] if len(what) >= 2 else "a night out"
+    return args

@@ -116,6 +116,22 @@ class FileAttachment:
         return f"FileAttachment(filename={self.filename!r}, size={self.size})"
 
 
+@dataclass(frozen=True)
+class Poll:
+    """A vote among options: each option is a button whose value is pressed for a vote.
+
+    Telegram shows it as a native non-anonymous poll (each answer comes back as a press of
+    the option's value from the person who answered, `retract` when they take it back);
+    elsewhere the options are the vote buttons already on the reply's cards, and the
+    reply's text shows the counts. `closed`: the vote is over (Telegram stops the poll).
+    """
+
+    question: str
+    options: tuple[Button, ...]
+    retract: str = ""
+    closed: bool = False
+
+
 _DOING = {"book": "booking", "reserve": "reserving", "place the call": "calling"}
 _DONE = {"book": "booked", "reserve": "reserved", "place the call": "called"}
 _SETTLED = {"granted": "Confirmed", "rejected": "Cancelled", "expired": "Expired"}
@@ -175,6 +191,7 @@ class Reply:
     private_to: str | None = None
     private_chat: bool = False
     file: FileAttachment | None = None
+    poll: Poll | None = None
 
 
 @dataclass(frozen=True)

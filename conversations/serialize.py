@@ -15,6 +15,7 @@ from conversations.replies import (
     ApprovalRequest,
     Button,
     FileAttachment,
+    Poll,
     Reply,
     SessionLine,
     TicketLine,
@@ -88,6 +89,10 @@ def _approval(raw: dict[str, Any]) -> ApprovalRequest:
     )
 
 
+def _poll(raw: dict[str, Any]) -> Poll:
+    return Poll(**{**raw, "options": _buttons(raw["options"])})
+
+
 def reply_from_json(raw: dict[str, Any]) -> Reply:
     return Reply(
         text=raw.get("text", ""),
@@ -101,6 +106,7 @@ def reply_from_json(raw: dict[str, Any]) -> Reply:
         private_to=raw.get("private_to"),
         private_chat=bool(raw.get("private_chat", False)),
         file=_file(raw["file"]) if raw.get("file") else None,
+        poll=_poll(raw["poll"]) if raw.get("poll") else None,
     )
 
 

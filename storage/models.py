@@ -574,3 +574,23 @@ class ChatEventReview(StorageModel, table=True):
     decided_by: str | None = Field(default=None, max_length=255)
     decided_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _created()
+
+
+class PlanChoice(StorageModel, table=True):
+    """One person's say in a group plan: their vote (``vote``: an option's index) or that
+    they are in (``in``: a ticket type's index), one row per person and kind, so a changed
+    vote replaces the old one and nobody is counted twice."""
+
+    __tablename__ = "plan_choice"
+    __table_args__ = (UniqueConstraint("plan_id", "kind", "user_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    plan_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("action.id"), nullable=False, index=True)
+    )
+    kind: str = Field(max_length=8)
+    user_id: str = Field(max_length=255)
+    value: int
+    name: str | None = _sealed_text("plan_choice", "name", nullable=True)
+    """How the chat calls them, shown beside their vote (sealed: people's names)."""
+    updated_at: datetime = _created()

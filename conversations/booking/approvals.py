@@ -7,7 +7,7 @@ press, resolved by one conditional update (pending, same person, same workspace,
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from conversations.booking.messages import approval_request, quote_lines
@@ -16,24 +16,26 @@ from conversations.capabilities.outgoing.booking_job import BOOKING, NOT_SENT, B
 from conversations.jobs import start_job
 from conversations.replies import Reply
 from conversations.tools.base import ToolOutcome, tool_error
-from conversations.tools.context import ToolContext
+from conversations.tools.context import ToolContext, ToolDeps
+from conversations.types import ConversationAddress
 from storage import repositories, token_hash
 from storage.models import Approval
 
 
-async def _spend_cap(ctx: ToolContext) -> int:
-    async with ctx.deps.db.session(read_only=True) as session:
+async def spend_cap(deps: ToolDeps, address: ConversationAddress) -> int:
+    """The most one booking may cost in this workspace (or chat)."""
+    async with deps.db.session(read_only=True) as session:
         workspace = await repositories.get_workspace(
-            session, platform=ctx.address.platform, external_id=ctx.address.workspace_id
+            session, platform=address.platform, external_id=address.workspace_id
         )
     if workspace is not None and workspace.spend_cap_cents is not None:
         return workspace.spend_cap_cents
-    return ctx.deps.booking.default_spend_cap_cents
+    return deps.booking.default_spend_cap_cents
 
 
 async def propose(ctx: ToolContext, quote: Quote) -> ToolOutcome:
     """Post the confirmation; nothing is booked until the requester presses Confirm."""
-    cap = await _spend_cap(ctx)
+    cap = await spend_cap(ctx.deps, ctx.address)
     if quote.total_cents > cap:
         return tool_error(
             f"This booking would cost {money(quote.total_cents, quote.currency)}, above this "
@@ -103,10 +105,18 @@ class _Decided:
     mode: str
 
     def shown_as(self, status: str) -> Reply:
-        """The confirmation message again, now showing how it was decided."""
-        return approval_request(
-            self.approval.id, self.quote, self.mode, self.approval.requested_by, status
+        """The confirmation message again, now showing how it was decided (to the payer
+        alone where it was theirs alone: their share of a group plan)."""
+        return self.privately(
+            approval_request(
+                self.approval.id, self.quote, self.mode, self.approval.requested_by, status
+            )
         )
+
+    def privately(self, reply: Reply) -> Reply:
+        if "plan_id" not in self.approval.snapshot:
+            return reply
+        return replace(reply, private_to=self.approval.requested_by)
 
 
 def _decided(approval: Approval) -> _Decided:
@@ -146,6 +156,7 @@ async def on_approve(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
                     "payment_mode": approval.snapshot["payment_mode"],
                     "approval_id": approval.id,
                     "granted_by": ctx.origin,
+                    **{k: v for k, v in approval.snapshot.items() if k == "plan_id"},
                 },
                 idempotency_key=key,
                 webhook_token_hash=token_hash(ctx.deps.booking.webhook_token(key)),
@@ -208,4 +219,14 @@ async def on_reject(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     decided = await _decide(ctx, approval_id, "rejected")
     if decided is None:
         return await _why_not(ctx, approval_id)
-    return (decided.shown_as("rejected"), Reply(text="Cancelled. Nothing was booked."))
+    cancelled = decided.privately(Reply(text="Cancelled. Nothing was booked."))
+    if "plan_id" in decided.approval.snapshot:
+        await _wake_plan(ctx, str(decided.approval.snapshot["plan_id"]))
+    return (decided.shown_as("rejected"), cancelled)
+
+
+async def _wake_plan(ctx: ToolContext, plan_id: str) -> None:
+    """A share of a group plan was decided: the plan counts it now, not at its next look."""
+    async with ctx.deps.db.session() as session:
+        await repositories.schedule_job(session, action_id=plan_id)
+    ctx.deps.jobs.ring()

@@ -22,6 +22,7 @@ from conversations.capabilities.outgoing.booking_job import (
     BOOKING,
     CHECK_AFTER,
     BookingJobStatus,
+    for_payer,
 )
 from conversations.jobs import job_address, soon
 from conversations.questions import ask_in
@@ -108,6 +109,11 @@ async def receive_booking_webhook(db: Database, token: str, body: bytes) -> Webh
                     action_id=action.id,
                 )
             await delivery.enqueue(
-                session, address, reply, dedupe_key=f"booking:{action.id}:{payload.status}"
+                session,
+                address,
+                for_payer(action, reply),
+                dedupe_key=f"booking:{action.id}:{payload.status}",
             )
+            if plan := action.payload.get("plan_id"):
+                await repositories.schedule_job(session, action_id=str(plan))  # its outcome
     return WebhookOutcome(200, announced=applied)

@@ -23,6 +23,7 @@ from conversations.capabilities.onegent import (
 from conversations.capabilities.outgoing.booking_choices import register_booking_questions
 from conversations.capabilities.outgoing.booking_job import BOOKING
 from conversations.capabilities.outgoing.search_job import SEARCH, search_activities
+from conversations.capabilities.plans import PLAN, plan_outing, register_plan_buttons
 from conversations.capabilities.voyagent import (
     AGENCY,
     AGENCY_TOOLS,
@@ -45,9 +46,19 @@ ALL_TOOLS: tuple[Tool, ...] = (
     reserve,
     *EVENT_TOOLS,
     *AGENCY_TOOLS,
+    plan_outing,
     job_status,
 )
-JOB_KINDS: tuple[JobKind, ...] = (SEARCH, BOOKING, CALL, RESERVATION, IMPORT, MATCHING, AGENCY)
+JOB_KINDS: tuple[JobKind, ...] = (
+    SEARCH,
+    BOOKING,
+    CALL,
+    RESERVATION,
+    IMPORT,
+    MATCHING,
+    AGENCY,
+    PLAN,
+)
 RELAYS: tuple[Relay, ...] = (relay,)
 
 
@@ -67,5 +78,6 @@ def buttons(answers: QuestionRouter) -> ButtonRouter:
     register_reserve_buttons(router)
     register_event_buttons(router)
     register_agency_buttons(router)
+    register_plan_buttons(router)
     router.register("answer", answers.button)
     return router

@@ -61,6 +61,8 @@ class ToolContext:
     origin: str = ""
     """The inbound item this turn answers; work it starts is keyed by it, so a turn re-run
     after a crash finds the job it already started instead of starting another."""
+    private: bool = False
+    """The turn is in the person's own chat with the bot (nobody else reads it)."""
     _started: dict[str, int] = field(default_factory=dict)
 
     def privately(self, text: str) -> Reply:

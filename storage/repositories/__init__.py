@@ -73,6 +73,7 @@ from storage.repositories.jobs import (
     renew_job_lease,
     schedule_job,
     update_job_payload,
+    woken_since,
 )
 from storage.repositories.outbox import (
     due_outbox,
@@ -91,6 +92,7 @@ from storage.repositories.people import (
     save_booking_profile,
     update_person_profile,
 )
+from storage.repositories.plans import choose, list_choices, unchoose
 from storage.repositories.posted import (
     delete_chat_note,
     find_posted,
@@ -143,6 +145,7 @@ __all__ = [
     "append_messages",
     "bind_credential",
     "bot_token",
+    "choose",
     "claim_action_lease",
     "claim_event",
     "claim_events",
@@ -189,6 +192,7 @@ __all__ = [
     "history_window",
     "job_questions",
     "link_approval",
+    "list_choices",
     "list_open_actions",
     "load_button_token",
     "mark_event_done",
@@ -225,8 +229,10 @@ __all__ = [
     "store_rotated_tokens",
     "take_over_events",
     "transition_action",
+    "unchoose",
     "update_conversation_state",
     "update_job_payload",
     "update_person_profile",
     "update_question_context",
+    "woken_since",
 ]

@@ -31,8 +31,10 @@ async def create_approval(
     expires_at: datetime,
     action_id: str | None = None,
     now: datetime | None = None,
+    approval_id: str | None = None,
 ) -> Approval:
-    """A pending approval of the frozen ``snapshot``, answerable only by ``requested_by``."""
+    """A pending approval of the frozen ``snapshot``, answerable only by ``requested_by``
+    (``approval_id``: one chosen beforehand, to be kept with what refers to it)."""
     approval = Approval(
         action_id=action_id,
         conversation_id=conversation_id,
@@ -43,6 +45,8 @@ async def create_approval(
         created_at=now or utc_now(),
         expires_at=expires_at,
     )
+    if approval_id:
+        approval.id = approval_id
     session.add(approval)
     await session.flush()
     return approval

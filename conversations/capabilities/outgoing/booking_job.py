@@ -9,6 +9,7 @@ accepted whose webhook never comes is looked up in the person's orders.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -72,6 +73,14 @@ def booking_body(quote: Quote, user: str, mode: str, key: str) -> dict[str, Any]
     }
 
 
+def for_payer(action: Action, reply: Reply) -> Reply:
+    """What a booking says: in its conversation, or — for one person's share of a group
+    plan — to that person alone, in their own chat (the plan posts the group's outcome)."""
+    if "plan_id" not in action.payload:
+        return reply
+    return replace(reply, private_to=action.requested_by, private_chat=True)
+
+
 class BookingJob(JobKind):
     name: ClassVar[str] = "booking"
     label: ClassVar[str] = "booking"
@@ -110,6 +119,11 @@ class BookingJob(JobKind):
         return f"Booking {quote.activity_name}, {quote.session_label}: {state}"
 
     async def step(self, job: JobContext) -> Step:
+        step = await self._step(job)
+        said = tuple(replace(s, reply=for_payer(job.action, s.reply)) for s in step.say)
+        return replace(step, say=said)
+
+    async def _step(self, job: JobContext) -> Step:
         if job.action.status in (S.PLACING, S.UNKNOWN):
             return await self._send(job)
         if job.action.status in _WAITING:
