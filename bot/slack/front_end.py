@@ -285,6 +285,9 @@ class SlackFrontEnd:
             said = await services.people.forget(here, Sender(user))
             await ack(text=said, response_type="ephemeral")
             return
+        if word.split()[0] == "plan":
+            await self._plan_here(ack, body, team, user, text)
+            return
         dm = await self._open_dm(client, team, user)
         if dm is None:
             await ack(
@@ -305,6 +308,28 @@ class SlackFrontEnd:
         app_id = str(body.get("api_app_id") or "")
         where = f"<slack://app?team={team}&id={app_id}&tab=messages|our DM>" if app_id else "our DM"
         await ack(text=f"On it — I'll answer in {where}.", response_type="ephemeral")
+        self.dispatch(Accepted(message, None), user)
+
+    async def _plan_here(
+        self, ack: AsyncAck, body: Mapping[str, Any], team: str, user: str, text: str
+    ) -> None:
+        """`/concierge plan …` starts a group plan in the channel it was typed in, where
+        everyone can vote (in a DM the plan itself says it needs a channel)."""
+        services, _ = self._running()
+        channel = str(body.get("channel_id") or "")
+        message = InboundMessage(
+            ConversationAddress(PLATFORM, team, channel, ""),
+            Sender(user, str(body.get("user_name") or "") or None),
+            text,
+            event_id=f"{team}:command:{body.get('trigger_id') or ''}",
+            private=channel.startswith("D"),
+        )
+        if not await services.manager.accept(message):
+            await ack()
+            return
+        await ack(
+            text="On it — the options and the vote will be posted here.", response_type="ephemeral"
+        )
         self.dispatch(Accepted(message, None), user)
 
     async def home_opened(self, body: Mapping[str, Any]) -> None:

@@ -44,6 +44,8 @@ def help_text() -> str:
         "*Concierge* finds things to do and books them for you. Talk to me in a DM, mention me "
         "in a channel (I answer in the thread), or use:",
         f"• `{COMMAND} <anything>` — ask me; I answer in our DM",
+        f"• `{COMMAND} plan <outing>` — a group plan in this channel: a vote, then who's in, "
+        "then each approves their own booking",
         f"• `{COMMAND} orders` — your bookings",
         f"• `{COMMAND} status` — what I'm working on for you (searches, bookings)",
         f"• `{COMMAND} settings` — how I am set up here (admins: connect Outgoing, spend limit)",

@@ -26,6 +26,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "What I can do"),
     ("search", "Find things to do, e.g. /search jazz in Brooklyn"),
     ("near", "Ideas near a place, e.g. /near Williamsburg, or share a location"),
+    ("plan", "Plan an outing with this group, e.g. /plan live music Friday under $40"),
     ("orders", "Your bookings"),
     ("status", "What I'm working on for you"),
     ("settings", "How I am set up in this chat"),

@@ -47,7 +47,7 @@ from bot.telegram.callbacks import DatabaseCallbackStore
 from bot.telegram.handlers import TelegramHandlers
 from bot.telegram.memory import CallbackEntry, CallbackStore, RecentIds
 from bot.telegram.press import PressAnswer
-from bot.telegram.records import Posted, TelegramRecords, quietly
+from bot.telegram.records import PollRecord, Posted, TelegramRecords, quietly
 from bot.telegram.render import escape
 from bot.telegram.replier import TelegramReplier
 from bot.telegram.shared import ReplyPolicy, TelegramShared
@@ -293,7 +293,13 @@ class TelegramFrontEnd:
         pressed = query.message if query is not None else None
         shown = None
         if shows and isinstance(pressed, Message):
-            shown = (shows, Posted(pressed.chat.id, pressed.message_id, bool(pressed.photo)))
+            posted = Posted(
+                pressed.chat.id,
+                pressed.message_id,
+                photo=bool(pressed.photo),
+                poll=pressed.poll is not None,
+            )
+            shown = (shows, posted)
         # Stored beside the turn, not before it, so the turn keeps its place in the order.
         noted = services.work.spawn(
             shared.records.note_turn(item.address, reply_to=reply_to, shown=shown),
@@ -384,6 +390,10 @@ class TelegramFrontEnd:
         if self._callbacks is None:
             return None  # not started: no button of ours can exist yet
         return await self._callbacks.load(token)
+
+    async def poll_of(self, poll_id: str) -> PollRecord | None:
+        _, shared = self._running()
+        return await shared.records.find_poll(poll_id)
 
     def seen(self, address: ConversationAddress, sender_id: str, name: str | None) -> None:
         _, shared = self._running()

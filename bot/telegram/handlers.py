@@ -7,13 +7,18 @@ loop before they acknowledge the update; they only translate, claim (`Gateway.ad
 hand the work over, so the claim is committed before Telegram hears "200".
 
 - Commands: `/search jazz in Brooklyn` → "search jazz in Brooklyn", `/near Williamsburg` →
-  "near Williamsburg", `/orders` → "orders", `/start` and `/help` → "help", `/settings` → a
-  short description of this chat's set-up, answered directly. `/search` alone asks what to
-  look for; `/near` alone offers a "share my location" keyboard in private chats.
+  "near Williamsburg", `/plan live music Friday` → "plan live music Friday", `/orders` →
+  "orders", `/start` and `/help` → "help", `/settings` → a short description of this chat's
+  set-up, answered directly. `/search` and `/plan` alone ask what to look for or plan; `/near`
+  alone offers a "share my location" keyboard in private chats.
 - Text, a shared location (live or not) or a venue: private chats always; groups when the
   bot is mentioned or replied to. A location becomes `InboundMessage(location=…)`.
 - A button press: its token is resolved to the button's value (unknown or foreign tokens
   get "no longer active") and becomes a `ButtonPress`; buttons never reach the model.
+- A `poll_answer` to one of the bot's polls (found by its id: `PollRecord`, unknown ones are
+  ignored) becomes a `ButtonPress` of the chosen option's value in the poll's conversation,
+  or of its retract value when the vote was taken back; anonymous answers (on behalf of a
+  chat) and bots' are ignored.
 - `my_chat_member`: the bot blocked or removed marks the chat inactive; added back, active
   (stored, for every process; a message from the chat makes it active again too). Added to
   a group, it posts the welcome there.
@@ -33,6 +38,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
@@ -48,6 +54,7 @@ from bot.telegram.addressing import (
     without_mention,
 )
 from bot.telegram.memory import CallbackEntry
+from bot.telegram.records import PollRecord
 from bot.telegram.render import escape
 from conversations.types import (
     ButtonPress,
@@ -65,6 +72,11 @@ WELCOME_TEXT = "help"
 COMMAND_TEXT = {"start": WELCOME_TEXT, "help": WELCOME_TEXT, "orders": "orders"}
 SEARCH_HINT = "What should I look for? For example: /search jazz in Brooklyn"
 NEAR_HINT = "Near where? For example: /near Williamsburg — or share a location with me."
+PLAN_HINT = (
+    "What should the group do? For example: /plan live music Friday under $40 — I'll post "
+    "a poll of options here, then everyone who is in approves their own booking."
+)
+HINTS = {"search": SEARCH_HINT, "plan": PLAN_HINT}
 NEAR_PRIVATE_HINT = "Near where? Send a place (/near Williamsburg) or share your location:"
 SHARE_LOCATION = "📍 Share my location"
 BUTTON_GONE = "That button is no longer active. Ask me again for fresh options."
@@ -112,6 +124,10 @@ class Gateway(Protocol):
 
     async def callback_entry(self, token: str) -> CallbackEntry | None: ...
 
+    async def poll_of(self, poll_id: str) -> PollRecord | None:
+        """The bot's poll of that id (raising if it cannot be read), or None."""
+        ...
+
     def seen(self, address: ConversationAddress, sender_id: str, name: str | None) -> None:
         """Someone wrote in this chat: their name is known for mentions (in memory only)."""
         ...
@@ -134,6 +150,7 @@ class TelegramHandlers:
             MessageHandler(fresh & filters.ChatType.GROUPS & content & SpokenTo(), self._message)
         )
         app.add_handler(CallbackQueryHandler(self._button))
+        app.add_handler(PollAnswerHandler(self._poll_answer))
         app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
 
     # ---- messages ----------------------------------------------------------------------
@@ -179,9 +196,7 @@ class TelegramHandlers:
             )
             self._answer_once(update, message, escape(NEAR_PRIVATE_HINT), keyboard)
         else:
-            self._answer_once(
-                update, message, escape(SEARCH_HINT if name == "search" else NEAR_HINT)
-            )
+            self._answer_once(update, message, escape(HINTS.get(name, NEAR_HINT)))
 
     async def _admit(
         self, update: Update, message: Message, text: str, point: GeoPoint | None
@@ -235,6 +250,23 @@ class TelegramHandlers:
         await self._gateway.admit(
             press, reply_to=message.message_id, query=query, shows=entry.reply_key
         )
+
+    async def _poll_answer(self, update: Update, context: Context) -> None:
+        answer = update.poll_answer
+        if answer is None or answer.voter_chat is not None:
+            return
+        if answer.user is None or answer.user.is_bot:
+            return
+        record = await self._gateway.poll_of(answer.poll_id)
+        value = record.value_of(answer.option_ids) if record is not None else None
+        if record is None or value is None:
+            return
+        sender = sender_of(answer.user)
+        self._gateway.seen(record.address, sender.user_id, sender.display_name)
+        press = ButtonPress(
+            record.address, sender, value, event_id(context.bot.id, update.update_id)
+        )
+        await self._gateway.admit(press, reply_to=None, shows=record.reply_key)
 
     # ---- membership --------------------------------------------------------------------
 

@@ -6,16 +6,20 @@ so a restart or a second process sees it too:
   key is posted anew and the line deleted; only a status line is refreshed) (`posted_message`);
 - chats that blocked or removed the bot (until someone writes there again), groups that
   became a supergroup with a new id, and the message the bot last answered in each
-  conversation, which later results reply to (`chat_note`).
+  conversation, which later results reply to (`chat_note`);
+- each native poll the bot posted (`chat_note`, by poll id, and by its message): a
+  `poll_answer` names only the poll, so where it was posted, the reply key it shows and
+  what each answer presses must be found by any process, after a restart too.
 
 People's display names (for mentions) are personal data and stay in memory only.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +36,7 @@ ANCHOR = "anchor"
 PHOTO = "photo"
 TEXT = "text"
 STATUS = "status"
+POLL = "poll"
 DB_ERRORS = (SQLAlchemyError, OSError)
 """What a failing database raises: a record not read or written is logged, not fatal."""
 
@@ -39,12 +44,68 @@ DB_ERRORS = (SQLAlchemyError, OSError)
 @dataclass(frozen=True)
 class Posted:
     """A message the bot posted; `photo` says whether it has a caption rather than a text,
-    `status` whether it is a status line of long work (a text)."""
+    `status` whether it is a status line of long work (a text), `poll` whether it is a
+    native poll (only stopped, or its keyboard changed)."""
 
     chat_id: int
     message_id: int
     photo: bool = False
     status: bool = False
+    poll: bool = False
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """A native poll the bot posted: its conversation, the reply key it shows, the button
+    value each option presses (`retract` for a vote taken back), its message, and the
+    buttons under it now (`keyboard`, so an unchanged keyboard is not edited)."""
+
+    address: ConversationAddress
+    reply_key: str
+    options: tuple[str, ...]
+    retract: str
+    chat_id: int
+    message_id: int
+    keyboard: str = ""
+
+    def value_of(self, option_ids: Sequence[int]) -> str | None:
+        """What an answer presses: its one option's value, `retract` for none, else None."""
+        if not option_ids:
+            return self.retract or None
+        index = option_ids[0]
+        return self.options[index] if 0 <= index < len(self.options) else None
+
+    def to_json(self) -> str:
+        where = self.address
+        return json.dumps(
+            {
+                "address": [where.platform, where.workspace_id, where.chat_id, where.thread_id],
+                "reply_key": self.reply_key,
+                "options": list(self.options),
+                "retract": self.retract,
+                "chat_id": self.chat_id,
+                "message_id": self.message_id,
+                "keyboard": self.keyboard,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str) -> PollRecord | None:
+        try:
+            data = json.loads(raw)
+            platform, workspace, chat, thread = (str(p) for p in data["address"])
+            return cls(
+                ConversationAddress(platform, workspace, chat, thread),
+                str(data["reply_key"]),
+                tuple(str(o) for o in data["options"]),
+                str(data["retract"]),
+                int(data["chat_id"]),
+                int(data["message_id"]),
+                str(data.get("keyboard") or ""),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("unreadable Telegram poll record")
+            return None
 
 
 @dataclass(frozen=True)
@@ -64,6 +125,20 @@ async def quietly(write: Awaitable[None]) -> None:
         await write
     except DB_ERRORS as error:
         log.warning("Telegram record not stored: %s", type(error).__name__)
+
+
+def _shape(posted: Posted) -> str:
+    if posted.poll:
+        return POLL
+    return PHOTO if posted.photo else STATUS if posted.status else TEXT
+
+
+def _poll_scope(poll_id: str) -> str:
+    return f"poll:{poll_id}"
+
+
+def _poll_message_scope(chat_id: int, message_id: int) -> str:
+    return f"poll-message:{chat_id}:{message_id}"
 
 
 def _number(value: str | None) -> int | None:
@@ -88,6 +163,7 @@ class TelegramRecords:
             int(row.message_id),
             photo=row.shape == PHOTO,
             status=row.shape == STATUS,
+            poll=row.shape == POLL,
         )
 
     async def save(
@@ -100,9 +176,51 @@ class TelegramRecords:
             key,
             channel=str(posted.chat_id),
             message_id=str(posted.message_id),
-            shape=PHOTO if posted.photo else STATUS if posted.status else TEXT,
+            shape=_shape(posted),
             if_missing=if_missing,
         )
+
+    # ---- polls -------------------------------------------------------------------------
+
+    async def save_poll(self, poll_id: str, record: PollRecord) -> None:
+        """Remember the poll, by its id (for its answers) and by its message (for edits)."""
+        async with self._db.session() as session:
+            await repositories.set_chat_note(
+                session,
+                platform=PLATFORM,
+                scope=_poll_scope(poll_id),
+                name=POLL,
+                value=record.to_json(),
+            )
+            await repositories.set_chat_note(
+                session,
+                platform=PLATFORM,
+                scope=_poll_message_scope(record.chat_id, record.message_id),
+                name=POLL,
+                value=poll_id,
+            )
+
+    async def find_poll(self, poll_id: str) -> PollRecord | None:
+        async with self._db.session(read_only=True) as session:
+            raw = await repositories.get_chat_note(
+                session, platform=PLATFORM, scope=_poll_scope(poll_id), name=POLL
+            )
+        return PollRecord.from_json(raw) if raw is not None else None
+
+    async def poll_at(self, posted: Posted) -> tuple[str, PollRecord] | None:
+        """The poll `posted` shows, with its id."""
+        async with self._db.session(read_only=True) as session:
+            poll_id = await repositories.get_chat_note(
+                session,
+                platform=PLATFORM,
+                scope=_poll_message_scope(posted.chat_id, posted.message_id),
+                name=POLL,
+            )
+        record = await self.find_poll(poll_id) if poll_id is not None else None
+        return (poll_id, record) if poll_id is not None and record is not None else None
+
+    async def poll_keyboard(self, poll_id: str, record: PollRecord, keyboard: str) -> None:
+        await self.save_poll(poll_id, replace(record, keyboard=keyboard))
 
     # ---- chats -------------------------------------------------------------------------
 

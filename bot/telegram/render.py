@@ -139,13 +139,18 @@ def card_lines(card: ActivityCard) -> list[str]:
     return lines
 
 
-def render_results(reply: Reply) -> list[TelegramMessage]:
-    """A page of results: the album(s) of its pictures, then the list with every button."""
-    photos = [AlbumPhoto(c.image_url, album_caption(c)) for c in reply.cards if c.image_url]
-    albums = [
+def render_albums(cards: tuple[ActivityCard, ...]) -> list[TelegramMessage]:
+    """The cards' pictures, as few media groups as Telegram allows (none without pictures)."""
+    photos = [AlbumPhoto(c.image_url, album_caption(c)) for c in cards if c.image_url]
+    return [
         TelegramMessage("", album=tuple(photos[i : i + ALBUM_SIZE]))
         for i in range(0, len(photos), ALBUM_SIZE)
     ]
+
+
+def render_results(reply: Reply) -> list[TelegramMessage]:
+    """A page of results: the album(s) of its pictures, then the list with every button."""
+    albums = render_albums(reply.cards)
     blocks: list[str] = []
     if reply.text.strip():
         blocks.extend(format_text(p) for p in split_text(reply.text))
@@ -313,6 +318,11 @@ def _addressed(message: TelegramMessage, mention: str) -> TelegramMessage:
     if markup_length(addressed) > limit:
         return message
     return dataclasses.replace(message, html=addressed)
+
+
+def button_rows(buttons: tuple[Button, ...]) -> Keyboard:
+    """A reply's own buttons as keyboard rows (a poll's Close vote, say)."""
+    return _rows(buttons)
 
 
 def _rows(buttons: tuple[Button, ...]) -> Keyboard:

@@ -25,6 +25,8 @@ group, or one forum topic), answering one message.
   buttons follow silently. A private one follows the rules above (the person's private chat;
   the group at most a notice). A file replaces nothing under the reply's `key` (its status
   line is deleted once the file is there) and is not recorded.
+- A reply with a `poll` is a native Telegram poll, stopped or given new buttons in place by
+  later replies under its key (`bot.telegram.polls`).
 - `typing` shows "typing…" while the model works (Telegram shows it for 5 s per call).
 - A chat that blocked or removed the bot (403) is marked inactive and skipped from then on;
   a group that became a supergroup is followed to its new id. Both are stored, and so is the
@@ -60,6 +62,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.telegram.addressing import chat_address
 from bot.telegram.memory import CallbackEntry, new_callback_token
+from bot.telegram.polls import send_poll
 from bot.telegram.records import DB_ERRORS, ChatState, Posted
 from bot.telegram.render import (
     TelegramMessage,
@@ -211,11 +214,17 @@ class TelegramReplier:
         if reply.file is not None:
             await self._send_document(reply, reply.file)
             return
-        messages = render_reply(reply, self._shared.names.get, group=self.group)
         target: Posted | None = None
         if reply.key:
             running = self._statuses.pop(reply.key, None)  # replaced: no refresh may follow
             target = await self._find(reply.key) or running
+            if reply.poll is not None and await send_poll(
+                self, reply, reply.poll, reply.key, target
+            ):
+                return
+        if target is not None and target.poll:
+            target = None  # a poll never becomes a text: the reply is posted anew
+        messages = render_reply(reply, self._shared.names.get, group=self.group)
         # A status line does not become the answer (an edit notifies nobody): the answer is
         # posted, then the line deleted.
         replaced = target if target is not None and target.status else None
@@ -515,6 +524,25 @@ class TelegramReplier:
             log.warning("editing message %s failed: %s", target.message_id, error)
             return None
         return target
+
+    async def _change(self, what: str, call: Callable[[], Awaitable[object]]) -> bool:
+        """Change a message already posted (a poll stopped, its keyboard replaced); False
+        when Telegram refused it (the message is gone, say)."""
+        try:
+            await call()
+        except BadRequest as error:
+            said = error.message.lower()
+            if "not modified" in said or "already closed" in said:
+                return True
+            log.info("Telegram %s in %s refused: %s", what, self.address.chat_id, error)
+            return False
+        except Forbidden as error:
+            await self._deactivate(error)
+            raise _ChatInactive from error
+        except TelegramError as error:
+            self._failed(what, error)
+            return False
+        return True
 
     async def _call(
         self,

@@ -39,7 +39,7 @@ from integrations.retry import Retrier, RetryPolicy
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member", "poll_answer")
 _SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_FEED_ATTEMPTS = 5
 POLL_RETRY = RetryPolicy(base_delay=1.0, max_delay=30.0)
@@ -135,12 +135,20 @@ class _MemberUpdated(_Shape):
     new_chat_member: _Member
 
 
+class _PollAnswer(_Shape):
+    poll_id: str
+    option_ids: list[Annotated[int, Field(ge=0)]]
+    user: _User | None = None
+    voter_chat: _Chat | None = None
+
+
 class _Update(_Shape):
     update_id: Annotated[int, Field(ge=0, le=2**63 - 1)]
     message: _Message | None = None
     edited_message: _Message | None = None
     callback_query: _CallbackQuery | None = None
     my_chat_member: _MemberUpdated | None = None
+    poll_answer: _PollAnswer | None = None
 
 
 def malformed_update(data: object) -> str | None:

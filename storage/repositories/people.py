@@ -12,7 +12,16 @@ from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.crypto import FieldCipher, field_aad
-from storage.models import Approval, Conversation, Message, Person, new_id, utc_now
+from storage.models import (
+    Action,
+    Approval,
+    Conversation,
+    Message,
+    Person,
+    PlanChoice,
+    new_id,
+    utc_now,
+)
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
@@ -149,7 +158,8 @@ async def forget_person(
 ) -> ForgetReport:
     """Delete a person's profile and what they said in this workspace. Conversations where
     they were the only one talking (their DMs) lose their whole history and state; in shared
-    threads only their own messages go. Pending approvals they asked for are rejected."""
+    threads only their own messages go. Pending approvals they asked for are rejected; their
+    name leaves the group plans' votes."""
     in_workspace = select(col(Conversation.id)).where(
         col(Conversation.platform) == platform,
         col(Conversation.workspace_id) == workspace_external_id,
@@ -189,6 +199,14 @@ async def forget_person(
             col(Approval.status) == "pending",
         )
         .values(status="rejected", resolved_at=utc_now(), resolved_by=user_id)
+    )
+    plans_here = select(col(Action.id)).where(
+        col(Action.platform) == platform, col(Action.workspace_id) == workspace_external_id
+    )
+    await session.exec(  # their votes still count, as "someone"
+        update(PlanChoice)
+        .where(col(PlanChoice.user_id) == user_id, col(PlanChoice.plan_id).in_(plans_here))
+        .values(name=None)
     )
     person = await session.exec(
         delete(Person).where(

@@ -4,6 +4,7 @@ webhooks), the offline planner reading "plan …", and the Outgoing sandbox on l
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,16 +60,21 @@ class Plan:
             InboundMessage(HERE, sender, text, new_event_id()), self.chat
         )
 
-    async def press(self, value: str, sender: Sender, where: ConversationAddress = HERE) -> list[Reply]:
+    async def press(
+        self, value: str, sender: Sender, where: ConversationAddress = HERE
+    ) -> list[Reply]:
         pressed = RecordingReplier()
-        await self.services.manager.handle(ButtonPress(where, sender, value, new_event_id()), pressed)
+        await self.services.manager.handle(
+            ButtonPress(where, sender, value, new_event_id()), pressed
+        )
         self.chat.replies.extend(pressed.replies)
         return pressed.replies
 
-    async def wait(self, ready: Callable[[], bool], timeout: float = 15.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not ready():
-                await asyncio.sleep(0.05)
+    async def wait(self, ready: Callable[[], bool], timeout_s: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            assert time.monotonic() < deadline, self.chat.transcript
+            await asyncio.sleep(0.02)
 
     def last(self, key_part: str) -> Reply:
         found = [r for r in self.chat.replies if r.key and key_part in r.key]
@@ -150,7 +156,12 @@ async def test_a_vote_then_each_pays_their_own_with_one_person_rejecting(make_pl
     await plan.vote(BOB, 0)
     await plan.vote(CAROL, 1)
     await plan.vote(BOB, 1)  # changed
-    await plan.wait(lambda: "2 votes (Carol and Bob)" in plan.poll().text or "2 votes (Bob and Carol)" in plan.poll().text)
+    await plan.wait(
+        lambda: (
+            "2 votes (Carol and Bob)" in plan.poll().text
+            or "2 votes (Bob and Carol)" in plan.poll().text
+        )
+    )
     assert "1. " in plan.poll().text and "— 0 votes" in plan.poll().text
 
     refused = await plan.press(f"plan.close:{plan_id}", BOB)
@@ -170,8 +181,12 @@ async def test_a_vote_then_each_pays_their_own_with_one_person_rejecting(make_pl
     assert plan.sandbox.requests_to(BOOKINGS, "POST") == []  # "I'm in" books nothing
 
     await plan.press(f"plan.each:{plan_id}", ALICE)
-    await plan.wait(lambda: all(any(r.approval for r in plan.private_to(p)) for p in (ALICE, BOB, CAROL)))
-    cards = {p.user_id: next(r for r in plan.private_to(p) if r.approval) for p in (ALICE, BOB, CAROL)}
+    await plan.wait(
+        lambda: all(any(r.approval for r in plan.private_to(p)) for p in (ALICE, BOB, CAROL))
+    )
+    cards = {
+        p.user_id: next(r for r in plan.private_to(p) if r.approval) for p in (ALICE, BOB, CAROL)
+    }
     assert all(c.approval and c.approval.requester == u for u, c in cards.items())
     # Nobody can approve someone else's share.
     stolen = await plan.press(cards[BOB.user_id].approval.confirm.value, ALICE)  # type: ignore[union-attr]
@@ -179,7 +194,7 @@ async def test_a_vote_then_each_pays_their_own_with_one_person_rejecting(make_pl
     await plan.press(cards[ALICE.user_id].approval.confirm.value, ALICE)  # type: ignore[union-attr]
     await plan.press(cards[BOB.user_id].approval.confirm.value, BOB)  # type: ignore[union-attr]
     await plan.press(cards[CAROL.user_id].approval.cancel.value, CAROL)  # type: ignore[union-attr]
-    await plan.wait(lambda: any(r.text.startswith("Plan outcome") for r in plan.chat.replies), 30)
+    await plan.wait(lambda: any(r.text.startswith("Plan outcome") for r in plan.chat.replies), 30.0)
 
     outcome = next(r for r in plan.chat.replies if r.text.startswith("Plan outcome"))
     assert outcome.private_to is None
@@ -192,7 +207,9 @@ async def test_a_vote_then_each_pays_their_own_with_one_person_rejecting(make_pl
     assert all(p.body and sum(t["num_tickets"] for t in p.body["tickets"]) == 1 for p in posted)
     # Each person's tickets reached them alone.
     assert any(r.text.startswith("Booked: ") for r in plan.private_to(BOB))
-    assert not any(r.text.startswith("Booked: ") and r.private_to is None for r in plan.chat.replies)
+    assert not any(
+        r.text.startswith("Booked: ") and r.private_to is None for r in plan.chat.replies
+    )
     assert (await plan.plan_row(plan_id)).status == "done"
 
 
@@ -296,7 +313,7 @@ async def test_one_pays_for_all_under_the_spend_limit(make_plan: Any) -> None:
     assert not any(r.approval for r in plan.private_to(BOB))
     assert plan.sandbox.requests_to(BOOKINGS, "POST") == []
     await plan.press(card.approval.confirm.value, ALICE)
-    await plan.wait(lambda: any(r.text.startswith("Plan outcome") for r in plan.chat.replies), 30)
+    await plan.wait(lambda: any(r.text.startswith("Plan outcome") for r in plan.chat.replies), 30.0)
     (posted,) = plan.sandbox.requests_to(BOOKINGS, "POST")
     assert posted.body and sum(t["num_tickets"] for t in posted.body["tickets"]) == 3
     outcome = next(r for r in plan.chat.replies if r.text.startswith("Plan outcome"))

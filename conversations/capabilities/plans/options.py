@@ -48,10 +48,12 @@ class PlanOption:
         return datetime.fromisoformat(self.starts_at)
 
     def price(self, ticket: PlanTicket, locale: str | None = None) -> str:
-        return money(ticket.unit_cents, self.currency, locale)
+        return money(ticket.unit_cents, self.currency, locale) if ticket.unit_cents else "free"
 
     def price_label(self, locale: str | None = None) -> str:
         low = min(t.unit_cents for t in self.tickets)
+        if not low:
+            return "Free" if len(self.tickets) == 1 else "Free and up"
         return ("from " if len(self.tickets) > 1 else "") + money(low, self.currency, locale)
 
     def quote(self, counts: Sequence[tuple[int, int]]) -> Quote:
