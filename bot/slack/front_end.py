@@ -145,8 +145,7 @@ class SlackFrontEnd:
         self._people = SlackPeople(clients)
         services.people.use_profiles(PLATFORM, self._profile_of)
         services.deps.admins.use(PLATFORM, self._is_admin)  # events, agency approvals, exports
-        if services.deps.events is not None:
-            services.deps.events.use_member_list(PLATFORM, self._members_of)
+        services.deps.members.use(PLATFORM, self._members_of)  # events, plans
         self._admin = WorkspaceSettings(
             workspaces=services.workspaces,
             people=self._people,
@@ -416,7 +415,8 @@ class SlackFrontEnd:
         return profile.known() if profile is not None else {}
 
     async def _members_of(self, address: ConversationAddress) -> list[str] | None:
-        """Who is in the channel (`conversations.members`), for "add everyone here"."""
+        """Who is in the channel (`conversations.members`): "add everyone here", a vote
+        everyone has answered."""
         if self._people is None or address.platform != PLATFORM:
             return None
         return await self._people.members(address.workspace_id, address.chat_id)

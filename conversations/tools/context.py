@@ -10,6 +10,7 @@ from conversations.admins import WorkspaceAdmins
 from conversations.booking.config import BookingConfig
 from conversations.credentials import CredentialResolver
 from conversations.jobs.starting import JobBell
+from conversations.members import ChatMembers
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
 from conversations.replies import Replier, Reply
@@ -46,6 +47,8 @@ class ToolDeps:
     voyagent: VoyagentAccess | None = None
     admins: WorkspaceAdmins = field(default_factory=WorkspaceAdmins)
     """Each front-end says who its workspace admins are."""
+    members: ChatMembers = field(default_factory=ChatMembers)
+    """Each front-end that can list a chat's members says who they are."""
 
 
 @dataclass

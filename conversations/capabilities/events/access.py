@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,10 +25,6 @@ WEBHOOK_PATH = "/webhooks/events/runs/"
 SCOPES_FOR_S = 300.0
 """How long a key's scopes are trusted before `GET /auth` is asked again."""
 
-MemberList = Callable[[ConversationAddress], Awaitable[list[str] | None]]
-"""The user ids of the people in the address's chat, as its platform lists them (Slack's
-`conversations.members`); None when the platform cannot list them (a Telegram group)."""
-
 
 @dataclass
 class EventsAccess:
@@ -41,7 +36,6 @@ class EventsAccess:
     import_limits: ImportLimits | None = None
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     _writes: dict[str, tuple[float, bool]] = field(default_factory=dict)
-    _members: dict[str, MemberList] = field(default_factory=dict)
 
     async def client(self, address: ConversationAddress) -> EventsClient | None:
         creds = await self.credentials.credentials(address, EVENTS)
@@ -79,15 +73,6 @@ class EventsAccess:
             return False
         self._writes[fingerprint] = (time.monotonic(), writes)
         return writes
-
-    def use_member_list(self, platform: str, members: MemberList) -> None:
-        """Let a front-end list who is in a chat of its platform ("add everyone here")."""
-        self._members[platform] = members
-
-    async def members(self, address: ConversationAddress) -> list[str] | None:
-        """Who is in the chat, as its platform lists them; None when it cannot say."""
-        listing = self._members.get(address.platform)
-        return await listing(address) if listing is not None else None
 
     def webhook_token(self, idempotency_key: str) -> str | None:
         if not self.token_key or not self.public_url:

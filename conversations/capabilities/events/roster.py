@@ -84,7 +84,7 @@ async def roster(ctx: ToolContext, event: ChatEvent) -> Roster:
         said = await chat_events.member_rows(session, **where)
         wrote = await chat_events.chat_senders(session, **where)
     here = ConversationAddress(event.platform, event.workspace_id, event.chat_id, "")
-    listed = await ctx.deps.events.members(here) if ctx.deps.events is not None else None
+    listed = await ctx.deps.members.of(here)
     senders = listed if listed is not None else wrote
     people = ctx.deps.people
     members: list[Member] = []

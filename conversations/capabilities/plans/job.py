@@ -167,7 +167,10 @@ class PlanJob(JobKind):
                     Say("winner", winner_reply(job.action.id, roster, won="The plan")),
                 ),
             )
-        await job.checkpoint(options=saved, deadline=deadline.isoformat(), poll_shown="")
+        asked = await job.deps.members.of(job.address)  # who may vote: all of them → closed
+        await job.checkpoint(
+            options=saved, deadline=deadline.isoformat(), poll_shown="", asked=asked
+        )
         reply = poll_reply(
             job.action.id, plan_topic(payload), Tally(options, []), deadline=deadline, closed=False
         )
@@ -180,7 +183,9 @@ class PlanJob(JobKind):
         options = options_of(payload)
         deadline = datetime.fromisoformat(str(payload["deadline"]))
         tally = Tally(options, await choices_of(job, VOTE))
-        closing = payload.get("closed_by") is not None or datetime.now(UTC) >= deadline
+        asked = set(payload.get("asked") or ())
+        everyone = bool(asked) and asked <= {c.user_id for c in tally.choices}
+        closing = everyone or payload.get("closed_by") is not None or datetime.now(UTC) >= deadline
         if not closing:
             await self._refresh(
                 job,
@@ -199,12 +204,16 @@ class PlanJob(JobKind):
         if len(leaders) == 1 and tally.choices:
             return await self._won(job, leaders[0], f"{votes_line(tally, leaders[0])}", (closed,))
         tie = Say("tie", tie_reply(job.action.id, tally, job.action.requested_by))
-        return Step(S.CHOOSING, say=(closed, tie))
+        return Step(S.CHOOSING, run_at=min(o.start for o in options), say=(closed, tie))
 
     async def _choosing(self, job: JobContext) -> Step:
         picked = job.action.payload.get("picked")
         if picked is None:
-            return Step(S.CHOOSING)
+            first = min(o.start for o in options_of(job.action.payload))
+            if datetime.now(UTC) < first:
+                return Step(S.CHOOSING, run_at=first)
+            text = "Nobody picked before the first session started, so the plan is off."
+            return Step(S.CANCELLED, say=(Say("off", Reply(text=text)),))
         tally = Tally(options_of(job.action.payload), await choices_of(job, VOTE))
         settled = Say(
             "tie:picked",

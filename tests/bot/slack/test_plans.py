@@ -165,3 +165,23 @@ async def test_a_vote_from_another_workspaces_button_changes_nothing(tmp_path: P
         await press(rig, poll, vote, "U0BOB")
         await slack.wait_for(lambda: "1 vote (Bob)" in latest(slack, "🗳️ Vote:").block_text)
         await rig.settle()
+
+
+async def test_the_vote_closes_once_everyone_in_the_channel_has_voted(tmp_path: Path) -> None:
+    slack = _slack()
+    slack.channel_members[CHANNEL] = list(PEOPLE)
+    async with running_slack(
+        OfflinePlanner(), database_url=sqlite_url(tmp_path), slack=slack
+    ) as rig:
+        await rig.command(ASK)
+        await slack.wait_for(lambda: shown(slack, "🗳️ Vote:"), 15)
+        poll = latest(slack, "🗳️ Vote:")
+        votes = [v for _, v in values(poll) if v.startswith("plan.vote:")]
+        await press(rig, poll, votes[0], "U0ALICE")
+        await press(rig, poll, votes[1], "U0BOB")
+        await slack.wait_for(lambda: "(Bob)" in latest(slack, "🗳️ Vote:").block_text)
+        assert not shown(slack, "🎉")
+        await press(rig, poll, votes[1], "U0CAROL")
+        await slack.wait_for(lambda: shown(slack, "🎉 The vote (2 of 3)"), 15)
+        assert "Voting closed" in latest(slack, "🗳️").block_text
+        await rig.settle()
