@@ -14,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 from starlette.applications import Starlette
 
 from bot.console.app import ConsoleOutlet, ConsoleReplier, run_console, stdin_lines
+from bot.console.friends import ScriptedFriends
 from bot.logs import configure_logging
 from bot.rotate import rotate_secrets
 from bot.services import background_loops, running_services
@@ -117,10 +118,13 @@ async def _demo(settings: Settings) -> None:
             interactive = sys.stdin.isatty()
             replier = ConsoleReplier(sys.stdout, interactive=interactive)
             services.outlets["console"] = ConsoleOutlet(replier)
+            friends = ScriptedFriends(services.manager, services.work, replier)
+            replier.watch(friends.saw)
             # What to try comes next, in the welcome (which says when it is offline).
             banner = (
                 "Concierge demo: sandbox partners on loopback, data in ./.concierge/."
                 + ("" if services.offline else f" Using {settings.llm_model}.")
+                + f" {friends.introduction}"
                 + (" Say `quit` to leave." if interactive else "")
             )
             async with background_loops(services):

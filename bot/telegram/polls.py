@@ -2,7 +2,7 @@
 
 The first time a reply with a poll is sent under its key (nothing posted there yet, or only
 its status line, deleted once the poll is up): the cards' pictures as an album, silent, then
-`sendPoll`, non-anonymous with one answer each, the reply's own buttons (Close vote) as its
+`sendPoll`, non-anonymous with one answer each (changed or taken back at will), the reply's own buttons (Close vote) as its
 keyboard; the poll notifies. Telegram shows the counts itself, so the reply's text and cards
 are not posted, nor the cards' vote buttons: the poll's options are the votes. The poll's
 message is recorded under the key, and the poll under its id (`PollRecord`), so any process
@@ -61,6 +61,7 @@ async def send_poll(
             [InputPollOption(o.label, text_parse_mode=None) for o in poll.options],
             is_anonymous=False,
             allows_multiple_answers=False,
+            allows_revoting=True,  # a vote may be changed or taken back
             question_parse_mode=None,
             message_thread_id=replier._thread(),
             reply_parameters=replier._reply_parameters(),

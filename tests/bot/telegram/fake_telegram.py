@@ -9,7 +9,11 @@ updates to `getUpdates`, and can be told to fail: a method once (a 429 with `ret
 say), every send to a chat that blocked the bot (`blocked`: 403), or to a person who never
 started a private chat with it (`not_started`: 403, "bot can't initiate conversation").
 Uploads (`sendDocument`) come as multipart/form-data: the fake parses them and keeps each
-delivered file (`documents`: the chat, file name, bytes, type and caption).
+delivered file (`documents`: the chat, file name, bytes, type and caption). Native polls
+(`sendPoll`, `stopPoll`) are kept in `polls` by id, checked like Telegram checks them (2–12
+options of 1–100 characters, a question of 1–300, no stopping twice); `editMessageReplyMarkup`
+changes a message's keyboard only. Answers to a poll are updates a test delivers itself
+(`harness.poll_answer`).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ BOT_ID = 7000001
 BOT_USERNAME = "ConciergeTestBot"
 TOKEN = f"{BOT_ID}:AAHtesttokentesttokentesttokentest1"
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "Concierge", "username": BOT_USERNAME}
-SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue", "sendDocument")
+SENDS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendVenue", "sendDocument", "sendPoll")
 EDITS = ("editMessageText", "editMessageCaption")
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
 
@@ -54,7 +58,9 @@ class Call:
 
     @property
     def text(self) -> str:
-        """The text or caption; an album's captions, one a line."""
+        """The text or caption (a poll's question); an album's captions, one a line."""
+        if self.method == "sendPoll":
+            return str(self.params.get("question") or "")
         if isinstance(self.params.get("media"), list):
             return "\n".join(str(m.get("caption") or "") for m in self.params["media"])
         return str(self.params.get("text") or self.params.get("caption") or "")
@@ -83,6 +89,43 @@ class Call:
 
     def callback_data(self, label: str) -> str:
         return next(str(b["callback_data"]) for b in self.buttons if b["text"] == label)
+
+
+def option_persistent_id(poll_id: str, index: int) -> str:
+    """The identifier Telegram gives a poll's option for good (Bot API 9.6)."""
+    return f"{poll_id}-{index}"
+
+
+@dataclass
+class FakePoll:
+    """A native poll the bot posted, as its chat sees it."""
+
+    id: str
+    chat_id: int
+    message_id: int
+    question: str
+    options: list[str]
+    is_anonymous: bool
+    allows_multiple_answers: bool
+    allows_revoting: bool = True
+    closed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "options": [
+                {"text": o, "voter_count": 0, "persistent_id": option_persistent_id(self.id, i)}
+                for i, o in enumerate(self.options)
+            ],
+            "total_voter_count": 0,
+            "is_closed": self.closed,
+            "is_anonymous": self.is_anonymous,
+            "type": "regular",
+            "allows_multiple_answers": self.allows_multiple_answers,
+            "allows_revoting": self.allows_revoting,
+            "members_only": False,
+        }
 
 
 @dataclass(frozen=True)
@@ -149,6 +192,8 @@ class FakeTelegram:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.documents: list[Document] = []
+        self.polls: dict[str, FakePoll] = {}
+        """Every poll the bot posted, by id."""
         self.blocked: set[int] = set()
         self.not_started: set[int] = set()
         """Private chats (user ids) the bot may not write to first: the person never said
@@ -364,6 +409,61 @@ class FakeTelegram:
         self.shown[where] = str(params.get(field, ""))
         return True
 
+    async def _sendPoll(self, params: dict[str, Any]) -> Any:
+        question = str(params.get("question") or "")
+        raw = params.get("options")
+        options = [str(o["text"] if isinstance(o, dict) else o) for o in raw or []]
+        if not 1 <= _visible(question) <= 300:
+            return _error(400, "Bad Request: poll question length must not exceed 300")
+        if not 2 <= len(options) <= 12:
+            return _error(400, "Bad Request: poll must have 2-12 options")
+        if any(not 1 <= _visible(o) <= 100 for o in options):
+            return _error(400, "Bad Request: poll options length must not exceed 100")
+        if params.get("question_parse_mode") or any(
+            isinstance(o, dict) and o.get("text_parse_mode") for o in raw or []
+        ):
+            return _error(400, "Bad Request: a poll's text is plain here")
+        poll = FakePoll(
+            f"poll{next(self._ids)}",
+            int(params["chat_id"]),
+            0,
+            question,
+            options,
+            is_anonymous=_flag(params.get("is_anonymous"), default=True),
+            allows_multiple_answers=_flag(params.get("allows_multiple_answers"), default=False),
+            allows_revoting=_flag(params.get("allows_revoting"), default=True),
+        )
+        message = self._message(params, poll=poll.as_json())
+        poll.message_id = int(message["message_id"])
+        self.shown[(poll.chat_id, poll.message_id)] = question
+        self.polls[poll.id] = poll
+        return message
+
+    async def _stopPoll(self, params: dict[str, Any]) -> Any:
+        where = (int(params["chat_id"]), int(params["message_id"]))
+        poll = next((p for p in self.polls.values() if (p.chat_id, p.message_id) == where), None)
+        if poll is None or where not in self.shown:
+            return _error(400, "Bad Request: message with poll to stop not found")
+        if poll.closed:
+            return _error(400, "Bad Request: poll has already been closed")
+        poll.closed = True
+        self._shown[where] = self.shown[where] + json.dumps(params.get("reply_markup"))
+        return poll.as_json()
+
+    async def _editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        where = (int(params["chat_id"]), int(params["message_id"]))
+        if where not in self.shown:
+            return _error(400, "Bad Request: message to edit not found")
+        shown = self.shown[where] + json.dumps(params.get("reply_markup"))
+        if self._shown.get(where) == shown:
+            return _error(400, "Bad Request: message is not modified")
+        self._shown[where] = shown
+        return True
+
+    def poll_of(self, call: Call) -> FakePoll:
+        """The poll a `sendPoll` call posted."""
+        return next(p for p in self.polls.values() if p.message_id == call.params["_message_id"])
+
     async def _deleteMessage(self, params: dict[str, Any]) -> Any:
         where = (int(params["chat_id"]), int(params["message_id"]))
         if self.shown.pop(where, None) is None:
@@ -457,6 +557,14 @@ def _json_or_text(value: str) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _visible(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _flag(value: Any, *, default: bool) -> bool:
+    return default if value is None else value in (True, "true", "True")
 
 
 def _check(markup: str, limit: int) -> JSONResponse | None:

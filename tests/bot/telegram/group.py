@@ -35,9 +35,9 @@ async def say(rig: TelegramRig, text: str, user: Mapping[str, Any] = ALICE) -> N
 
 
 def message_id(sent: Call) -> int:
-    return int(
-        sent.params["_message_id"] if sent.method == "sendMessage" else sent.params["message_id"]
-    )
+    """The message a send posted (a text, a poll), or an edit changed."""
+    posted = sent.method.startswith("send")
+    return int(sent.params["_message_id"] if posted else sent.params["message_id"])
 
 
 async def press(rig: TelegramRig, card: Call, label: str, user: Mapping[str, Any]) -> None:

@@ -41,7 +41,13 @@ from integrations.sandbox import (
 )
 from storage import generate_key
 from tests.bot.partners import maybe_call_agent, maybe_onegent
-from tests.bot.telegram.fake_telegram import BOT_USER, BOT_USERNAME, TOKEN, FakeTelegram
+from tests.bot.telegram.fake_telegram import (
+    BOT_USER,
+    BOT_USERNAME,
+    TOKEN,
+    FakeTelegram,
+    option_persistent_id,
+)
 
 SECRET = "s3cret-Webhook_token-0123456789"
 SECRET_KEY = generate_key()
@@ -49,6 +55,7 @@ SECRET_KEY = generate_key()
 PUBLIC_HTTPS = "https://concierge.example"
 ALICE: dict[str, Any] = {"id": 1001, "is_bot": False, "first_name": "Alice", "username": "alice"}
 BOB: dict[str, Any] = {"id": 1002, "is_bot": False, "first_name": "Bob"}
+CAROL: dict[str, Any] = {"id": 1003, "is_bot": False, "first_name": "Carol"}
 GROUP = -1001234567890
 FORUM = -1009876543210
 TOPIC = 77
@@ -183,6 +190,21 @@ def callback_query(
             "data": data,
         },
     }
+
+
+def poll_answer(
+    poll_id: str, option_ids: list[int], *, user: Mapping[str, Any] | None = ALICE, **extra: Any
+) -> dict[str, Any]:
+    """`user` answered a non-anonymous poll (`option_ids` empty: took their vote back)."""
+    answer: dict[str, Any] = {
+        "poll_id": poll_id,
+        "option_ids": option_ids,
+        "option_persistent_ids": [option_persistent_id(poll_id, i) for i in option_ids],
+        **extra,
+    }
+    if user is not None:
+        answer["user"] = dict(user)
+    return {"update_id": new_update_id(), "poll_answer": answer}
 
 
 # ---- the rig ----------------------------------------------------------------------------
