@@ -84,15 +84,15 @@ async def start(job: JobContext, option: PlanOption, roster: Roster) -> Step:
             else:
                 asks.append((choice.user_id, name_of(choice), quote, [choice]))
     else:
-        organiser = action.requested_by
-        asks.append(
-            (
-                organiser,
-                str(action.payload.get("organiser_name") or ""),
-                everyone_quote(option, holding),
-                holding,
+        everyone = everyone_quote(option, holding)
+        if everyone.total_cents > cap:  # the limit was lowered since the press
+            refused.extend(
+                {"user": c.user_id, "name": name_of(c), "why": "the total is above the limit"}
+                for c in holding
             )
-        )
+        else:
+            organiser_name = str(action.payload.get("organiser_name") or "")
+            asks.append((action.requested_by, organiser_name, everyone, holding))
     ttl = timedelta(seconds=deps.booking.approval_ttl_s)
     payment = deps.booking.payment_mode
     shares: list[dict[str, Any]] = [
