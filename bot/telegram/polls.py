@@ -2,11 +2,12 @@
 
 The first time a reply with a poll is sent under its key (nothing posted there yet, or only
 its status line, deleted once the poll is up): the cards' pictures as an album, silent, then
-`sendPoll`, non-anonymous with one answer each (changed or taken back at will), the reply's own buttons (Close vote) as its
-keyboard; the poll notifies. Telegram shows the counts itself, so the reply's text and cards
-are not posted, nor the cards' vote buttons: the poll's options are the votes. The poll's
-message is recorded under the key, and the poll under its id (`PollRecord`), so any process
-resolves its answers and changes it, after a restart too.
+`sendPoll`, non-anonymous with one answer each (changed or taken back at will) and the
+reply's own buttons (Close vote) as its keyboard; the poll notifies. Telegram shows the
+counts itself, so the reply's text and cards are not posted, nor the cards' vote buttons:
+the poll's options are the votes. The poll's message is recorded under the key, and the poll
+under its id (`PollRecord`), so any process resolves its answers and changes it, after a
+restart too.
 
 A later reply under the key changes only what a poll can change: a closed poll is stopped
 (`stopPoll`, which drops its keyboard); otherwise its keyboard is edited when the buttons

@@ -202,7 +202,7 @@ class PlanJob(JobKind):
         )
         leaders = tally.leaders()
         if len(leaders) == 1 and tally.choices:
-            return await self._won(job, leaders[0], f"{votes_line(tally, leaders[0])}", (closed,))
+            return await self._won(job, leaders[0], votes_line(tally, leaders[0]), (closed,))
         tie = Say("tie", tie_reply(job.action.id, tally, job.action.requested_by))
         return Step(S.CHOOSING, run_at=min(o.start for o in options), say=(closed, tie))
 

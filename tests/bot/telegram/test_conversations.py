@@ -33,13 +33,19 @@ async def test_start_registers_the_webhook_with_its_secret_and_the_commands(
     (webhook,) = rig.telegram.called("setWebhook")
     assert webhook.params["url"] == f"{PUBLIC_HTTPS}/telegram/webhook"
     assert webhook.params["secret_token"] == SECRET
-    assert webhook.params["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
+    assert webhook.params["allowed_updates"] == [
+        "message",
+        "callback_query",
+        "my_chat_member",
+        "poll_answer",
+    ]
     (commands,) = rig.telegram.called("setMyCommands")
     assert [c["command"] for c in commands.params["commands"]] == [
         "start",
         "help",
         "search",
         "near",
+        "plan",
         "orders",
         "status",
         "settings",
