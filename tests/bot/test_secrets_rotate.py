@@ -72,7 +72,7 @@ def test_rotate_reseals_everything_then_the_previous_key_can_go(
     assert "message.content: 2 re-sealed, 0 already current" in said
     assert "workspace_credential.key_ciphertext: 1 re-sealed, 0 already current" in said
     assert said[-1] == (
-        "23 values re-sealed; everything is sealed under CONCIERGE_SECRET_KEY, and "
+        "24 values re-sealed; everything is sealed under CONCIERGE_SECRET_KEY, and "
         "CONCIERGE_SECRET_KEY_PREVIOUS can be removed."
     )
 

@@ -159,6 +159,9 @@ async def plant(db: Database, cipher: FieldCipher, planted: Planted) -> Planted:
             title=f"{words} party",
             organiser="U1",
         )
+        await repositories.choose(
+            session, plan_id=action.id, kind="vote", user_id="U1", value=0, name=words
+        )
         inbox_aad = field_aad("processed_event", "payload", planted.inbox_key)
         envelope = cipher.encrypt(json.dumps({"text": words}).encode(), aad=inbox_aad)
         await repositories.claim_events(
@@ -244,6 +247,8 @@ async def read_back(db: Database, cipher: FieldCipher, planted: Planted) -> None
         assert cipher.decrypt(hook.secret_ciphertext, aad=secret_aad).decode() == planted.bot_token
         event = await get_chat_event(session, platform="slack", workspace_id="T1", chat_id="D1")
         assert event is not None and event.title == f"{words} party"
+        (vote,) = await repositories.list_choices(session, plan_id=planted.action_id, kind="vote")
+        assert vote.name == words
         claim = await session.get(ProcessedEvent, 1)
         assert claim is not None and claim.payload is not None
         inbox_aad = field_aad("processed_event", "payload", planted.inbox_key)

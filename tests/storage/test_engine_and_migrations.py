@@ -27,7 +27,7 @@ async def test_migrated_schema_matches_models_and_upgrade_is_idempotent(
         assert await conn.run_sync(_diffs) == []
         version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
         tables = set(await conn.run_sync(lambda c: c.dialect.get_table_names(c)))
-    assert version == "0006"
+    assert version == "0007"
     assert tables == {t.name for t in metadata.sorted_tables} | {"alembic_version"}
 
 

@@ -43,6 +43,7 @@ async def test_after_a_rotation_the_new_key_alone_opens_everything(database: Dat
         "pending_question.answer": 1,
         "call_webhook.url": 1,
         "chat_event.title": 1,
+        "plan_choice.name": 1,
         "person.profile_ciphertext": 1,
         "person.booking_profile_ciphertext": 1,
         "workspace_credential.key_ciphertext": 1,
