@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -120,3 +121,40 @@ async def test_demo_books_a_flight_with_the_passport_typed_once(tmp_path: Path) 
     assert "Complete payment: http://127.0.0.1:" in out
     for stored in (tmp_path / ".concierge").glob("concierge.db*"):  # the WAL file too
         assert b"K7654321" not in stored.read_bytes(), stored.name
+
+
+PLAN = "plan a night out with live music in brooklyn under $40"
+
+
+async def test_demo_runs_a_group_plan_with_the_scripted_friends(tmp_path: Path) -> None:
+    out = await run_demo(tmp_path, f"{PLAN}\nvote 1\nclose vote\ni'm in\neach pays\ny\n")
+    assert "Bea, Cal and Dee are in this chat too" in out
+    assert "🗳️ Vote: a night out with live music in brooklyn under $40." in out
+    assert re.search(r"^Type `vote 1`…`vote [234]`, or `close vote`\.$", out, re.M)
+    assert "Bea votes for 1. " in out and "Dee votes for 2. " in out
+    assert "— 2 votes (Bea and Cal)" in out  # the poll, edited as the friends vote
+    assert "— 3 votes (Bea, Cal and You)" in out  # `vote 1`
+    assert "🗳️ Voting closed" in out and "🎉 The vote (3 of 4): " in out
+    assert "Type `i'm in`, `i'm out`, `each pays their own`, or `i'll pay for everyone`." in out
+    assert "Bea taps I'm in." in out and "In so far (4): Bea, Cal, Dee and You" in out
+    for friend in ("Bea", "Cal", "Dee"):  # each approves their own share, privately
+        assert f"Confirm? Reply `as {friend}: y` to book or `as {friend}: n` to cancel." in out
+        assert f"(to {friend}, privately) ✅ Confirmed: booking " in out
+        assert f"(to {friend}, privately) Booked: " in out
+    assert "Confirm? Reply y to book or n to cancel." in out  # the terminal's own
+    assert "Plan outcome for " in out and "✅ Booked: Bea, Cal, Dee and You." in out
+    assert out.index("Plan outcome") > out.index("(to Dee, privately) ✅ Confirmed")
+
+
+async def test_demo_plan_tie_is_picked_and_the_organiser_pays_for_all(tmp_path: Path) -> None:
+    typed = f"{PLAN}\nvote 2\nclose vote\npick 2\nim in\npay for all\nyes\n"
+    out = await run_demo(tmp_path, typed)
+    second = re.search(r"^2\. (?P<name>.+) — 2 votes \(Dee and You\)$", out, re.M)
+    assert second is not None, out
+    assert "It's a tie between " in out and "Type `pick 1`…`pick 2`." in out
+    assert f"Picked: {second['name']}." in out
+    assert f"🎉 The organiser's pick: {second['name']}, " in out
+    assert "For 4 people: " in out
+    assert "(to Bea, privately) Book" not in out  # one booking, the organiser's
+    assert "✅ Booked: Bea, Cal, Dee and You." in out
+    assert "(to Cal, privately) You're booked: " in out
