@@ -87,6 +87,10 @@ def welcome_reply(here: Connected, *, platform: str, offline: bool) -> Reply:
         can.append(
             "• Find things to do and book tickets (Outgoing) — nothing is booked until you confirm"
         )
+        can.append(
+            "• Plan an outing with a group (`plan …`): a vote in the chat, then each person "
+            "approves their own ticket"
+        )
     if here.calls:
         can.append("• Phone a place for you with an AI voice agent (Call Agent)")
     if here.reservations:

@@ -369,6 +369,7 @@ post m1 #D0ALICE:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). A workspace admin can connect them with `/concierge settings`.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
@@ -379,6 +380,7 @@ Try one of these, or just tell me what you're after:
 answer (only U0ALICE sees):
 *Concierge* finds things to do and books them for you. Talk to me in a DM, mention me in a channel (I answer in the thread), or use:
 • `/concierge <anything>` — ask me; I answer in our DM
+• `/concierge plan <outing>` — a group plan in this channel: a vote, then who's in, then each approves their own booking
 • `/concierge orders` — your bookings
 • `/concierge status` — what I'm working on for you (searches, bookings)
 • `/concierge settings` — how I am set up here (admins: connect Outgoing, spend limit)
@@ -397,6 +399,7 @@ App Home of U0ALICE:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). A workspace admin can connect them with `/concierge settings`.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:

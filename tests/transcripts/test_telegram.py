@@ -418,6 +418,7 @@ message m2 to Alice's chat ↩ m1:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (plan …): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
@@ -430,6 +431,7 @@ message m4 to Alice's chat ↩ m3:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (plan …): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:

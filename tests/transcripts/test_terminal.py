@@ -16,6 +16,7 @@ async def test_a_search_with_five_results_then_more(tmp_path: Path) -> None:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
@@ -76,6 +77,7 @@ async def test_details_of_a_result(tmp_path: Path) -> None:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
@@ -145,6 +147,7 @@ async def test_a_booking_with_a_ticket_choice_confirmed_twice_is_a_dry_run(
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
@@ -247,6 +250,7 @@ async def test_help(tmp_path: Path) -> None:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
@@ -259,6 +263,7 @@ Try one of these, or just tell me what you're after:
 Hi! I'm the concierge.
 Here is what I can do here:
 • Find things to do and book tickets (Outgoing) — nothing is booked until you confirm
+• Plan an outing with a group (`plan …`): a vote in the chat, then each person approves their own ticket
 Not connected: Call Agent (phone calls) and Onegent (reservations). Whoever runs this concierge can connect them in its settings.
 I'm in offline mode (no ANTHROPIC_API_KEY is set), so I understand plain commands only.
 Try one of these, or just tell me what you're after:
