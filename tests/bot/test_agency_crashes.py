@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +53,6 @@ RESUMED = "Seats held on TAP"
 WRITING = "✍️"
 MESSAGES = ("POST", "/chat/sessions/{session_id}/messages")
 SETTLE_S = LEASE_S + 0.5  # a lease and a poll: time for a duplicate to show up
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    with Zygote.running() as forks:
-        yield forks
 
 
 # ---- the agency ---------------------------------------------------------------------------

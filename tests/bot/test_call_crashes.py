@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -51,12 +51,6 @@ CALLS = CallAgentSandboxConfig.fast(answer_timeout_s=45)
 ASKS = "the voice agent asks"
 CARD = "📞 Call to Nobu"
 SETTLE_S = LEASE_S + 0.5  # a lease and a poll: time for a duplicate to show up
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    with Zygote.running() as forks:
-        yield forks
 
 
 # ---- the call agent ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,12 +44,6 @@ BOOKING = SandboxConfig.fast(
 SETTLE_S = LEASE_S + 0.5  # a lease and a poll: time for a duplicate to show up
 CARDS = "ideas for jazz in Brooklyn"
 STATUS = "Searching for jazz in Brooklyn"
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    with Zygote.running() as forks:
-        yield forks
 
 
 # ---- the model and the chat -----------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from tests.bot.serve_rig import LEASE_S, ServeRig, Zygote, serve_rig
 from tests.bot.slack.fake_slack import Call
 from tests.bot.slack.harness import block_action, event_callback, mention
-from tests.bot.slack.test_plans import PEOPLE, values
+from tests.bot.slack.test_plans import PEOPLE, ephemeral_click, values
 from tests.fakes.messages_api import (
     FakeMessagesAPI,
     RecordedRequest,
@@ -35,12 +35,6 @@ CHANNEL = "C0PLANS"
 PLAN = {"prompt": "a night out with live music in brooklyn", "max_price": 40}
 BOOKINGS = "/partner/v1/bookings"
 SETTLE_S = LEASE_S + 0.5
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    with Zygote.running() as forks:
-        yield forks
 
 
 @contextlib.asynccontextmanager
@@ -89,18 +83,9 @@ async def _press(rig: ServeRig, name: str, message: Call, value: str, user: str,
 
 async def _press_ephemeral(rig: ServeRig, name: str, card: Call, label: str) -> None:
     value = next(v for lab, v in values(card) if lab == label)
-    user = str(card.args["user"])
-    press = block_action(value, channel=CHANNEL, message_ts="1700000099.000001", user=user)
-    press.pop("message")
-    press["container"] = {
-        "type": "message",
-        "message_ts": "1700000099.000001",
-        "channel_id": CHANNEL,
-        "is_ephemeral": True,
-        **({"thread_ts": card.args["thread_ts"]} if card.args.get("thread_ts") else {}),
-    }
-    press["user"]["name"] = PEOPLE[user]
-    assert await rig.interact(name, press) == 200
+    thread = card.args.get("thread_ts")
+    click = ephemeral_click(value, str(card.args["user"]), str(thread) if thread else None)
+    assert await rig.interact(name, click) == 200
 
 
 @pytest.mark.postgres

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -75,12 +75,6 @@ LONGER = OnegentSandboxConfig(start_s=1.0, run_s=12.0)
 SETTLE_S = LEASE_S + 0.5  # a lease and a poll: time for a duplicate to show up
 MIN_GAP_S = 2.5
 """One poller waits 3–5 s after each answer before the next poll; closer polls are two."""
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    with Zygote.running() as forks:
-        yield forks
 
 
 # ---- Onegent ------------------------------------------------------------------------------

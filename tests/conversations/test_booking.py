@@ -4,6 +4,7 @@ every way a confirmation or a webhook can go wrong."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -13,25 +14,19 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import col, select, update
-from starlette.applications import Starlette
 
-from bot.services import Services, background_loops, running_services
-from bot.settings import Settings
-from bot.webhooks import webhook_routes
+from bot.services import Services
 from conversations import ConversationAddress, InboundMessage, Replier, Sender
 from conversations.booking.config import WEBHOOK_PATH
 from conversations.llm import LLMRequest, LLMResponse, TextPart, ToolResultPart
 from conversations.manager import new_event_id
 from conversations.types import ButtonPress
 from integrations.sandbox import (
-    DEFAULT_NEGOTIATED_KEY,
     RunningSandbox,
-    SandboxConfig,
-    running_outgoing_sandbox,
-    serve_in_background,
 )
-from storage import generate_key, repositories
+from storage import repositories
 from storage.models import Action, Approval
+from tests.conversations.production import production
 from tests.factories import LATE_SET, book_call, first_session
 from tests.fakes.chat import RecordingReplier
 from tests.fakes.llm import FunctionLLM, call, calls, tool_results
@@ -115,39 +110,18 @@ def scripted(env_script: list[Any]) -> FunctionLLM:
 @pytest.fixture
 async def make_env(database_url: str) -> AsyncIterator[Callable[..., Any]]:
     """Production wiring on SQLite and on PostgreSQL (the `database_url` fixture)."""
-    stack: list[Any] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def make(payment_mode: str = "dry_run_success", **sandbox: Any) -> Env:
-        script: list[Any] = []
-        running = running_outgoing_sandbox(SandboxConfig.fast(**sandbox))
-        sandbox_env = await running.__aenter__()
-        stack.append(running)
-        hooks = Starlette(routes=webhook_routes())
-        served = serve_in_background(hooks)
-        hooks_url = await served.__aenter__()
-        stack.append(served)
-        settings = Settings(
-            CONCIERGE_DATABASE_URL=database_url,
-            CONCIERGE_SECRET_KEY=generate_key(),
-            CONCIERGE_PUBLIC_URL=hooks_url,
-            CONCIERGE_PAYMENT_MODE=payment_mode,
-            OUTGOING_API_URL=sandbox_env.base_url,
-            OUTGOING_API_KEY=DEFAULT_NEGOTIATED_KEY,
-        )
-        services_cm = running_services(settings, llm=scripted(script))
-        services = await services_cm.__aenter__()
-        stack.append(services_cm)
-        hooks.state.services = services
-        chat = RecordingReplier()
-        services.outlets["console"] = RecordingOutlet(chat)
-        loops = background_loops(services)
-        await loops.__aenter__()
-        stack.append(loops)
-        return Env(services, sandbox_env, hooks_url, chat, script)
+        async def make(payment_mode: str = "dry_run_success", **sandbox: Any) -> Env:
+            script: list[Any] = []
+            wired = await stack.enter_async_context(
+                production(database_url, scripted(script), payment_mode=payment_mode, **sandbox)
+            )
+            chat = RecordingReplier()
+            wired.services.outlets["console"] = RecordingOutlet(chat)
+            return Env(wired.services, wired.sandbox, wired.hooks_url, chat, script)
 
-    yield make
-    for context in reversed(stack):
-        await context.__aexit__(None, None, None)
+        yield make
 
 
 async def propose_late_set(env: Env, quantity: int = 2) -> None:

@@ -4,6 +4,7 @@ webhooks), the offline planner reading "plan …", and the Outgoing sandbox on l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -12,25 +13,17 @@ from typing import Any
 
 import pytest
 from sqlmodel import select
-from starlette.applications import Starlette
 
-from bot.services import Services, background_loops, running_services
-from bot.settings import Settings
-from bot.webhooks import webhook_routes
+from bot.services import Services
 from conversations import ConversationAddress, InboundMessage, Replier, Sender
 from conversations.manager import new_event_id
 from conversations.offline import OfflinePlanner
 from conversations.replies import Reply
 from conversations.types import ButtonPress
-from integrations.sandbox import (
-    DEFAULT_NEGOTIATED_KEY,
-    SandboxConfig,
-    running_outgoing_sandbox,
-    serve_in_background,
-)
 from integrations.sandbox.state import SandboxState
-from storage import generate_key, repositories
+from storage import repositories
 from storage.models import Action
+from tests.conversations.production import production
 from tests.fakes.chat import RecordingReplier
 
 ALICE = Sender("U_ALICE", "Alice")
@@ -113,37 +106,15 @@ class Plan:
 
 @pytest.fixture
 async def make_plan(database_url: str) -> AsyncIterator[Callable[..., Any]]:
-    stack: list[Any] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def make(**sandbox: Any) -> Plan:
-        running = running_outgoing_sandbox(SandboxConfig.fast(**sandbox))
-        env = await running.__aenter__()
-        stack.append(running)
-        hooks = Starlette(routes=webhook_routes())
-        served = serve_in_background(hooks)
-        hooks_url = await served.__aenter__()
-        stack.append(served)
-        settings = Settings(
-            CONCIERGE_DATABASE_URL=database_url,
-            CONCIERGE_SECRET_KEY=generate_key(),
-            CONCIERGE_PUBLIC_URL=hooks_url,
-            OUTGOING_API_URL=env.base_url,
-            OUTGOING_API_KEY=DEFAULT_NEGOTIATED_KEY,
-        )
-        services_cm = running_services(settings, llm=OfflinePlanner())
-        services = await services_cm.__aenter__()
-        stack.append(services_cm)
-        hooks.state.services = services
-        chat = RecordingReplier()
-        services.outlets["slack"] = Outlet(chat)
-        loops = background_loops(services)
-        await loops.__aenter__()
-        stack.append(loops)
-        return Plan(services, env.state, chat)
+        async def make() -> Plan:
+            wired = await stack.enter_async_context(production(database_url, OfflinePlanner()))
+            chat = RecordingReplier()
+            wired.services.outlets["slack"] = Outlet(chat)
+            return Plan(wired.services, wired.sandbox.state, chat)
 
-    yield make
-    for context in reversed(stack):
-        await context.__aexit__(None, None, None)
+        yield make
 
 
 async def test_a_vote_then_each_pays_their_own_with_one_person_rejecting(make_plan: Any) -> None:

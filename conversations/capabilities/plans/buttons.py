@@ -61,6 +61,27 @@ async def _decide(
     return done is not None
 
 
+async def _mark(ctx: ToolContext, plan: Action, kind: str, value: int | None) -> tuple[Reply, ...]:
+    """Record the presser's vote or I'm in (`value`), or take it back (None), and make the
+    plan due: its job edits the plan's messages."""
+    async with ctx.deps.db.session() as session:
+        user = ctx.sender.user_id
+        if value is None:
+            await repositories.unchoose(session, plan_id=plan.id, kind=kind, user_id=user)
+        else:
+            await repositories.choose(
+                session,
+                plan_id=plan.id,
+                kind=kind,
+                user_id=user,
+                value=value,
+                name=ctx.sender.display_name,
+            )
+        await repositories.schedule_job(session, action_id=plan.id)
+    ctx.deps.jobs.ring()
+    return ()
+
+
 def _organiser_only(ctx: ToolContext, plan: Action, what: str) -> Reply | None:
     if ctx.sender.user_id == plan.requested_by:
         return None
@@ -77,29 +98,14 @@ async def _vote(ctx: ToolContext, argument: str) -> tuple[Reply, ...]:
     if datetime.now(UTC) >= datetime.fromisoformat(str(plan.payload["deadline"])):
         await _wake(ctx, plan.id)
         return (ctx.privately("Too late: voting has just closed."),)
-    async with ctx.deps.db.session() as session:
-        await repositories.choose(
-            session,
-            plan_id=plan.id,
-            kind=VOTE,
-            user_id=ctx.sender.user_id,
-            value=parsed[1],
-            name=ctx.sender.display_name,
-        )
-        await repositories.schedule_job(session, action_id=plan.id)
-    ctx.deps.jobs.ring()
-    return ()
+    return await _mark(ctx, plan, VOTE, parsed[1])
 
 
 async def _unvote(ctx: ToolContext, plan_id: str) -> tuple[Reply, ...]:
     plan = await _plan(ctx, plan_id)
     if plan is None or plan.status != S.VOTING:
         return ()  # a retracted Telegram answer after the vote: nothing to undo
-    async with ctx.deps.db.session() as session:
-        await repositories.unchoose(session, plan_id=plan.id, kind=VOTE, user_id=ctx.sender.user_id)
-        await repositories.schedule_job(session, action_id=plan.id)
-    ctx.deps.jobs.ring()
-    return ()
+    return await _mark(ctx, plan, VOTE, None)
 
 
 async def _close(ctx: ToolContext, plan_id: str) -> tuple[Reply, ...]:
@@ -142,26 +148,16 @@ async def _in(ctx: ToolContext, argument: str) -> tuple[Reply, ...]:
             ctx.privately(BOOKING_STARTED if plan.status != S.CANCELLED else CLOSED[S.CANCELLED]),
         )
     ticket = option.tickets[parsed[1]]
-    async with ctx.deps.db.session() as session:
+    async with ctx.deps.db.session(read_only=True) as session:
         holding = await repositories.list_choices(session, plan_id=plan.id, kind=IN)
-        taken = [c for c in holding if c.value == parsed[1] and c.user_id != ctx.sender.user_id]
-        if len(taken) >= ticket.limit:
-            return (
-                ctx.privately(
-                    f"Sorry, all {ticket.limit} {ticket.name} tickets the plan can book are taken."
-                ),
-            )
-        await repositories.choose(
-            session,
-            plan_id=plan.id,
-            kind=IN,
-            user_id=ctx.sender.user_id,
-            value=parsed[1],
-            name=ctx.sender.display_name,
+    taken = [c for c in holding if c.value == parsed[1] and c.user_id != ctx.sender.user_id]
+    if len(taken) >= ticket.limit:  # a tap racing this one is told at booking time
+        return (
+            ctx.privately(
+                f"Sorry, all {ticket.limit} {ticket.name} tickets the plan can book are taken."
+            ),
         )
-        await repositories.schedule_job(session, action_id=plan.id)
-    ctx.deps.jobs.ring()
-    return ()
+    return await _mark(ctx, plan, IN, parsed[1])
 
 
 async def _out(ctx: ToolContext, plan_id: str) -> tuple[Reply, ...]:
@@ -170,11 +166,7 @@ async def _out(ctx: ToolContext, plan_id: str) -> tuple[Reply, ...]:
         return (BUTTON_EXPIRED,)
     if plan.status != S.GATHERING or plan.payload.get("mode"):
         return (ctx.privately(BOOKING_STARTED),)
-    async with ctx.deps.db.session() as session:
-        await repositories.unchoose(session, plan_id=plan.id, kind=IN, user_id=ctx.sender.user_id)
-        await repositories.schedule_job(session, action_id=plan.id)
-    ctx.deps.jobs.ring()
-    return ()
+    return await _mark(ctx, plan, IN, None)
 
 
 def _mode(mode: str) -> Callable[[ToolContext, str], Any]:

@@ -58,7 +58,7 @@ async def press(rig: SlackRig, message: Call, value: str, user: str, **extra: An
     await rig.interaction(payload)
 
 
-async def press_ephemeral(rig: SlackRig, card: Call, value: str, user: str) -> None:
+def ephemeral_click(value: str, user: str, thread_ts: str | None = None) -> dict[str, Any]:
     """A click on an ephemeral message: Slack sends its `container`, never a `message`."""
     payload = block_action(value, channel=CHANNEL, message_ts="1700000099.000001", user=user)
     payload.pop("message")
@@ -67,9 +67,22 @@ async def press_ephemeral(rig: SlackRig, card: Call, value: str, user: str) -> N
         "message_ts": "1700000099.000001",
         "channel_id": CHANNEL,
         "is_ephemeral": True,
+        **({"thread_ts": thread_ts} if thread_ts else {}),
     }
     payload["user"]["name"] = PEOPLE[user]
-    await rig.interaction(payload)
+    return payload
+
+
+async def press_ephemeral(rig: SlackRig, card: Call, value: str, user: str) -> None:
+    await rig.interaction(ephemeral_click(value, user))
+
+
+async def started(rig: SlackRig) -> tuple[Call, list[str]]:
+    """`/concierge plan …` in the channel: the poll, and its vote buttons' values."""
+    await rig.command(ASK)
+    await rig.slack.wait_for(lambda: shown(rig.slack, "🗳️ Vote:"), 15)
+    poll = latest(rig.slack, "🗳️ Vote:")
+    return poll, [v for _, v in values(poll) if v.startswith("plan.vote:")]
 
 
 def _slack() -> FakeSlackAPI:
@@ -155,10 +168,7 @@ async def test_a_vote_from_another_workspaces_button_changes_nothing(tmp_path: P
     async with running_slack(
         OfflinePlanner(), database_url=sqlite_url(tmp_path), slack=slack
     ) as rig:
-        await rig.command(ASK)
-        await slack.wait_for(lambda: shown(slack, "🗳️ Vote:"), 15)
-        poll = latest(slack, "🗳️ Vote:")
-        vote = button(poll, "plan.vote:")
+        poll, (vote, *_) = await started(rig)
         await press(rig, poll, vote, "U0BOB", team="T0ELSEWHERE")
         await rig.settle()
         assert "(Bob)" not in latest(slack, "🗳️ Vote:").block_text
@@ -173,10 +183,7 @@ async def test_the_vote_closes_once_everyone_in_the_channel_has_voted(tmp_path: 
     async with running_slack(
         OfflinePlanner(), database_url=sqlite_url(tmp_path), slack=slack
     ) as rig:
-        await rig.command(ASK)
-        await slack.wait_for(lambda: shown(slack, "🗳️ Vote:"), 15)
-        poll = latest(slack, "🗳️ Vote:")
-        votes = [v for _, v in values(poll) if v.startswith("plan.vote:")]
+        poll, votes = await started(rig)
         await press(rig, poll, votes[0], "U0ALICE")
         await press(rig, poll, votes[1], "U0BOB")
         await slack.wait_for(lambda: "(Bob)" in latest(slack, "🗳️ Vote:").block_text)
