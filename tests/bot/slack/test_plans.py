@@ -192,3 +192,48 @@ async def test_the_vote_closes_once_everyone_in_the_channel_has_voted(tmp_path: 
         await slack.wait_for(lambda: shown(slack, "🎉 The vote (2 of 3)"), 15)
         assert "Voting closed" in latest(slack, "🗳️").block_text
         await rig.settle()
+
+
+async def test_a_tie_then_the_organiser_pays_for_everyone(tmp_path: Path) -> None:
+    slack = _slack()
+    async with running_slack(
+        OfflinePlanner(), database_url=sqlite_url(tmp_path), slack=slack
+    ) as rig:
+        poll, votes = await started(rig)
+        plan_id = votes[0].split(":")[1]
+        await press(rig, poll, votes[0], "U0BOB")
+        await press(rig, poll, votes[1], "U0CAROL")
+        await slack.wait_for(lambda: "(Carol)" in latest(slack, "🗳️ Vote:").block_text)
+        await press(rig, poll, f"plan.close:{plan_id}", "U0ALICE")
+        await slack.wait_for(lambda: shown(slack, "It's a tie between"), 15)
+        tie = latest(slack, "It's a tie between")
+        await press(rig, tie, button(tie, "plan.pick:"), "U0BOB")  # not Bob's to break
+        await slack.wait_for(lambda: shown(slack, "Only the person who started this plan"))
+        await press(rig, tie, button(tie, "plan.pick:"), "U0ALICE")
+        await slack.wait_for(lambda: shown(slack, "🎉 The organiser's pick"), 15)
+        winner = latest(slack, "🎉 The organiser's pick")
+        for user in ("U0BOB", "U0CAROL"):
+            await press(rig, winner, button(winner, "plan.in:"), user)
+        await slack.wait_for(lambda: "In so far (2)" in latest(slack, "🎉").block_text)
+        await press(rig, winner, f"plan.all:{plan_id}", "U0ALICE")
+        await slack.wait_for(lambda: any(c.args["user"] == "U0ALICE" for c in _cards(slack)), 15)
+        (card,) = _cards(slack)
+        assert "For 2 people:" in card.block_text and card.args["channel"] == CHANNEL
+        confirm = next(v for label, v in values(card) if label == "Confirm")
+        await press_ephemeral(rig, card, confirm, "U0ALICE")
+        await slack.wait_for(lambda: shown(slack, "Plan outcome"), 30)
+        assert "Booked: Bob and Carol" in latest(slack, "Plan outcome").block_text
+        (posted,) = rig.outgoing.state.requests_to(BOOKINGS, "POST")
+        assert posted.body and sum(t["num_tickets"] for t in posted.body["tickets"]) == 2
+        await slack.wait_for(
+            lambda: any(
+                c.args["user"] == "U0BOB" and "has your ticket" in str(c.args)
+                for c in slack.ephemerals
+            )
+        )
+        await rig.settle()
+
+
+def _cards(slack: FakeSlackAPI) -> list[Call]:
+    """The approval cards shown to one person (ephemeral, with a Confirm button)."""
+    return [c for c in slack.ephemerals if any(label == "Confirm" for label, _ in values(c))]
