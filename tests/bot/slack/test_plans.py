@@ -5,11 +5,13 @@ their own ticket on an ephemeral card (whose clicks come without a `message`).""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from conversations.offline import OfflinePlanner
-from tests.bot.slack.fake_slack import Call, FakeSlackAPI
+from storage import repositories
+from tests.bot.slack.fake_slack import TEAM, Call, FakeSlackAPI
 from tests.bot.slack.harness import SlackRig, block_action, running_slack, sqlite_url
 
 CHANNEL = "C0PLANS"
@@ -237,3 +239,54 @@ async def test_a_tie_then_the_organiser_pays_for_everyone(tmp_path: Path) -> Non
 def _cards(slack: FakeSlackAPI) -> list[Call]:
     """The approval cards shown to one person (ephemeral, with a Confirm button)."""
     return [c for c in slack.ephemerals if any(label == "Confirm" for label, _ in values(c))]
+
+
+async def test_the_deadline_then_more_people_than_tickets_then_the_spend_limit(
+    tmp_path: Path,
+) -> None:
+    slack = _slack()
+    async with running_slack(
+        OfflinePlanner(), database_url=sqlite_url(tmp_path), slack=slack
+    ) as rig:
+        poll, votes = await started(rig)
+        plan_id = votes[0].split(":")[1]
+        async with rig.services.db.session(read_only=True) as session:
+            plan = await repositories.get_action(session, action_id=plan_id, workspace_id=TEAM)
+        assert plan is not None
+        options = plan.payload["options"]
+        paid = next(i for i, o in enumerate(options) if o["tickets"][0]["unit_cents"])
+        await press(rig, poll, votes[paid], "U0BOB")
+        await slack.wait_for(lambda: "1 vote (Bob)" in latest(slack, "🗳️ Vote:").block_text)
+
+        past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+        async with rig.services.db.session() as session:  # the clock passes the deadline
+            await repositories.add_to_job(
+                session, action_id=plan_id, workspace_id=TEAM, add=lambda _: {"deadline": past}
+            )
+        rig.services.jobs.wake()
+        await slack.wait_for(lambda: shown(slack, "🎉 The vote (1 of 1)"), 15)
+        assert "Voting closed" in latest(slack, "🗳️").block_text
+
+        winner = latest(slack, "🎉 The vote")
+        join = button(winner, "plan.in:")
+        limit = int(options[paid]["tickets"][0]["limit"])
+        friends = [f"U0FRIEND{n}" for n in range(limit + 1)]
+        for friend in friends[:limit]:
+            await press(rig, winner, join, friend)
+        await press(rig, winner, join, friends[limit])
+        await slack.wait_for(
+            lambda: any(
+                c.args["user"] == friends[limit] and "are taken" in str(c.args)
+                for c in slack.ephemerals
+            )
+        )
+        await slack.wait_for(lambda: f"In so far ({limit})" in latest(slack, "🎉").block_text)
+
+        async with rig.services.db.session() as session:
+            await repositories.set_spend_cap(session, platform="slack", external_id=TEAM, cents=1)
+        await press(rig, winner, f"plan.each:{plan_id}", "U0ALICE")
+        await slack.wait_for(lambda: shown(slack, "Plan outcome"), 15)
+        outcome = latest(slack, "Plan outcome").block_text
+        assert "Nobody was booked." in outcome and "(above the limit)" in outcome
+        assert not _cards(slack) and rig.outgoing.state.requests_to(BOOKINGS, "POST") == []
+        await rig.settle()

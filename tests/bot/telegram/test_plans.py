@@ -222,3 +222,38 @@ async def test_later_replies_change_only_what_a_poll_can_change(rig: TelegramRig
     await replier.send(replace(_poll_reply(closed=True), key="plan:2"))
     assert rig.telegram.sent(GROUP)[-1].text.startswith("🗳️ Vote")
     assert len(rig.telegram.called("sendPoll")) == 1
+
+
+async def test_a_tie_is_broken_by_the_organiser_who_then_pays_for_everyone(
+    sqlite_url: str,
+) -> None:
+    async with running_telegram(OfflinePlanner(), database_url=sqlite_url, polling=True) as rig:
+        fake = rig.telegram
+        poll = await _started(rig)
+        await _vote(rig, poll, BOB, 0)
+        await _vote(rig, poll, CAROL, 1)
+        await press(rig, poll, CLOSE, ALICE)
+        (tie,) = await wait_posted(rig, "a tie between")
+        second = tie.buttons[1]["text"]
+        await press(rig, tie, second, BOB)
+        await fake.wait_for(lambda: _alerted(rig, "can break the tie"))
+        await press(rig, tie, second, ALICE)
+        (winner,) = await wait_posted(rig, f"pick: {second}")
+        join = next(b["text"] for b in winner.buttons if b["text"].startswith("I'm in"))
+        for person in (BOB, CAROL):
+            await press(rig, winner, join, person)
+        await wait_posted(rig, "In so far (2)")
+
+        await press(rig, winner, "I'll pay for everyone", ALICE)
+        await fake.wait_for(lambda: _private_card(rig, ALICE) is not None, 20)
+        card = _private_card(rig, ALICE)
+        assert card is not None and "For 2 people:" in card.text
+        assert _private_card(rig, BOB) is None and _private_card(rig, CAROL) is None
+        await _decide(rig, ALICE, "Confirm")
+        (outcome,) = await wait_posted(rig, "Plan outcome", count=1)
+        assert "✅ Booked: Bob and Carol." in outcome.text
+        (booking,) = rig.sandbox.state.requests_to(BOOKINGS, "POST")
+        assert booking.body and sum(t["num_tickets"] for t in booking.body["tickets"]) == 2
+        bob = int(BOB["id"])
+        await fake.wait_for(lambda: any("has your ticket" in t for t in fake.texts(bob)), 20)
+        await rig.settle()
