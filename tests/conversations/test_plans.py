@@ -289,7 +289,12 @@ async def test_one_pays_for_all_under_the_spend_limit(make_plan: Any) -> None:
     assert posted.body and sum(t["num_tickets"] for t in posted.body["tickets"]) == 3
     outcome = next(r for r in plan.chat.replies if r.text.startswith("Plan outcome"))
     assert "✅ Booked: Alice, Bob and Carol." in outcome.text
-    await plan.wait(lambda: any("Alice has your ticket" in r.text for r in plan.private_to(BOB)))
+    await plan.wait(
+        lambda: any(
+            "Alice booked everyone's tickets, yours included" in r.text
+            for r in plan.private_to(BOB)
+        )
+    )
 
 
 async def test_each_share_above_the_limit_is_not_booked(make_plan: Any) -> None:

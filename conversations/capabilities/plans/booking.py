@@ -221,7 +221,8 @@ def _told(share: dict[str, Any]) -> list[Say]:
         Say(
             f"covered:{c['user']}",
             Reply(
-                text=f"You're booked: {share['name'] or 'the organiser'} has your ticket.",
+                text=f"You're booked: {share['name'] or 'the organiser'} booked everyone's "
+                "tickets, yours included.",
                 private_to=str(c["user"]),
             ),
         )

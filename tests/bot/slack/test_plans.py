@@ -229,7 +229,7 @@ async def test_a_tie_then_the_organiser_pays_for_everyone(tmp_path: Path) -> Non
         assert posted.body and sum(t["num_tickets"] for t in posted.body["tickets"]) == 2
         await slack.wait_for(
             lambda: any(
-                c.args["user"] == "U0BOB" and "has your ticket" in str(c.args)
+                c.args["user"] == "U0BOB" and "yours included" in str(c.args)
                 for c in slack.ephemerals
             )
         )

@@ -255,5 +255,5 @@ async def test_a_tie_is_broken_by_the_organiser_who_then_pays_for_everyone(
         (booking,) = rig.sandbox.state.requests_to(BOOKINGS, "POST")
         assert booking.body and sum(t["num_tickets"] for t in booking.body["tickets"]) == 2
         bob = int(BOB["id"])
-        await fake.wait_for(lambda: any("has your ticket" in t for t in fake.texts(bob)), 20)
+        await fake.wait_for(lambda: any("yours included" in t for t in fake.texts(bob)), 20)
         await rig.settle()
