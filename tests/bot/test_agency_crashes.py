@@ -95,24 +95,13 @@ async def _agency(config: VoyagentSandboxConfig) -> AsyncIterator[Agency]:
 # ---- the model and the chat ---------------------------------------------------------------
 
 
-def _said(request: RecordedRequest) -> str | None:
-    """The person's words in the last message; None when it carries tool results."""
-    content = request.messages[-1].get("content")
-    if isinstance(content, str):
-        return content
-    blocks = [b for b in content or [] if isinstance(b, dict)]
-    if any(b.get("type") == "tool_result" for b in blocks):
-        return None
-    return " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-
-
 @contextlib.asynccontextmanager
 async def _model() -> AsyncIterator[tuple[str, FakeMessagesAPI]]:
     """A fake Messages API: "ask the agency" hands the trip over, a tool result gets one
     sentence, anything else "Hello." (the agency's turns must never get here)."""
 
     async def respond(request: RecordedRequest) -> Reply:
-        said = _said(request)
+        said = request.said
         if said is None:
             return text_reply("Here is the trip for you to confirm.")
         if "ask the agency" in said:
@@ -218,7 +207,7 @@ async def test_a_turn_killed_mid_stream_is_finished_in_the_same_message(
     assert agency.state.calls[MESSAGES] == 2, "B re-attached to the turn (Last-Event-ID)"
     assert len(agency.state.approvals) == 1
     assert len(agency.state.enquiries) == 1
-    assert [t for t in (_said(r) for r in model.requests) if t is not None] == [ASKED]
+    assert [t for t in (r.said for r in model.requests) if t is not None] == [ASKED]
 
 
 # ---- 2. two replicas ----------------------------------------------------------------------

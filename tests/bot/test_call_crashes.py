@@ -132,24 +132,13 @@ async def _call_agent(config: CallAgentSandboxConfig) -> AsyncIterator[CallAgent
 # ---- the model and the chat -------------------------------------------------------------
 
 
-def _said(request: RecordedRequest) -> str | None:
-    """The person's words in the last message; None when it carries tool results."""
-    content = request.messages[-1].get("content")
-    if isinstance(content, str):
-        return content
-    blocks = [b for b in content or [] if isinstance(b, dict)]
-    if any(b.get("type") == "tool_result" for b in blocks):
-        return None
-    return " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-
-
 @contextlib.asynccontextmanager
 async def _model() -> AsyncIterator[tuple[str, FakeMessagesAPI]]:
     """A fake Messages API: "call Nobu" proposes the call, a tool result gets one sentence,
     anything else "Hello." (a reply to the voice agent must never get here)."""
 
     async def respond(request: RecordedRequest) -> Reply:
-        said = _said(request)
+        said = request.said
         if said is None:
             return text_reply("Here is the call for you to confirm.")
         if "call Nobu" in said:
@@ -228,7 +217,7 @@ def _assert_one_call_seen_through(rig: ServeRig, agent: CallAgent, model: FakeMe
     assert finals[0].method == "chat.update" and finals[0].ts == card.ts
     assert {c.ts for c in _versions(rig, CARD)} == {card.ts}
     assert "Call finished." in _text(finals[0]) and not _posted(rig, "Not placed")
-    told = [_said(r) for r in model.requests]
+    told = [r.said for r in model.requests]
     assert [t for t in told if t is not None] == [ASKED], told
 
 

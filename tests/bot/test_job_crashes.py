@@ -49,17 +49,6 @@ STATUS = "Searching for jazz in Brooklyn"
 # ---- the model and the chat -----------------------------------------------------------------
 
 
-def _said(request: RecordedRequest) -> str | None:
-    """The person's words in the last message; None when it carries tool results."""
-    content = request.messages[-1].get("content")
-    if isinstance(content, str):
-        return content
-    blocks = [b for b in content or [] if isinstance(b, dict)]
-    if any(b.get("type") == "tool_result" for b in blocks):
-        return None
-    return " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-
-
 @dataclass
 class Model:
     url: str
@@ -77,7 +66,7 @@ async def _model(
     writing, stop = asyncio.Event(), asyncio.Event()
 
     async def respond(request: RecordedRequest) -> Reply:
-        said = _said(request)
+        said = request.said
         if said is None:
             if stall_first_answer and not writing.is_set():
                 writing.set()

@@ -42,9 +42,7 @@ async def _model() -> AsyncIterator[str]:
     """A fake Messages API: "plan …" starts the plan; a tool result gets one sentence."""
 
     async def respond(request: RecordedRequest) -> Reply:
-        content = request.messages[-1].get("content")
-        blocks = content if isinstance(content, list) else []
-        if any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks):
+        if request.said is None:
             return text_reply("Finding options for the group.")
         return tool_reply(ToolUse("plan_outing", PLAN))
 

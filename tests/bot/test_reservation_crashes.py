@@ -167,24 +167,13 @@ async def _onegent(config: OnegentSandboxConfig, answer_after_s: float) -> Async
 # ---- the model and the chat ---------------------------------------------------------------
 
 
-def _said(request: RecordedRequest) -> str | None:
-    """The person's words in the last message; None when it carries tool results."""
-    content = request.messages[-1].get("content")
-    if isinstance(content, str):
-        return content
-    blocks = [b for b in content or [] if isinstance(b, dict)]
-    if any(b.get("type") == "tool_result" for b in blocks):
-        return None
-    return " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-
-
 @contextlib.asynccontextmanager
 async def _model() -> AsyncIterator[tuple[str, FakeMessagesAPI]]:
     """A fake Messages API: the request proposes the reservation, its tool result gets one
     sentence, anything else "Hello." (an answer to a question must never get here)."""
 
     async def respond(request: RecordedRequest) -> Reply:
-        said = _said(request)
+        said = request.said
         if said is None:
             return text_reply("I'll need a few details.")
         if "reserve a table" in said:
@@ -298,7 +287,7 @@ def _assert_one_reservation_seen_through(
     assert private.args["thread_ts"] == thread
     assert f"/handoff/{job.job_id}" in _everything(private)
     assert not any("/handoff/" in _everything(c) for c in _visible(rig)), report
-    told = [_said(r) for r in model.requests]
+    told = [r.said for r in model.requests]
     assert [t for t in told if t is not None] == [ASKED], told
     return job.job_id
 

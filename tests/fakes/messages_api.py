@@ -194,6 +194,17 @@ class RecordedRequest:
         return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
 
     @property
+    def said(self) -> str | None:
+        """The person's words in the last message; None when it carries tool results."""
+        content = self.messages[-1].get("content") if self.messages else None
+        if isinstance(content, str):
+            return content
+        if self.tool_results:
+            return None
+        blocks = [b for b in content or [] if isinstance(b, dict)]
+        return " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+
+    @property
     def retry_count(self) -> int:
         return int(self.headers.get("x-stainless-retry-count", "0"))
 
