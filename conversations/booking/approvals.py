@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from conversations.booking.messages import approval_request, quote_lines
 from conversations.booking.quote import Quote, money
 from conversations.capabilities.outgoing.booking_job import BOOKING, NOT_SENT, BookingJobStatus
-from conversations.jobs import start_job
+from conversations.jobs import start_job, wake_job
 from conversations.replies import Reply
 from conversations.tools.base import ToolOutcome, tool_error
 from conversations.tools.context import ToolContext, ToolDeps
@@ -220,13 +220,6 @@ async def on_reject(ctx: ToolContext, approval_id: str) -> tuple[Reply, ...]:
     if decided is None:
         return await _why_not(ctx, approval_id)
     cancelled = decided.privately(Reply(text="Cancelled. Nothing was booked."))
-    if "plan_id" in decided.approval.snapshot:
-        await _wake_plan(ctx, str(decided.approval.snapshot["plan_id"]))
+    if "plan_id" in decided.approval.snapshot:  # the plan counts the refusal now
+        await wake_job(ctx.deps.db, ctx.deps.jobs, str(decided.approval.snapshot["plan_id"]))
     return (decided.shown_as("rejected"), cancelled)
-
-
-async def _wake_plan(ctx: ToolContext, plan_id: str) -> None:
-    """A share of a group plan was decided: the plan counts it now, not at its next look."""
-    async with ctx.deps.db.session() as session:
-        await repositories.schedule_job(session, action_id=plan_id)
-    ctx.deps.jobs.ring()

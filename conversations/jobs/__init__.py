@@ -2,7 +2,7 @@
 
 from conversations.jobs.kinds import JobContext, JobKind, Say, Step, job_address, job_key, soon
 from conversations.jobs.runner import JobRunner
-from conversations.jobs.starting import start_job
+from conversations.jobs.starting import start_job, wake_job
 
 __all__ = [
     "JobContext",
@@ -14,4 +14,5 @@ __all__ = [
     "job_key",
     "soon",
     "start_job",
+    "wake_job",
 ]

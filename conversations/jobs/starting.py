@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.jobs.kinds import JobKind
 from conversations.types import ConversationAddress
-from storage import repositories
+from storage import Database, repositories
 from storage.models import Action
 
 
@@ -57,3 +57,10 @@ async def start_job(
         webhook_token_hash=webhook_token_hash,
         next_run_at=datetime.now(UTC),
     )
+
+
+async def wake_job(db: Database, bell: JobBell, job_id: str) -> None:
+    """Something a waiting job counts arrived (a vote, a decision): make it due now."""
+    async with db.session() as session:
+        await repositories.schedule_job(session, action_id=job_id)
+    bell.ring()

@@ -13,6 +13,7 @@ from conversations.capabilities.plans.booking import ALL, EACH, everyone_quote, 
 from conversations.capabilities.plans.job import IN, PLAN, VOTE, PlanStatus, winner_of
 from conversations.capabilities.plans.options import options_of
 from conversations.capabilities.plans.render import Roster
+from conversations.jobs import wake_job
 from conversations.replies import BUTTON_EXPIRED, Reply
 from conversations.tools.context import ToolContext
 from storage import repositories
@@ -42,12 +43,6 @@ async def _plan(ctx: ToolContext, plan_id: str) -> Action | None:
 def _index(argument: str) -> tuple[str, int] | None:
     plan_id, _, raw = argument.partition(":")
     return (plan_id, int(raw)) if raw.isdigit() and len(raw) <= 2 else None
-
-
-async def _wake(ctx: ToolContext, plan_id: str) -> None:
-    async with ctx.deps.db.session() as session:
-        await repositories.schedule_job(session, action_id=plan_id)
-    ctx.deps.jobs.ring()
 
 
 async def _decide(
@@ -96,7 +91,7 @@ async def _vote(ctx: ToolContext, argument: str) -> tuple[Reply, ...]:
     if plan.status != S.VOTING:
         return (ctx.privately(CLOSED.get(S(plan.status), CLOSED[S.DONE])),)
     if datetime.now(UTC) >= datetime.fromisoformat(str(plan.payload["deadline"])):
-        await _wake(ctx, plan.id)
+        await wake_job(ctx.deps.db, ctx.deps.jobs, plan.id)
         return (ctx.privately("Too late: voting has just closed."),)
     return await _mark(ctx, plan, VOTE, parsed[1])
 
