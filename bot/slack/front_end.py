@@ -250,9 +250,9 @@ class SlackFrontEnd:
         services.work.spawn(work(), name=f"slack:{item.event_id}")
 
     async def command(self, ack: AsyncAck, body: Mapping[str, Any], client: AsyncWebClient) -> None:
-        """`/concierge help|orders|settings|status|forget me|<anything>`; free text is a message
-        in our DM. Help, settings, status and forget me are answered privately, right where
-        they were typed."""
+        """`/concierge help|orders|settings|status|forget me|plan …|<anything>`; free text is a
+        message in our DM, a plan a message in the channel. Help, settings, status and forget
+        me are answered privately, right where they were typed."""
         services, _ = self._running()
         text = str(body.get("text") or "").strip()[:MAX_COMMAND_TEXT]
         word = text.lower()
@@ -285,7 +285,12 @@ class SlackFrontEnd:
             await ack(text=said, response_type="ephemeral")
             return
         if word.split()[0] == "plan":
-            await self._plan_here(ack, body, team, user, text)
+            # A group plan starts in the channel it was typed in, where everyone can vote
+            # (in a DM the plan itself says it needs a channel).
+            channel = str(body.get("channel_id") or "")
+            here = ConversationAddress(PLATFORM, team, channel, "")
+            said = "On it — the options and the vote will be posted here."
+            await self._take(ack, body, here, text, said, private=channel.startswith("D"))
             return
         dm = await self._open_dm(client, team, user)
         if dm is None:
@@ -294,41 +299,37 @@ class SlackFrontEnd:
                 response_type="ephemeral",
             )
             return
-        message = InboundMessage(
-            ConversationAddress(PLATFORM, team, dm, ""),
-            Sender(user, str(body.get("user_name") or "") or None),
-            ORDERS_TEXT if word == "orders" else text,
-            event_id=f"{team}:command:{body.get('trigger_id') or ''}",
-            private=True,
-        )
-        if not await services.manager.accept(message):
-            await ack()
-            return
         app_id = str(body.get("api_app_id") or "")
         where = f"<slack://app?team={team}&id={app_id}&tab=messages|our DM>" if app_id else "our DM"
-        await ack(text=f"On it — I'll answer in {where}.", response_type="ephemeral")
-        self.dispatch(Accepted(message, None), user)
+        here = ConversationAddress(PLATFORM, team, dm, "")
+        text = ORDERS_TEXT if word == "orders" else text
+        await self._take(ack, body, here, text, f"On it — I'll answer in {where}.", private=True)
 
-    async def _plan_here(
-        self, ack: AsyncAck, body: Mapping[str, Any], team: str, user: str, text: str
+    async def _take(
+        self,
+        ack: AsyncAck,
+        body: Mapping[str, Any],
+        here: ConversationAddress,
+        text: str,
+        said: str,
+        *,
+        private: bool,
     ) -> None:
-        """`/concierge plan …` starts a group plan in the channel it was typed in, where
-        everyone can vote (in a DM the plan itself says it needs a channel)."""
+        """A command's words as a message to the bot `here`: claimed, acknowledged with
+        `said` (only to the person who typed it), then worked on."""
         services, _ = self._running()
-        channel = str(body.get("channel_id") or "")
+        user = str(body.get("user_id") or "")
         message = InboundMessage(
-            ConversationAddress(PLATFORM, team, channel, ""),
+            here,
             Sender(user, str(body.get("user_name") or "") or None),
             text,
-            event_id=f"{team}:command:{body.get('trigger_id') or ''}",
-            private=channel.startswith("D"),
+            event_id=f"{team_of(body)}:command:{body.get('trigger_id') or ''}",
+            private=private,
         )
         if not await services.manager.accept(message):
             await ack()
             return
-        await ack(
-            text="On it — the options and the vote will be posted here.", response_type="ephemeral"
-        )
+        await ack(text=said, response_type="ephemeral")
         self.dispatch(Accepted(message, None), user)
 
     async def home_opened(self, body: Mapping[str, Any]) -> None:
