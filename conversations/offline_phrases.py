@@ -7,10 +7,12 @@ list of commands and these rules can be read and tested on their own.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from dataclasses import dataclass
 
+from conversations.capabilities.onegent.fields import FieldProblem, read_time
 from conversations.places import PLACES as GAZETTEER
 
 COMMAND_WORDS = (
@@ -399,7 +401,7 @@ _PLAN_BUDGET = re.compile(
 )
 _PLAN_CLOSES = re.compile(
     r"[,;]?\s*\b(?:voting|the\s+vote|vote|poll)\s+(?:closes|ends|until|by)\s+(?:at\s+)?"
-    r"(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>am|pm)?\b",
+    r"(?P<time>\d{1,2}(?::\d{2})?\s*(?:am|pm)?)\b",
     re.I,
 )
 
@@ -413,11 +415,8 @@ def plan_request(command: str) -> dict[str, object] | None:
     what = match["what"]
     args: dict[str, object] = {}
     if closes := _PLAN_CLOSES.search(what):
-        hours = int(closes["h"]) % 12 + (12 if (closes["ampm"] or "").lower() == "pm" else 0)
-        if not closes["ampm"]:
-            hours = int(closes["h"])
-        if hours < 24:
-            args["closes_at"] = f"{hours:02d}:{int(closes['m'] or 0):02d}"
+        with contextlib.suppress(FieldProblem):  # "at 6": which 6? the default deadline
+            args["closes_at"] = read_time(closes["time"])
         what = (what[: closes.start()] + what[closes.end() :]).strip(" ,;")
     if budget := _PLAN_BUDGET.search(what):
         args["max_price"] = float(budget["n"])

@@ -213,3 +213,24 @@ async def test_after_tools_errors_are_said_and_results_left_to_the_cards() -> No
     done = LLMMessage("user", (ToolResultPart("t2", json.dumps({"shown": []})),))
     assert (await planner.complete(LLMRequest("", (failed,)))).text == "No such thing."
     assert (await planner.complete(LLMRequest("", (done,)))).text == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        (
+            "plan a night out with live music in brooklyn under $40, voting closes at 18:00",
+            {
+                "prompt": "a night out with live music in brooklyn under $40",
+                "max_price": 40.0,
+                "closes_at": "18:00",
+            },
+        ),
+        ("plan jazz, vote until 6:30pm", {"prompt": "jazz", "closes_at": "18:30"}),
+        ("plan jazz, voting closes at 6", {"prompt": "jazz"}),  # which 6: not guessed
+        ("/plan comedy", {"prompt": "comedy"}),
+        ("where do we go on friday?", {"prompt": "on friday"}),
+    ],
+)
+async def test_a_group_plan_becomes_plan_outing(text: str, args: dict[str, object]) -> None:
+    assert await plan(text) == ("plan_outing", args)
