@@ -63,17 +63,24 @@ async def refuse_all(deps: ToolDeps, address: ConversationAddress, quote: Quote)
     )
 
 
-async def start(job: JobContext, option: PlanOption, roster: Roster) -> Step:
-    """Ask each payer for their approval, privately; nothing is booked by this."""
-    action, deps = job.action, job.deps
-    mode = str(action.payload["mode"])
-    cap = await spend_cap(deps, job.address)
+Ask = tuple[str, str, Quote, list[PlanChoice]]
+"""One approval to ask for: the payer, their name, the quote, the people it covers."""
+
+
+def _asks(
+    mode: str,
+    option: PlanOption,
+    roster: Roster,
+    organiser: tuple[str, str],
+    cap: int,
+) -> tuple[list[Ask], list[dict[str, str]]]:
+    """Who is asked to approve what, and who is not booked (with why)."""
     holding = roster.holding()
-    refused: list[dict[str, str]] = [
+    refused = [
         {"user": c.user_id, "name": name_of(c), "why": "no tickets were left"}
         for c in roster.overflow()
     ]
-    asks: list[tuple[str, str, Quote, list[PlanChoice]]] = []  # payer, their name, quote, for
+    asks: list[Ask] = []
     if mode == EACH:
         for choice in holding:
             quote = _share(option, choice)
@@ -83,49 +90,26 @@ async def start(job: JobContext, option: PlanOption, roster: Roster) -> Step:
                 )
             else:
                 asks.append((choice.user_id, name_of(choice), quote, [choice]))
-    else:
-        everyone = everyone_quote(option, holding)
-        if everyone.total_cents > cap:  # the limit was lowered since the press
-            refused.extend(
-                {"user": c.user_id, "name": name_of(c), "why": "the total is above the limit"}
-                for c in holding
-            )
-        else:
-            organiser_name = str(action.payload.get("organiser_name") or "")
-            asks.append((action.requested_by, organiser_name, everyone, holding))
-    ttl = timedelta(seconds=deps.booking.approval_ttl_s)
-    payment = deps.booking.payment_mode
-    shares: list[dict[str, Any]] = [
-        {
-            "user": payer,
-            "name": payer_name,
-            "approval_id": new_id(),
-            "workspace_id": own_workspace(job.address, payer),
-            "quote": quote.to_json(),
-            "for": [{"user": c.user_id, "name": name_of(c)} for c in covers],
-        }
-        for payer, payer_name, quote, covers in asks
-    ]
+        return asks, refused
+    everyone = everyone_quote(option, holding)
+    if everyone.total_cents > cap:  # the limit was lowered since the press
+        refused.extend(
+            {"user": c.user_id, "name": name_of(c), "why": "the total is above the limit"}
+            for c in holding
+        )
+        return asks, refused
+    return [(*organiser, everyone, holding)], refused
 
-    async def ask(session: AsyncSession) -> None:
-        for share in shares:
-            quote = Quote.from_json(share["quote"])
-            approval = await repositories.create_approval(
-                session,
-                approval_id=str(share["approval_id"]),
-                conversation_id=action.conversation_id,
-                workspace_id=str(share["workspace_id"]),
-                requested_by=str(share["user"]),
-                snapshot={"quote": quote.to_json(), "payment_mode": payment, "plan_id": action.id},
-                expires_at=datetime.now(UTC) + ttl,
-            )
-            card = _card(approval, quote, payment, len(share["for"]), mode)
-            await delivery.enqueue(
-                session, job.address, card, dedupe_key=f"{job_key(action.id)}:ask:{approval.id}"
-            )
 
-    if "shares" not in action.payload:  # the approvals and the list of them: one write
-        await job.write(ask, shares=shares, refused=refused)
+async def start(job: JobContext, option: PlanOption, roster: Roster) -> Step:
+    """Ask each payer for their approval, privately; nothing is booked by this."""
+    action, deps = job.action, job.deps
+    mode = str(action.payload["mode"])
+    if "shares" not in action.payload:  # not asked yet (a re-run after a crash was)
+        organiser = (action.requested_by, str(action.payload.get("organiser_name") or ""))
+        cap = await spend_cap(deps, job.address)
+        asks, refused = _asks(mode, option, roster, organiser, cap)
+        await _ask(job, mode, asks, refused)
     state = (
         "Booking: each person approves their own ticket, privately."
         if mode == EACH
@@ -137,6 +121,42 @@ async def start(job: JobContext, option: PlanOption, roster: Roster) -> Step:
         run_at=soon(CHECK_EVERY_S),
         say=(Say("booking", winner_reply(action.id, roster, won=won, state=state)),),
     )
+
+
+async def _ask(job: JobContext, mode: str, asks: list[Ask], refused: list[dict[str, str]]) -> None:
+    """The approvals, their private cards and the list of them (`shares`): one write, the
+    approvals' ids chosen first, so a crash never leaves a card the plan does not track."""
+    action, deps = job.action, job.deps
+    ttl = timedelta(seconds=deps.booking.approval_ttl_s)
+    payment = deps.booking.payment_mode
+    shares: list[dict[str, Any]] = [
+        {
+            "user": payer,
+            "name": payer_name,
+            "approval_id": new_id(),
+            "workspace_id": own_workspace(job.address, payer),
+            "for": [{"user": c.user_id, "name": name_of(c)} for c in covers],
+        }
+        for payer, payer_name, _, covers in asks
+    ]
+
+    async def ask(session: AsyncSession) -> None:
+        for share, (_, _, quote, covers) in zip(shares, asks, strict=True):
+            approval = await repositories.create_approval(
+                session,
+                approval_id=str(share["approval_id"]),
+                conversation_id=action.conversation_id,
+                workspace_id=str(share["workspace_id"]),
+                requested_by=str(share["user"]),
+                snapshot={"quote": quote.to_json(), "payment_mode": payment, "plan_id": action.id},
+                expires_at=datetime.now(UTC) + ttl,
+            )
+            card = _card(approval, quote, payment, len(covers), mode)
+            await delivery.enqueue(
+                session, job.address, card, dedupe_key=f"{job_key(action.id)}:ask:{approval.id}"
+            )
+
+    await job.write(ask, shares=shares, refused=refused)
 
 
 def _card(approval: Approval, quote: Quote, payment: str, people: int, mode: str) -> Reply:
@@ -153,25 +173,24 @@ def _card(approval: Approval, quote: Quote, payment: str, people: int, mode: str
     )
 
 
-async def _outcome(deps: ToolDeps, share: dict[str, Any]) -> str | None:
+async def _outcome(session: AsyncSession, share: dict[str, Any]) -> str | None:
     """ "booked", why it was not, or None while it is still open."""
-    async with deps.db.session(read_only=True) as session:
-        approval = await repositories.get_approval(
-            session, approval_id=str(share["approval_id"]), workspace_id=str(share["workspace_id"])
-        )
-        if approval is None:
-            return "the approval was lost"
-        if approval.status == "rejected":
-            return "cancelled their approval"
-        if approval.status == "expired" or (
-            approval.status == "pending" and approval.expires_at <= datetime.now(UTC)
-        ):
-            return "didn't approve in time"
-        if approval.status != "granted" or approval.action_id is None:
-            return None
-        booking = await repositories.get_action(
-            session, action_id=approval.action_id, workspace_id=str(share["workspace_id"])
-        )
+    approval = await repositories.get_approval(
+        session, approval_id=str(share["approval_id"]), workspace_id=str(share["workspace_id"])
+    )
+    if approval is None:
+        return "the approval was lost"
+    if approval.status == "rejected":
+        return "cancelled their approval"
+    if approval.status == "expired" or (
+        approval.status == "pending" and approval.expires_at <= datetime.now(UTC)
+    ):
+        return "didn't approve in time"
+    if approval.status != "granted" or approval.action_id is None:
+        return None
+    booking = await repositories.get_action(
+        session, action_id=approval.action_id, workspace_id=str(share["workspace_id"])
+    )
     if booking is None:
         return None
     if booking.status in BOOKED:
@@ -183,7 +202,8 @@ async def step(job: JobContext) -> Step:
     """Wait for every share to be settled, then say once who is booked and who is not."""
     payload = job.action.payload
     shares: list[dict[str, Any]] = list(payload.get("shares") or [])
-    outcomes = [await _outcome(job.deps, s) for s in shares]
+    async with job.deps.db.session(read_only=True) as session:
+        outcomes = [await _outcome(session, s) for s in shares]
     if any(o is None for o in outcomes):
         return Step("booking", run_at=soon(CHECK_EVERY_S))
     booked: list[str] = []
