@@ -162,7 +162,7 @@ def render_results(reply: Reply) -> list[TelegramMessage]:
         for card in reply.cards
         if card.buttons
     )
-    return albums + _html_messages(blocks, rows + _rows(reply.buttons), separator="\n\n")
+    return albums + _html_messages(blocks, rows + button_rows(reply.buttons), separator="\n\n")
 
 
 def map_link(detail: ActivityDetail) -> str | None:
@@ -203,7 +203,7 @@ def detail_lines(detail: ActivityDetail) -> list[str]:
 def render_detail(detail: ActivityDetail) -> list[TelegramMessage]:
     """One photo with the whole detail as caption when it fits, otherwise a text (more than
     one only past 4096) that shows the picture as its link preview."""
-    keyboard = _rows(detail.buttons)
+    keyboard = button_rows(detail.buttons)
     lines = detail_lines(detail)
     body = "\n".join(lines)
     if detail.image_url and markup_length(body) <= MAX_CAPTION:
@@ -298,7 +298,7 @@ def _plain(reply: Reply) -> list[TelegramMessage]:
         messages.extend(_html_messages([format_text(p) for p in split_text(reply.text)], ()))
     if reply.detail is not None:
         messages.extend(render_detail(reply.detail))
-    keyboard = _rows(reply.buttons)
+    keyboard = button_rows(reply.buttons)
     if reply.footer:
         messages.extend(_html_messages([format_text(reply.footer)], keyboard))
     elif keyboard:
@@ -321,11 +321,7 @@ def _addressed(message: TelegramMessage, mention: str) -> TelegramMessage:
 
 
 def button_rows(buttons: tuple[Button, ...]) -> Keyboard:
-    """A reply's own buttons as keyboard rows (a poll's Close vote, say)."""
-    return _rows(buttons)
-
-
-def _rows(buttons: tuple[Button, ...]) -> Keyboard:
+    """Buttons as keyboard rows of at most `BUTTONS_PER_ROW` (a poll's Close vote, say)."""
     return tuple(
         tuple(buttons[i : i + BUTTONS_PER_ROW]) for i in range(0, len(buttons), BUTTONS_PER_ROW)
     )
