@@ -223,12 +223,6 @@ class JobRunner:
         """The job's new status, its announcements, its note and its state, in one go."""
         address = job_address(action)
         async with self._db.session() as session:
-            woken = await repositories.woken_since(
-                session, action_id=action.id, due=action.next_run_at
-            )
-            run_at = step.run_at
-            if woken is not None and (run_at is None or woken < run_at):
-                run_at = woken  # a vote or an answer came in while this step ran
             applied = await repositories.transition_action(
                 session,
                 action_id=action.id,
@@ -238,7 +232,8 @@ class JobRunner:
                 error=step.error,
                 partner_ref=step.partner_ref,
                 lease_owner=self._owner,
-                next_run_at=run_at,
+                next_run_at=step.run_at,
+                woken_after=action.next_run_at,  # a vote or an answer while the step ran
                 release_lease=True,
             )
             if not applied:

@@ -73,7 +73,6 @@ from storage.repositories.jobs import (
     renew_job_lease,
     schedule_job,
     update_job_payload,
-    woken_since,
 )
 from storage.repositories.outbox import (
     due_outbox,
@@ -234,5 +233,4 @@ __all__ = [
     "update_job_payload",
     "update_person_profile",
     "update_question_context",
-    "woken_since",
 ]

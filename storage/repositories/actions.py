@@ -7,11 +7,11 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, case, literal, null, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Action, new_id, utc_now
+from storage.models import Action, UTCDateTime, new_id, utc_now
 from storage.repositories._common import RETURNING_OPTIONS, dialect_insert
 
 __all__ = [
@@ -150,6 +150,7 @@ async def transition_action(
     next_run_at: datetime | _Keep | None = KEEP,
     release_lease: bool = False,
     now: datetime | None = None,
+    woken_after: datetime | None = None,
 ) -> bool:
     """Move an action to ``to_status`` only if its status is in ``from_statuses`` (and, with
     ``lease_owner``, only while that owner holds the lease). One conditional UPDATE, so a
@@ -171,7 +172,7 @@ async def transition_action(
     if count_attempt:
         values["attempts"] = col(Action.attempts) + 1
     if not isinstance(next_run_at, _Keep):
-        values["next_run_at"] = next_run_at
+        values["next_run_at"] = _unless_woken(next_run_at, woken_after)
     if release_lease:
         values["lease_owner"] = None
         values["lease_until"] = None
@@ -186,6 +187,20 @@ async def transition_action(
         .execution_options(**RETURNING_OPTIONS)
     )
     return row.first() is not None
+
+
+def _unless_woken(run_at: datetime | None, woken_after: datetime | None) -> Any:
+    """``run_at``, unless someone made the action due again after ``woken_after`` (the due
+    time its step was claimed at: `jobs.schedule_job` while it ran) and sooner than that:
+    then the wake stands. Decided in the UPDATE itself, so on PostgreSQL a wake committed
+    meanwhile is the row version it sees."""
+    if woken_after is None:
+        return run_at
+    due = col(Action.next_run_at)
+    woken = and_(due.is_not(None), due > woken_after)
+    if run_at is not None:
+        woken = and_(woken, due < run_at)
+    return case((woken, due), else_=literal(run_at, UTCDateTime()) if run_at else null())
 
 
 async def claim_action_lease(

@@ -186,28 +186,13 @@ async def add_to_job(
     return action
 
 
-async def woken_since(
-    session: AsyncSession, *, action_id: str, due: datetime | None
-) -> datetime | None:
-    """When the job was made due again by someone else after it was claimed as due at
-    ``due`` (`add_to_job`, `schedule_job` while its step ran), else None; the row is locked
-    on PostgreSQL, so a wake landing now waits for the step's outcome and is seen after."""
-    query = select(col(Action.next_run_at)).where(col(Action.id) == action_id)
-    if is_postgresql(session):
-        query = query.with_for_update()
-    now_due = (await session.exec(query)).first()
-    if now_due is None or (due is not None and now_due <= due):
-        return None
-    return now_due
-
-
 async def schedule_job(
     session: AsyncSession, *, action_id: str, at: datetime | None = None
 ) -> bool:
     """Ask for the job to be worked on at ``at`` (now by default): something it waited for
     arrived (an answer, a webhook). Never later than a time already set, unless a step is
     working on it now (its claimed due time is still there): then the new time tells the
-    runner that a wake came in meanwhile (`woken_since`)."""
+    runner that a wake came in meanwhile (`transition_action(woken_after=…)`)."""
     at = at or utc_now()
     result = await session.exec(
         update(Action)

@@ -4,9 +4,10 @@ move forward with each announcement made once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -20,7 +21,13 @@ from conversations.capabilities.outgoing.search_job import SEARCH, SearchStatus
 from conversations.capabilities.registry import JOB_KINDS
 from conversations.credentials import EnvironmentCredentials
 from conversations.jobs import JobRunner, start_job
-from conversations.jobs.kinds import TransitionTableError, check_forward_only
+from conversations.jobs.kinds import (
+    JobContext,
+    JobKind,
+    Step,
+    TransitionTableError,
+    check_forward_only,
+)
 from conversations.leases import lease_until
 from conversations.outgoing_access import OutgoingAccess
 from conversations.people import People
@@ -190,3 +197,63 @@ async def test_booking_statuses_never_go_back_and_each_is_announced_once(
 
 def _soon(seconds: float) -> datetime:
     return lease_until(seconds=seconds)
+
+
+class _Held(JobKind):
+    """A step that waits for the test to let it finish, then asks to be left for an hour."""
+
+    name: ClassVar[str] = "held_probe"
+    label: ClassVar[str] = "probe"
+    waiting_statuses: ClassVar[frozenset[str]] = frozenset({"waiting"})
+    transitions: ClassVar[Mapping[str, frozenset[str]]] = {"waiting": frozenset({"done"})}
+
+    def __init__(self) -> None:
+        self.running = asyncio.Event()
+        self.finish = asyncio.Event()
+
+    async def step(self, job: JobContext) -> Step:
+        self.running.set()
+        await self.finish.wait()
+        return Step("waiting", run_at=_soon(3600))
+
+    def crashed(self, job: JobContext, error: BaseException) -> Step:
+        return Step("waiting")
+
+    def describe(self, action: Action) -> str:
+        return "a held step"
+
+
+async def test_a_wake_while_the_step_runs_is_not_lost(rig: Rig) -> None:
+    """A vote or an answer arrives while the job's step runs: once the step ends the job is
+    due at once, not at the later time the step asked for (and without a wake, it is)."""
+    held = _Held()
+    runner = JobRunner(db=rig.db, kinds=[held], deps=rig.deps, owner="a")
+    async with rig.db.session() as session:
+        conversation = await repositories.get_or_create_conversation(
+            session, platform="console", workspace_id="W1", chat_id="C1", thread_id=""
+        )
+        job = await start_job(
+            session,
+            held,
+            status="waiting",
+            address=HERE,
+            conversation_id=conversation.id,
+            requested_by=ALICE.user_id,
+            payload={},
+        )
+    for woken in (True, False):
+        held.running.clear()
+        held.finish.clear()
+        await runner.start_due()
+        await held.running.wait()
+        if woken:
+            async with rig.db.session() as session:
+                assert await repositories.schedule_job(session, action_id=job.id)
+        held.finish.set()
+        await runner.drain()
+        due = (await rig.job(job.id)).next_run_at
+        assert due is not None
+        if woken:
+            assert due <= _soon(0), "the wake was lost"
+        else:
+            assert due > _soon(3000)
