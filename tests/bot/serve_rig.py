@@ -42,6 +42,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import sqlmodel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -57,7 +58,8 @@ from integrations.sandbox import (
     sandbox_state,
     serve_in_background,
 )
-from storage import generate_key
+from storage import Database, generate_key
+from storage.models import ProcessedEvent
 from tests.benchmarks.processes import free_port
 from tests.bot.slack.fake_slack import FakeSlackAPI
 from tests.bot.slack.harness import BOT_TOKEN, SECRET, sign
@@ -499,6 +501,29 @@ class ServeRig:
                 pytest.fail(f"{what} after {timeout_s} s\n{self.report()}")
             await asyncio.sleep(0.05)
         return time.monotonic() - started
+
+    async def handled(self, timeout_s: float, what: str) -> None:
+        """Wait until every inbound item the processes took is done (its turn saved, not
+        only its answer posted: a kill before that makes the next process redo the turn)."""
+        db = await Database.create(self.env["CONCIERGE_DATABASE_URL"], check=False)
+        try:
+            started = time.monotonic()
+            while True:
+                async with db.session(read_only=True) as session:
+                    open_items = (
+                        await session.exec(
+                            sqlmodel.select(sqlmodel.func.count())
+                            .select_from(ProcessedEvent)
+                            .where(sqlmodel.col(ProcessedEvent.done_at).is_(None))
+                        )
+                    ).one()
+                if not open_items:
+                    return
+                if time.monotonic() - started > timeout_s:
+                    pytest.fail(f"{what} after {timeout_s} s\n{self.report()}")
+                await asyncio.sleep(0.05)
+        finally:
+            await db.dispose()
 
     def report(self) -> str:
         """What Slack saw and each process logged (for failure messages)."""

@@ -149,6 +149,7 @@ async def _hand_over(rig: ServeRig, name: str) -> None:
     assert await rig.deliver(name, body) == 200
     await rig.wait_for(lambda: bool(_posted(rig, SEND)), 20, "no confirmation")
     await rig.wait_for(lambda: bool(_posted(rig, "Here is the trip")), 15, "the turn went on")
+    await rig.handled(15, "the turn was not saved")
     (confirmation,) = _posted(rig, SEND)
     assert set(confirmation.buttons) == {"Send to the agency", "Cancel"}
     await _press(rig, name, confirmation, "Send to the agency")

@@ -172,6 +172,7 @@ async def _confirmation(rig: ServeRig, name: str) -> Call:
     assert await rig.deliver(name, _dm(ASKED, f"EvCALL-{name}")) == 200
     await rig.wait_for(lambda: bool(_posted(rig, "Call Nobu?")), 20, "no confirmation")
     await rig.wait_for(lambda: bool(_posted(rig, "Here is the call")), 15, "the turn went on")
+    await rig.handled(15, "the turn was not saved")
     (confirmation,) = _posted(rig, "Call Nobu?")
     assert set(confirmation.buttons) == {"Call", "Cancel"}
     return confirmation
