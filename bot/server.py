@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -50,6 +51,14 @@ def configured_front_ends(settings: Settings) -> list[FrontEnd]:
     return front_ends
 
 
+def keep_out_of_collections() -> None:
+    """What exists once `serve` has started (modules, settings, clients) lives as long as the
+    process: freeze it, so the collector's full passes skip it. Unfrozen, a full pass over
+    the whole heap stopped the event loop for 200 ms, several times a minute under load."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings,
     front_ends: Sequence[FrontEnd] | None = None,
@@ -71,6 +80,7 @@ def create_app(
             for front_end in chosen:
                 services.outlets[front_end.platform] = front_end.outlet()
                 await front_end.start(services)
+            keep_out_of_collections()
             try:
                 async with background_loops(services):
                     yield

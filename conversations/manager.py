@@ -35,6 +35,7 @@ from conversations.llm import (
 )
 from conversations.locks import KeyedLocks
 from conversations.offline import OfflinePlanner
+from conversations.pacing import GatedReplier, TurnGate
 from conversations.questions import QuestionRouter
 from conversations.relays import Relay
 from conversations.replies import BUTTON_EXPIRED, LazyStream, Replier, Reply
@@ -76,6 +77,8 @@ class ManagerConfig:
     between `history_messages` and `history_messages + history_step - 1` are replayed):
     the prompt cache then reuses the history's prefix from turn to turn."""
     turn_timeout_s: float = 300.0
+    parallel_turns: int = 8
+    """Turns doing their own work at once (`conversations.pacing`); waiting ones don't count."""
 
 
 class ConversationManager:
@@ -102,6 +105,7 @@ class ConversationManager:
         self._relays = tuple(relays)
         self._config = config or ManagerConfig()
         self._locks = KeyedLocks()
+        self._gate = TurnGate(self._config.parallel_turns)
         cipher = deps.people.cipher if deps.people is not None else None
         self._inbox = Inbox(deps.db, owner=owner, lease_s=lease_s, cipher=cipher)
 
@@ -141,7 +145,8 @@ class ConversationManager:
                     return
                 item = said
             started = time.monotonic()
-            outcome = await self._guarded_turn(item, replier)
+            async with self._gate.held():
+                outcome = await self._guarded_turn(item, GatedReplier(replier, self._gate))
         platform = item.address.platform
         metrics.TURNS.labels(platform, outcome).inc()
         metrics.TURN_SECONDS.labels(platform).observe(time.monotonic() - started)
@@ -273,7 +278,8 @@ class ConversationManager:
             origin=_event_key(message),
             private=message.private,
         )
-        answered = await self._questions.text(ctx, message.text, private=message.private)
+        async with self._gate.released():  # may answer a partner waiting on the person
+            answered = await self._questions.text(ctx, message.text, private=message.private)
         if answered is not None:
             # The asker's open question takes this message before the model does.
             for reply in answered:
@@ -283,7 +289,8 @@ class ConversationManager:
                 await self._inbox.done(session, key=_event_key(message))
             return "answered"
         for relay in self._relays:
-            relayed = await relay(ctx, message)
+            async with self._gate.released():  # an agency's turn streams for a while
+                relayed = await relay(ctx, message)
             if relayed is not None:
                 # Someone else answers here now (an agency's agent): not the model.
                 for reply in relayed:
@@ -312,7 +319,8 @@ class ConversationManager:
                 on_text=stream.append,
             )
             try:
-                response = await self._llm.complete(request)
+                async with self._gate.released():
+                    response = await self._llm.complete(request)
             finally:
                 await stream.close()
             metrics.count_tokens(response.usage)
@@ -324,7 +332,8 @@ class ConversationManager:
                     await self._say(replier, response.text)
                 outcome = "ok"
                 break
-            results = [await self._call(ctx, tools, call, i) for i, call in enumerate(calls)]
+            async with self._gate.released():  # tools wait on partners
+                results = [await self._call(ctx, tools, call, i) for i, call in enumerate(calls)]
             new.append(LLMMessage("user", tuple(results)))
         else:
             await self._say(replier, SORRY_STUCK)

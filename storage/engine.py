@@ -3,8 +3,9 @@
 URLs come in contract form and are translated to async drivers:
 
 * ``sqlite:///./.concierge/concierge.db`` → ``sqlite+aiosqlite`` (parent directory created;
-  WAL, ``busy_timeout``, foreign keys on, transactions begin with ``BEGIN IMMEDIATE``; one
-  thread hop per statement, `storage.sqlite_driver`)
+  WAL, ``busy_timeout``, foreign keys on, transactions begin with ``BEGIN IMMEDIATE``; reads
+  take one thread hop per statement and writes none, `storage.sqlite_driver`; the WAL is
+  checkpointed in a thread every `CHECKPOINT_EVERY_S`)
 * ``postgresql://user@host:port/db`` (or ``postgres://``) → ``postgresql+asyncpg``
 
 SQLite note: a deferred transaction that reads and then writes fails at once with
@@ -30,11 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sqlite_driver import one_hop_dbapi
+from storage.sqlite_driver import BUSY_TIMEOUT_MS, checkpoint, one_hop_dbapi
 
 # aiosqlite's debug lines print every SQL parameter (people's words, sealed blobs): even with
 # debug logging on, they are never written.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Database",
@@ -46,7 +48,8 @@ __all__ = [
     "sqlite_path",
 ]
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+CHECKPOINT_EVERY_S = 1.0
+"""How often the SQLite WAL is copied into the database file (commits never do it)."""
 _BEGIN_OPTION = "concierge_sqlite_begin"
 
 
@@ -94,11 +97,14 @@ def build_engine(
     echo: bool = False,
     pool_size: int = 20,
     max_overflow: int = 30,
+    single_statements: bool = False,
 ) -> AsyncEngine:
     """Create (without connecting) an async engine with this project's connection settings.
 
     ``schema`` (PostgreSQL only) puts it first and alone on the ``search_path``, which is how
-    tests give each run its own tables. Does no I/O; see ``Database.create``.
+    tests give each run its own tables. ``single_statements`` (PostgreSQL): each statement
+    commits by itself and a connection is not pinged when taken from the pool, so a write
+    that is one statement costs one round trip. Does no I/O; see ``Database.create``.
     """
     target = async_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # errors name no values
@@ -116,8 +122,13 @@ def build_engine(
     if not null_pool:
         # Enough connections for many concurrent turns; each holds one only briefly.
         kwargs.update(
-            pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30
+            pool_pre_ping=not single_statements,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=30,
         )
+    if single_statements:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     return create_async_engine(target, connect_args=connect_args, **kwargs)
 
 
@@ -128,8 +139,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")  # `Database` checkpoints
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
             # What is cleared (an inbox item's words once handled) is overwritten on disk,
@@ -141,7 +153,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+        if mode == "IMMEDIATE":
+            connection.connection.dbapi_connection.begin_immediate()  # type: ignore[union-attr]
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def ensure_sqlite_dir(url: str | URL) -> None:
@@ -149,6 +164,16 @@ def ensure_sqlite_dir(url: str | URL) -> None:
     path = sqlite_path(url)
     if path is not None:
         path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+async def _checkpoint_every(path: str, every_s: float) -> None:
+    """Checkpoint the WAL in a thread, every `every_s`, for as long as the database is open."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(checkpoint, path)
+        except Exception as error:  # a locked or vanished file: the next round tries again
+            log.warning("SQLite checkpoint failed: %s", type(error).__name__)
 
 
 class PriorityLock:
@@ -207,6 +232,7 @@ class Database:
         # rather than on SQLite's busy handler, whose sleeps (up to 100 ms each) make long
         # tails under load; other processes still wait on busy_timeout.
         self._write_lock = PriorityLock() if engine.dialect.name == "sqlite" else None
+        self._checkpoints: asyncio.Task[None] | None = None
         # PostgreSQL: urgent writes (inbound claims) get their own connections, so they
         # never wait for one of the turns' pool.
         self._urgent_engine: AsyncEngine | None = None
@@ -226,6 +252,12 @@ class Database:
             await asyncio.to_thread(ensure_sqlite_dir, url)
         engine = build_engine(url, schema=schema, echo=echo)
         db = cls(engine, url=url, schema=schema)
+        path = sqlite_path(url)
+        if path is not None:
+            db._checkpoints = asyncio.get_running_loop().create_task(
+                _checkpoint_every(str(path.expanduser()), CHECKPOINT_EVERY_S),
+                name="sqlite-checkpoints",
+            )
         if check:
             try:
                 async with engine.connect() as conn:
@@ -248,9 +280,10 @@ class Database:
     ) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed when the block succeeds, rolled back when it
         raises. ``read_only`` (SQLite) begins a deferred transaction that must not write.
-        ``urgent``: a short write someone waits on (an inbound claim before its ack): on
-        SQLite it takes the write lock before every ordinary writer waiting; on PostgreSQL
-        it runs on connections of its own."""
+        ``urgent``: a short write someone waits on (an inbound claim before its ack), which
+        must be a single statement: on SQLite it takes the write lock before every ordinary
+        writer waiting; on PostgreSQL it runs on connections of its own, in autocommit (one
+        round trip, each of which waits for a busy event loop to come round)."""
         bind = self._read_engine if read_only else self.engine
         if urgent and self._write_lock is None:
             bind = self._urgent()
@@ -268,12 +301,18 @@ class Database:
     def _urgent(self) -> AsyncEngine:
         if self._urgent_engine is None:
             self._urgent_engine = build_engine(
-                self.url, schema=self.schema, pool_size=2, max_overflow=2
+                self.url, schema=self.schema, pool_size=2, max_overflow=2, single_statements=True
             )
         return self._urgent_engine
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop checkpointing and close every pooled connection (the last to close
+        checkpoints the WAL)."""
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+            self._checkpoints = None
         await self.engine.dispose()
         if self._urgent_engine is not None:
             await self._urgent_engine.dispose()

@@ -45,7 +45,7 @@ class JobRunner:
         on_said: Callable[[], None] = lambda: None,
         poll_s: float = 1.0,
         lease_s: float = LEASE_S,
-        capacity: int = 100,
+        capacity: int = 256,
     ) -> None:
         self._db = db
         self._kinds = {k.name: k for k in kinds}
@@ -128,7 +128,10 @@ class JobRunner:
 
     def _forget(self, action_id: str) -> Callable[[asyncio.Task[None]], None]:
         def forget(task: asyncio.Task[None]) -> None:
+            full = len(self._running) >= self._capacity
             self._running.pop(action_id, None)
+            if full:
+                self.wake()  # due jobs may have waited for this room: don't wait for the poll
             if not task.cancelled() and task.exception() is not None:
                 log.error("job %s failed", action_id, exc_info=task.exception())
 

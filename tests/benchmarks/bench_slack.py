@@ -1,7 +1,9 @@
 """Slack front-end: ack latency and answers shown under load, against a bare bolt echo app.
 
 Run: `uv run python -m tests.benchmarks.bench_slack [--events 200] [--concurrency 20]
-[--new 50] [--search-latency 2] [--database-url postgresql://postgres@127.0.0.1:5432/test]`
+[--new 50] [--search-latency 2] [--database-url sqlite]
+[--database-url postgresql://postgres@127.0.0.1:5432/test]` (each `--database-url` in turn,
+in the same run; `sqlite` is a fresh file, the default)
 
 Two scenarios, each run against `serve` with the Slack front-end (a zero-latency scripted
 model: search, then one line; the Outgoing sandbox answering searches after
@@ -13,9 +15,10 @@ model: search, then one line; the Outgoing sandbox answering searches after
    the acks measured are those of the new events.
 
 Each app runs in its own process; this process sends the load and serves the fake Slack Web
-API and the sandbox. Printed: ack latency p50/p99 (the HTTP answer Slack waits for), answers
-shown (a conversation counts once it shows the cards and the model's line: status refreshes
-are not answers), when the last answer was complete, and the concierge/echo ratios.
+API and the sandbox, with its garbage collector off while it measures. Printed: ack latency
+p50/p99 (the HTTP answer Slack waits for), answers shown (a conversation counts once it
+shows the cards and the model's line: status refreshes are not answers), when the last
+answer was complete, and the concierge/echo ratios.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import statistics
@@ -95,6 +99,8 @@ def serve_echo(port: int, slack_url: str) -> None:
     web = Starlette(
         routes=[Route(EVENTS_PATH, events, methods=["POST"]), Route("/healthz", healthz)]
     )
+    gc.collect()
+    gc.freeze()  # as `serve` does once started: the baseline gets the same help
     uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -234,6 +240,10 @@ async def run(
             serve_in_background(slack.app) as slack_url,
             running_outgoing_sandbox(sandbox) as outgoing,
         ):
+            # The load, the fake Slack and the sandbox run here: a full collection in this
+            # process (200 ms with every call recorded) would stall both apps' figures.
+            gc.collect()
+            gc.disable()
             print(
                 f"{events} signed DM events at concurrency {concurrency}, then {events} in "
                 f"flight + {new} new at once; sandbox search latency {search_latency:.1f} s; "
@@ -248,6 +258,7 @@ async def run(
                 await drive(url, slack, 3, 3, echo_answered, "warmecho")
                 echo = await drive(url, slack, events, concurrency, echo_answered, "e")
                 echo_busy = await drive_in_flight(url, slack, events, new, echo_answered, "g")
+    gc.enable()
     print(f"{events} events at concurrency {concurrency}:")
     report("concierge (serve + Slack front-end, search turns)", concierge, events)
     report("bare slack-bolt echo app", echo, events)
@@ -268,7 +279,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--search-latency", type=float, default=2.0)
     parser.add_argument("--new", type=int, default=50, help="new events while others run")
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        help="repeatable; `sqlite` (the default) is a fresh SQLite file",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -280,9 +295,10 @@ def main() -> None:
         else:
             serve_echo(args.port, urls[0])
         return
-    asyncio.run(
-        run(args.events, args.concurrency, args.search_latency, args.new, args.database_url)
-    )
+    for database in args.database_url or ["sqlite"]:
+        url = None if database == "sqlite" else database
+        asyncio.run(run(args.events, args.concurrency, args.search_latency, args.new, url))
+        print()
 
 
 if __name__ == "__main__":

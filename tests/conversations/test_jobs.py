@@ -257,3 +257,33 @@ async def test_a_wake_while_the_step_runs_is_not_lost(rig: Rig) -> None:
             assert due <= _soon(0), "the wake was lost"
         else:
             assert due > _soon(3000)
+
+
+async def test_a_full_runner_starts_the_next_due_job_as_soon_as_one_finishes(rig: Rig) -> None:
+    """With no room left, a due job waits for a running one, not for the next poll."""
+    held = _Held()
+    runner = JobRunner(db=rig.db, kinds=[held], deps=rig.deps, owner="a", poll_s=60, capacity=1)
+    async with rig.db.session() as session:
+        conversation = await repositories.get_or_create_conversation(
+            session, platform="console", workspace_id="W1", chat_id="C1", thread_id=""
+        )
+        for _ in range(2):
+            await start_job(
+                session,
+                held,
+                status="waiting",
+                address=HERE,
+                conversation_id=conversation.id,
+                requested_by=ALICE.user_id,
+                payload={},
+            )
+    running = asyncio.ensure_future(runner.run())
+    try:
+        await asyncio.wait_for(held.running.wait(), 5)
+        assert runner.busy == 1
+        held.running.clear()
+        held.finish.set()  # the first ends; the second starts long before the 60 s poll
+        await asyncio.wait_for(held.running.wait(), 5)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from integrations.lanes import SLOW, LaneTransport
+from integrations.lanes import SHARD, SLOW, LaneTransport
 from integrations.sandbox import serve_in_background
 
 
@@ -45,6 +45,17 @@ async def test_a_lane_never_has_more_requests_in_flight_than_its_size() -> None:
         answers = await asyncio.gather(*(http.get(f"{url}/quick") for _ in range(30)))
     assert [a.text for a in answers] == ["ok"] * 30
     assert server.most == 3
+
+
+async def test_a_lane_larger_than_a_shard_fills_every_shard() -> None:
+    server = Server()
+    async with (
+        serve_in_background(server.app) as url,
+        httpx.AsyncClient(transport=LaneTransport({"quick": SHARD * 2 + 3})) as http,
+    ):
+        answers = await asyncio.gather(*(http.get(f"{url}/quick") for _ in range(60)))
+    assert [a.text for a in answers] == ["ok"] * 60
+    assert server.most == SHARD * 2 + 3
 
 
 async def test_slow_calls_do_not_take_the_quick_lane() -> None:
