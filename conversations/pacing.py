@@ -7,7 +7,9 @@ front-ends owe the platforms, waits behind a step of all the others, so every tu
 late and an ack takes a hundred milliseconds. `TurnGate` lets `size` turns do their own work
 at a time, first come first served; a turn lets go of its place while it waits on the model, a
 tool, a partner or the chat platform (`released`), so a slow model call never holds up
-another conversation, and the acks only ever queue behind a few steps.
+another conversation, and the acks only ever queue behind a few steps. A turn coming back
+from a wait goes before the turns not started yet, so turns finish in about the order they
+came, rather than all of them at the end of a burst.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
 from conversations.replies import Progress, Replier, Reply, TextStream
+from storage.engine import PrioritySemaphore
 
 __all__ = ["GatedReplier", "TurnGate"]
 
@@ -35,9 +38,7 @@ def _mine(gate: TurnGate) -> tuple[TurnGate, asyncio.Task[object]] | None:
 
 class TurnGate:
     def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("a turn gate needs at least one place")
-        self._places = asyncio.Semaphore(size)
+        self._places = PrioritySemaphore(size)
 
     @asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
@@ -65,7 +66,8 @@ class TurnGate:
         try:
             yield
         finally:
-            await self._places.acquire()  # cancelled here: `held` has nothing to give back
+            # Before the turns not started yet; cancelled here, `held` has nothing to give back.
+            await self._places.acquire(urgent=True)
             _holding.set(mine)
 
 

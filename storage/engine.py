@@ -176,18 +176,21 @@ async def _checkpoint_every(path: str, every_s: float) -> None:
             log.warning("SQLite checkpoint failed: %s", type(error).__name__)
 
 
-class PriorityLock:
-    """An asyncio lock whose urgent waiters go before the others (first come, first served
-    within each kind): a short urgent write never queues behind a crowd of ordinary ones."""
+class PrioritySemaphore:
+    """An asyncio semaphore (a lock with one place) whose urgent waiters go before the others,
+    first come, first served within each kind: a short urgent write never queues behind a
+    crowd of ordinary ones, and a turn coming back from a wait goes before new turns."""
 
-    def __init__(self) -> None:
-        self._locked = False
+    def __init__(self, places: int = 1) -> None:
+        if places < 1:
+            raise ValueError("a semaphore needs at least one place")
+        self._free = places
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._normal: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self, *, urgent: bool = False) -> None:
-        if not self._locked:
-            self._locked = True
+        if self._free > 0 and not self._urgent and not self._normal:
+            self._free -= 1
             return
         waiter = asyncio.get_running_loop().create_future()
         queue = self._urgent if urgent else self._normal
@@ -196,20 +199,20 @@ class PriorityLock:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release()  # handed the lock just as the wait was cancelled
+                self.release()  # handed a place just as the wait was cancelled
             elif waiter in queue:  # a release may have dropped it already
                 queue.remove(waiter)
             raise
 
     def release(self) -> None:
-        """Hand the lock to the next waiter (urgent first), or free it."""
+        """Hand the place to the next waiter (urgent first), or free it."""
         for queue in (self._urgent, self._normal):
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
                     waiter.set_result(None)
                     return
-        self._locked = False
+        self._free += 1
 
     @asynccontextmanager
     async def held(self, *, urgent: bool = False) -> AsyncIterator[None]:
@@ -231,7 +234,7 @@ class Database:
         # SQLite has one writer at a time. Queue this process's writers on an asyncio lock
         # rather than on SQLite's busy handler, whose sleeps (up to 100 ms each) make long
         # tails under load; other processes still wait on busy_timeout.
-        self._write_lock = PriorityLock() if engine.dialect.name == "sqlite" else None
+        self._write_lock = PrioritySemaphore() if engine.dialect.name == "sqlite" else None
         self._checkpoints: asyncio.Task[None] | None = None
         # PostgreSQL: urgent writes (inbound claims) get their own connections, so they
         # never wait for one of the turns' pool.

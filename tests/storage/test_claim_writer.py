@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from conversations.inbox import Inbox
 from storage import Database
-from storage.engine import PriorityLock
+from storage.engine import PrioritySemaphore
 from storage.models import ProcessedEvent
 from tests.storage.helpers import make_conversation
 
@@ -85,7 +85,7 @@ async def test_on_sqlite_a_claim_overtakes_the_writers_already_waiting(
 
 
 async def test_the_priority_lock_serves_urgent_waiters_first_and_survives_cancellation() -> None:
-    lock = PriorityLock()
+    lock = PrioritySemaphore()
     served: list[str] = []
     await lock.acquire()
 
@@ -108,7 +108,7 @@ async def test_the_priority_lock_serves_urgent_waiters_first_and_survives_cancel
 async def test_a_waiter_cancelled_just_before_the_release_still_ends_cancelled() -> None:
     """The release drops a cancelled waiter before its task resumes: the task must end with
     its cancellation (not a ValueError from the queue), and the lock pass to the next."""
-    lock = PriorityLock()
+    lock = PrioritySemaphore()
     await lock.acquire()
     gone = asyncio.ensure_future(lock.acquire())
     nxt = asyncio.ensure_future(lock.acquire())
