@@ -50,6 +50,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cadence import SLACK_STREAM_CHARS, STATUS_EDIT_S, EditThrottle
+from bot.posting import PostingLocks
 from bot.slack.clients import SLACK_ERRORS, SlackClients, describe
 from bot.slack.records import Posted, SlackRecords
 from bot.slack.render import SlackMessage, file_parts, render_reply, render_status
@@ -100,6 +101,7 @@ class SlackShared:
     records: SlackRecords
     policy: ReplyPolicy = field(default_factory=ReplyPolicy)
     edits: EditThrottle = field(default_factory=EditThrottle)
+    posting: PostingLocks = field(default_factory=PostingLocks)
 
     def refresh_due(self, address: ConversationAddress, key: str, now: float) -> bool:
         """Whether the status line under `key` may be edited now (and note that it is)."""
@@ -143,7 +145,7 @@ class SlackReplier:
     # ---- Replier -----------------------------------------------------------------------
 
     async def send(self, reply: Reply) -> None:
-        async with self._lock:
+        async with self._lock, self._shared.posting.hold(self.address, reply.key):
             if reply.file is not None:
                 await self._send_file(reply, reply.file)
                 return
@@ -206,7 +208,7 @@ class SlackReplier:
         )
 
     async def progress(self, update: Progress) -> None:
-        async with self._lock:
+        async with self._lock, self._shared.posting.hold(self.address, update.key):
             now = time.monotonic()
             status = self._statuses.get(update.key)
             if update.done:

@@ -130,7 +130,7 @@ class TelegramReplier:
     # ---- Replier -----------------------------------------------------------------------
 
     async def send(self, reply: Reply) -> None:
-        async with self._lock:
+        async with self._lock, self._shared.posting.hold(self.address, reply.key):
             try:
                 if reply.private_to and self.group:
                     alerted = (
@@ -147,7 +147,7 @@ class TelegramReplier:
                 log.info("not sending to inactive Telegram chat %s", self.address.chat_id)
 
     async def progress(self, update: Progress) -> None:
-        async with self._lock:
+        async with self._lock, self._shared.posting.hold(self.address, update.key):
             try:
                 await self._progress(update)
             except _ChatInactive:

@@ -10,6 +10,7 @@ from typing import Any
 from telegram.ext import ExtBot
 
 from bot.cadence import STATUS_EDIT_S, TELEGRAM_DRAFT_S, EditThrottle
+from bot.posting import PostingLocks
 from bot.telegram.memory import Bounded, CallbackStore
 from bot.telegram.records import TelegramRecords
 from conversations.types import ConversationAddress
@@ -36,6 +37,7 @@ class TelegramShared:
     names: Bounded[str, str] = field(default_factory=Bounded)
     edits: EditThrottle = field(default_factory=EditThrottle)
     policy: ReplyPolicy = field(default_factory=ReplyPolicy)
+    posting: PostingLocks = field(default_factory=PostingLocks)
 
     def learn_name(self, user_id: str, name: str | None) -> None:
         if name:

@@ -17,8 +17,8 @@ model: search, then one line; the Outgoing sandbox answering searches after
 Each app runs in its own process; this process sends the load and serves the fake Slack Web
 API and the sandbox, with its garbage collector off while it measures. Printed: ack latency
 p50/p99 (the HTTP answer Slack waits for), answers shown (a conversation counts once it
-shows the cards and the model's line: status refreshes are not answers), when the last
-answer was complete, and the concierge/echo ratios.
+shows the cards and the model's line: status refreshes are not answers), conversations
+shown one message twice, when the last answer was complete, and the concierge/echo ratios.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ class Figures:
     acks: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     answered: int = 0
+    twice: int = 0  # conversations shown one message twice (a second status line, say)
     last_answer_s: float = 0.0  # from the first event sent to the last answer complete
 
 
@@ -179,6 +180,12 @@ async def answers(
                 done_at.append(max(c.at for c in calls))
         await asyncio.sleep(0.05)
     figures.answered = len(channels) - len(waiting)
+    posted: dict[str, list[str]] = {}
+    for c in slack.of("chat.postMessage"):
+        posted.setdefault(str(c.args.get("channel")), []).append(c.block_text or str(c.args))
+    figures.twice = sum(
+        1 for ch in channels if len(set(posted.get(ch, []))) < len(posted.get(ch, []))
+    )
     figures.last_answer_s = (max(done_at) - since) if done_at else float("nan")
 
 
@@ -216,6 +223,7 @@ def report(name: str, figures: Figures, expect: int) -> None:
         f"{pct(figures.acks, 0.99) * ms:.2f} ms (max {max(figures.acks) * ms:.2f})"
     )
     print(f"    answers shown          {figures.answered:8d} / {expect}")
+    print(f"    a message posted twice {figures.twice:8d} conversations")
     print(f"    last answer after      {figures.last_answer_s:8.2f} s")
 
 

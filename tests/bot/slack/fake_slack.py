@@ -149,6 +149,8 @@ class FakeSlackAPI:
     channel_members: dict[str, list[str]] = field(default_factory=dict)
     """`conversations.members` per channel; a channel not here answers `missing_scope`."""
     refresh_delay_s: float = 0.0
+    post_delay_s: float = 0.0
+    """How long `chat.postMessage` takes to answer (a slow Slack)."""
     issued: dict[str, Issued] = field(default_factory=dict)
     _codes: dict[str, Grant] = field(default_factory=dict)
     _refresh: dict[str, tuple[Grant, bool]] = field(default_factory=dict)
@@ -268,6 +270,8 @@ class FakeSlackAPI:
             token = str(args["token"])
         recorded = Call(method, args, token, time.monotonic())
         self.calls.append(recorded)
+        if method == "chat.postMessage":
+            await asyncio.sleep(self.post_delay_s)
         if self._faults[method]:
             return self._faults[method].popleft()
         if method == "oauth.v2.access":

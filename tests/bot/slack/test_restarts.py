@@ -5,6 +5,7 @@ included. One fake Slack records what every instance did."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -127,3 +128,25 @@ async def test_a_status_line_of_one_process_is_refreshed_finished_and_replaced_b
     assert "· 12 s" in refreshed.block_text
     assert "✓ Checking tickets… · took 3 s" in finished.block_text
     assert "Here is what I found." in replaced.block_text
+
+
+async def test_a_turns_and_a_jobs_replier_post_one_status_line_between_them(
+    tmp_path: Path,
+) -> None:
+    """The search tool posts its status line while the runner's replier starts the job's:
+    with Slack slow to answer, the second waits for the first and refreshes its line."""
+    slack = FakeSlackAPI(post_delay_s=0.2)
+    dm = ConversationAddress("slack", TEAM, "D0ALICE", "")
+    async with running_slack(
+        ScriptedLLM([]), database_url=sqlite_url(tmp_path), slack=slack
+    ) as rig:
+        turn, job = rig.services.replier_for(dm), rig.services.replier_for(dm)
+        assert turn is not None and job is not None and turn is not job
+        await asyncio.gather(
+            turn.progress(Progress("job:search", "Searching for “jazz”…")),
+            job.progress(Progress("job:search", "Searching for “jazz”…", 1.0)),
+        )
+        await job.send(Reply(text="Here is what I found.", key="job:search"))
+    (line,) = slack.posts
+    assert "Searching for “jazz”…" in line.block_text
+    assert slack.of("chat.update")[-1].ts == line.ts

@@ -195,6 +195,8 @@ class FakeTelegram:
         self.polls: dict[str, FakePoll] = {}
         """Every poll the bot posted, by id."""
         self.blocked: set[int] = set()
+        self.send_delay_s = 0.0
+        """How long `sendMessage` takes to answer (a slow Telegram)."""
         self.not_started: set[int] = set()
         """Private chats (user ids) the bot may not write to first: the person never said
         /start to it."""
@@ -283,6 +285,8 @@ class FakeTelegram:
             params = {key: _json_or_text(value) for key, value in parse_qsl(raw.decode())}
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
+        if method == "sendMessage":
+            await asyncio.sleep(self.send_delay_s)
         failures = self._failures.get(method)
         if failures:
             status, answer = failures.pop(0)

@@ -6,6 +6,8 @@ One fake Bot API records what every instance did."""
 
 from __future__ import annotations
 
+import asyncio
+
 from conversations.replies import ActivityCard, Button, Progress, Reply
 from conversations.types import ConversationAddress
 from tests.bot.telegram.fake_telegram import FakeTelegram
@@ -125,3 +127,26 @@ async def test_anchors_inactive_chats_and_migrations_survive_a_restart(
         assert bob is not None
         await bob.send(Reply(text="Your booking is confirmed."))
     assert fake.texts(BOB_CHAT) == ["Welcome back.", "Your booking is confirmed."]
+
+
+async def test_a_turns_and_a_jobs_replier_post_one_status_line_between_them(
+    sqlite_url: str,
+) -> None:
+    """The search tool posts its status line while the runner's replier starts the job's:
+    with Telegram slow to answer, the second waits for the first and edits its line."""
+    fake = FakeTelegram()
+    fake.send_delay_s = 0.2
+    async with running_telegram(None, database_url=sqlite_url, telegram=fake) as rig:
+        turn = rig.services.replier_for(_address(ALICE_CHAT))
+        job = rig.services.replier_for(_address(ALICE_CHAT))
+        assert turn is not None and job is not None and turn is not job
+        await asyncio.gather(
+            turn.progress(Progress("job:search", "Searching for “jazz”…")),
+            job.progress(Progress("job:search", "Searching for “jazz”…", 12.0)),
+        )
+        await job.send(Reply(text="Here is what I found.", key="job:search"))
+    line, results = fake.sent(ALICE_CHAT)  # one status line, then the results
+    assert line.params["text"] == "⏳ Searching for “jazz”…"
+    assert results.params["text"] == "Here is what I found."
+    (deleted,) = fake.called("deleteMessage")  # the line gives way to the results
+    assert int(deleted.params["message_id"]) == line.params["_message_id"]
