@@ -79,19 +79,26 @@ class OutboxSender:
         self._clock = clock
         self._retrier = retrier or Retrier(OUTBOX_RETRY)
         self._wake = asyncio.Event()
+        self._passes = asyncio.Lock()
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called right after an enqueue)."""
         self._wake.set()
 
     async def deliver_due(self) -> int:
-        """Send every due row of one batch once; returns how many were delivered."""
+        """Send every due row of one batch once; returns how many were delivered. Passes go
+        one at a time in a process, so a pass already under way (the background loop's) has
+        delivered its rows too when this returns: then nothing that was due is on its way."""
         return (await self._deliver_batch())[1]
 
     async def _deliver_batch(self) -> tuple[int, int]:
         """One batch: (rows claimed, rows delivered). Rows of one conversation go in order,
         one at a time; conversations go side by side, so a burst of results (200 searches
         finishing together) is not posted one after another."""
+        async with self._passes:
+            return await self._deliver_claimed()
+
+    async def _deliver_claimed(self) -> tuple[int, int]:
         async with self._db.session() as session:
             # Claimed for one lease: a sender that dies mid-delivery is taken over after it.
             rows = await repositories.due_outbox(

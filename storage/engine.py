@@ -177,8 +177,8 @@ async def _checkpoint_every(path: str, every_s: float) -> None:
 
 
 class PrioritySemaphore:
-    """An asyncio semaphore (a lock with one place) whose urgent waiters go before the others,
-    first come, first served within each kind: a short urgent write never queues behind a
+    """An asyncio semaphore (by default a lock: one place) whose urgent waiters go before the
+    others, first come, first served within each kind: a short urgent write never queues behind a
     crowd of ordinary ones, and a turn coming back from a wait goes before new turns."""
 
     def __init__(self, places: int = 1) -> None:
@@ -255,12 +255,6 @@ class Database:
             await asyncio.to_thread(ensure_sqlite_dir, url)
         engine = build_engine(url, schema=schema, echo=echo)
         db = cls(engine, url=url, schema=schema)
-        path = sqlite_path(url)
-        if path is not None:
-            db._checkpoints = asyncio.get_running_loop().create_task(
-                _checkpoint_every(str(path.expanduser()), CHECKPOINT_EVERY_S),
-                name="sqlite-checkpoints",
-            )
         if check:
             try:
                 async with engine.connect() as conn:
@@ -270,6 +264,12 @@ class Database:
                 raise DatabaseUnavailable(
                     f"cannot connect to {redact_url(url)}: {type(exc).__name__}: {exc}"
                 ) from exc
+        path = sqlite_path(url)
+        if path is not None:
+            db._checkpoints = asyncio.get_running_loop().create_task(
+                _checkpoint_every(str(path.expanduser()), CHECKPOINT_EVERY_S),
+                name="sqlite-checkpoints",
+            )
         return db
 
     @property

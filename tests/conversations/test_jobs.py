@@ -223,24 +223,31 @@ class _Held(JobKind):
         return "a held step"
 
 
+async def _start_held(rig: Rig, held: _Held, *, jobs: int = 1) -> list[Action]:
+    async with rig.db.session() as session:
+        conversation = await repositories.get_or_create_conversation(
+            session, platform="console", workspace_id="W1", chat_id="C1", thread_id=""
+        )
+        return [
+            await start_job(
+                session,
+                held,
+                status="waiting",
+                address=HERE,
+                conversation_id=conversation.id,
+                requested_by=ALICE.user_id,
+                payload={},
+            )
+            for _ in range(jobs)
+        ]
+
+
 async def test_a_wake_while_the_step_runs_is_not_lost(rig: Rig) -> None:
     """A vote or an answer arrives while the job's step runs: once the step ends the job is
     due at once, not at the later time the step asked for (and without a wake, it is)."""
     held = _Held()
     runner = JobRunner(db=rig.db, kinds=[held], deps=rig.deps, owner="a")
-    async with rig.db.session() as session:
-        conversation = await repositories.get_or_create_conversation(
-            session, platform="console", workspace_id="W1", chat_id="C1", thread_id=""
-        )
-        job = await start_job(
-            session,
-            held,
-            status="waiting",
-            address=HERE,
-            conversation_id=conversation.id,
-            requested_by=ALICE.user_id,
-            payload={},
-        )
+    (job,) = await _start_held(rig, held)
     for woken in (True, False):
         held.running.clear()
         held.finish.clear()
@@ -263,20 +270,7 @@ async def test_a_full_runner_starts_the_next_due_job_as_soon_as_one_finishes(rig
     """With no room left, a due job waits for a running one, not for the next poll."""
     held = _Held()
     runner = JobRunner(db=rig.db, kinds=[held], deps=rig.deps, owner="a", poll_s=60, capacity=1)
-    async with rig.db.session() as session:
-        conversation = await repositories.get_or_create_conversation(
-            session, platform="console", workspace_id="W1", chat_id="C1", thread_id=""
-        )
-        for _ in range(2):
-            await start_job(
-                session,
-                held,
-                status="waiting",
-                address=HERE,
-                conversation_id=conversation.id,
-                requested_by=ALICE.user_id,
-                payload={},
-            )
+    await _start_held(rig, held, jobs=2)
     running = asyncio.ensure_future(runner.run())
     try:
         await asyncio.wait_for(held.running.wait(), 5)

@@ -173,3 +173,22 @@ async def test_outbox_posts_conversations_side_by_side_and_each_in_order(
     outlet.release.set()
     assert await delivering == 3
     assert outlet.posted == ["quick", "slow 1", "slow 2"]
+
+
+async def test_a_delivery_pass_returns_only_once_the_one_under_way_has_posted(
+    harness: Harness,
+) -> None:
+    """The background loop is posting when the demo (or a test) asks for what is due: the
+    answer comes once that post is made, so nothing due is still on its way."""
+    async with harness.db.session() as session:
+        await enqueue(session, HERE, Reply(text="Booked!"), dedupe_key="b3:confirmed")
+    outlet = GatedOutlet(held=HERE.chat_id)
+    sender = OutboxSender(harness.db, {"console": outlet})
+    background = asyncio.create_task(sender.deliver_due())  # claims the row, then waits
+    await asyncio.sleep(0.1)
+    asked = asyncio.create_task(sender.deliver_due())
+    await asyncio.sleep(0.1)
+    assert not asked.done() and outlet.posted == []
+    outlet.release.set()
+    assert await asked == 0 and await background == 1
+    assert outlet.posted == ["Booked!"]
