@@ -39,6 +39,13 @@ class AgencyChat(LiveChat[OfflinePlanner]):
         assert found, self.chat.transcript
         return found[-1]
 
+    def last_answer(self) -> Reply:
+        """The newest reply that is not part of an agency turn: the agency's turns are
+        streamed into the same chat meanwhile, and a late edit may come after our answer."""
+        ours = [r for r in self.chat.replies if not (r.key and ":turn:" in r.key)]
+        assert ours, self.chat.transcript
+        return ours[-1]
+
     def turn(self, number: int) -> list[Reply]:
         """Every post and edit of the agency's turn `number`, in order."""
         return [r for r in self.chat.replies if r.key and r.key.endswith(f":turn:{number}")]

@@ -60,7 +60,7 @@ async def test_a_trip_is_handed_to_the_agency_and_its_approval_decided_from_the_
         assert decided["status"] == "granted"
 
         await rig.press(asked.approval.confirm.value)  # twice: decided once
-        assert rig.chat.replies[-1].text == "This was already approved."
+        assert rig.last_answer().text == "This was already approved."
 
 
 async def test_the_requesters_messages_go_to_the_agency_until_they_are_done(
@@ -77,7 +77,7 @@ async def test_the_requesters_messages_go_to_the_agency_until_they_are_done(
         asked_again = await rig.wait_for_approvals(2)
         assert asked_again.approval is not None
         await rig.say("Also, vegetarian food please")  # while the agency waits on the card
-        assert "waiting for your answer to the approval" in rig.chat.replies[-1].text
+        assert "waiting for your answer to the approval" in rig.last_answer().text
         await rig.press(asked_again.approval.confirm.value)
 
         def sent() -> list[str]:
@@ -90,10 +90,10 @@ async def test_the_requesters_messages_go_to_the_agency_until_they_are_done(
         assert "what about dinner?" not in sent()
 
         await rig.say("done with the agency")
-        assert "You're back with the concierge" in rig.chat.replies[-1].text
+        assert "You're back with the concierge" in rig.last_answer().text
         await rig.wait(lambda: bool(rig.shown("answered in this thread")))
         await rig.say("thanks")
-        assert rig.chat.replies[-1].text == THANKED  # our model answers again
+        assert rig.last_answer().text == THANKED  # our model answers again
 
 
 async def test_a_2fa_login_asks_the_requester_for_the_code_once_privately(
@@ -168,7 +168,7 @@ async def test_an_enquiry_the_agency_refuses_is_said_plainly_and_nothing_is_brid
         assert "that enquiry is closed at the agency" in said.text
         assert rig.sandbox.state.sessions == {}
         await rig.say("thanks")
-        assert rig.chat.replies[-1].text == THANKED  # no bridge: our model answers
+        assert rig.last_answer().text == THANKED  # no bridge: our model answers
 
 
 async def test_a_login_the_agency_refuses_fails_the_hand_off_with_a_clear_reason(
@@ -217,6 +217,6 @@ async def test_send_pressed_twice_shares_the_trip_once(harness: Harness) -> None
         ][:1]
         assert sent.approval is not None
         await rig.press(sent.approval.confirm.value)
-        assert rig.chat.replies[-1].text == "This trip was already sent to the agency."
+        assert rig.last_answer().text == "This trip was already sent to the agency."
         await rig.agency_asks()
         assert len(rig.sandbox.state.enquiries) == 1 and len(rig.sandbox.state.sessions) == 1
