@@ -251,7 +251,8 @@ class Database:
     ) -> Database:
         """Create the engine (and the SQLite file's directory); with ``check`` run ``SELECT 1``
         so an unreachable server fails here with ``DatabaseUnavailable``."""
-        if sqlite_path(url) is not None:
+        path = sqlite_path(url)
+        if path is not None:
             await asyncio.to_thread(ensure_sqlite_dir, url)
         engine = build_engine(url, schema=schema, echo=echo)
         db = cls(engine, url=url, schema=schema)
@@ -264,7 +265,6 @@ class Database:
                 raise DatabaseUnavailable(
                     f"cannot connect to {redact_url(url)}: {type(exc).__name__}: {exc}"
                 ) from exc
-        path = sqlite_path(url)
         if path is not None:
             db._checkpoints = asyncio.get_running_loop().create_task(
                 _checkpoint_every(str(path.expanduser()), CHECKPOINT_EVERY_S),

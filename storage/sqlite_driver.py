@@ -128,9 +128,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         try:
             if self._adapt_connection._direct:
                 await_(_at_once())  # SQLAlchemy's async API wants each statement to await
-                outcome = _run(self._connection._conn, operation, parameters, many)
-                self._description, rows, self._rowcount, self._lastrowid = outcome
-                self._rows = collections.deque(rows)
+                self._keep(_run(self._connection._conn, operation, parameters, many))
             else:
                 await_(self._call_async(operation, parameters, many))
         except Exception as error:
@@ -142,6 +140,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             outcome: _Outcome = await connection._execute(
                 _run, connection._conn, operation, parameters, many
             )
+        self._keep(outcome)
+
+    def _keep(self, outcome: _Outcome) -> None:
+        """What a statement gave, for SQLAlchemy to read from this cursor."""
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
